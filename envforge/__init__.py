@@ -1,0 +1,34 @@
+"""envforge: prove that a logged MLflow model still works when its environment is rebuilt."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from envforge.record import RecordResult
+    from envforge.result import VerifyResult
+
+
+def verify(uri: str, **options: Any) -> VerifyResult:
+    """Rebuild the model's environment, run its input examples, compare with the recorded predictions.
+
+    Options: backend="uv", tracking_uri, expected, require_expected, inputs, rtol, atol, refresh,
+    predict_timeout, python, python_match, allow_python_download, offline, timeout, progress.
+    Returns a VerifyResult (status, exit_code, reason, comparison, steps, ...); never raises for
+    a bad model or a failed build: those are in the result.
+    """
+    from envforge.verify import verify as _verify
+
+    return _verify(uri, **options)
+
+
+def record(uri: str, **options: Any) -> RecordResult:
+    """Run the model in the current environment and store its predictions next to it."""
+    from envforge.record import record as _record
+
+    return _record(uri, **options)
+
+
+__all__ = ["__version__", "record", "verify"]

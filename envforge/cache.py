@@ -1,0 +1,89 @@
+"""Built environments, cached by EnvSpec.key.
+
+One lock per key (concurrent runs build once), the build happens in the env's own directory
+and a state marker is written last: a directory without a marker is an interrupted build and
+is wiped, never reused. A marker is trusted only after the backend's health check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from envforge.backends.base import Backend, BuildOptions, Env, Log
+from envforge.home import envs_dir
+from envforge.locking import locked
+from envforge.spec import EnvSpec
+
+MARKER = ".envforge-state.json"
+
+
+def env_dir(spec: EnvSpec) -> Path:
+    return envs_dir() / f"{spec.backend}-{spec.key[:24]}"
+
+
+def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log) -> Env:
+    """Reuse the healthy env for spec.key, or build it (once, however many processes ask)."""
+    dest = env_dir(spec)
+    with locked(f"env-{spec.key[:24]}", timeout=options.timeout,
+                on_wait=lambda: log("another envforge process is building this environment; waiting")):
+        state = _read_marker(dest)
+        if state and state.get("key") == spec.key:
+            if backend.health_check(dest, state["python"]):
+                return _env(dest, state, reused=True)
+            log("the cached environment failed its health check; rebuilding")
+        elif dest.exists():
+            log("removing an interrupted or outdated build")
+        _wipe(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        try:
+            built = backend.build(spec, model_dir, dest, options, log)
+        except BaseException:
+            _wipe(dest)
+            raise
+        state = {
+            "key": spec.key, "backend": spec.backend, "python": built.python,
+            "python_version": built.python_version, "interpreter_reason": built.interpreter_reason,
+            "interpreter_warning": built.interpreter_warning, "installed": list(built.installed),
+            "build_seconds": time.monotonic() - start, "built_at": time.time(), "spec": spec.to_dict(),
+        }
+        _write_marker(dest, state)
+        return _env(dest, state, reused=False)
+
+
+def _env(dest: Path, state: dict[str, object], *, reused: bool) -> Env:
+    return Env(
+        path=dest, key=str(state["key"]), backend=str(state["backend"]), python=str(state["python"]),
+        python_version=str(state["python_version"]), interpreter_reason=str(state["interpreter_reason"]),
+        interpreter_warning=state.get("interpreter_warning"),  # type: ignore[arg-type]
+        installed=tuple(state.get("installed") or ()),  # type: ignore[arg-type]
+        reused=reused, build_seconds=0.0 if reused else float(state["build_seconds"]),  # type: ignore[arg-type]
+    )
+
+
+def _read_marker(dest: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads((dest / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "python" in data else None
+
+
+def _write_marker(dest: Path, state: dict[str, object]) -> None:
+    tmp = dest / (MARKER + ".tmp")
+    with tmp.open("w") as handle:
+        json.dump(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, dest / MARKER)
+
+
+def _wipe(dest: Path) -> None:
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        shutil.rmtree(dest, ignore_errors=True)

@@ -1,0 +1,54 @@
+"""envforge's error hierarchy: one base class, an exit code per kind, a remedy per error.
+
+The CLI turns any of these into a one-paragraph message (problem, then remedy) and the
+error's exit code; anything else reaching the user would be a bug.
+"""
+
+from __future__ import annotations
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ENV = 3
+
+
+class EnvforgeError(Exception):
+    """Base of every error envforge reports to a user."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, remedy: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy
+
+    def paragraph(self) -> str:
+        return f"{self.message} {self.remedy}".strip()
+
+
+class UsageError(EnvforgeError):
+    """Bad command-line usage or API arguments."""
+
+
+class ResolveError(EnvforgeError):
+    """A model URI that cannot be resolved or downloaded."""
+
+
+class ModelDirError(EnvforgeError):
+    """A model directory that is missing files or holds malformed ones."""
+
+
+class EnvBuildError(EnvforgeError):
+    """The environment could not be built."""
+
+    exit_code = EXIT_ENV
+
+
+class InterpreterNotFound(EnvBuildError):
+    """No installed interpreter satisfies the model's Python version."""
+
+
+class ModelRunError(EnvforgeError):
+    """The runner could not run at all inside the environment (not the model's own error)."""
+
+    exit_code = EXIT_FAILED

@@ -1,0 +1,45 @@
+"""Which inputs to run: the model's saved input example, and files given with --input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from envforge.errors import UsageError
+from envforge.spec.mlmodel import MLmodel
+from envforge.spec.paths import inside
+
+MODEL_EXAMPLE = "input_example"
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+
+
+def model_examples(model_dir: Path, mlmodel: MLmodel) -> list[dict[str, Any]]:
+    """The model's own example, if it has one (the runner reads it with the model's MLflow)."""
+    if mlmodel.example is None:
+        return []
+    inside(model_dir, mlmodel.example.path, "saved_input_example_info.artifact_path")
+    if not (model_dir / mlmodel.example.path).is_file():
+        return []
+    return [{"name": MODEL_EXAMPLE}]
+
+
+def input_files(paths: list[str], mlmodel: MLmodel) -> list[dict[str, Any]]:
+    """--input FILE examples: JSON in any example or serving encoding; the payload is kept."""
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise UsageError(f"--input {raw}: no such file.", "Pass a JSON file holding an input example.")
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            raise UsageError(f"--input {raw} is larger than {MAX_INPUT_BYTES // 2**20} MB.", "Use a smaller example.")
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--input {raw} is not valid JSON ({exc}).", "Pass a JSON file (e.g. the model's input_example.json).") from None
+        example = {"name": path.stem, "payload": payload}
+        if mlmodel.example and mlmodel.example.type:
+            example["type"] = mlmodel.example.type
+            example["pandas_orient"] = mlmodel.example.pandas_orient
+        out.append(example)
+    return out

@@ -1,0 +1,85 @@
+"""Recorded predictions: what the model answered in its training environment.
+
+`envforge record` writes them as envforge-expectations.json next to the model; `verify` reads
+that file, or the one named by --expected (a path or an MLflow artifact URI).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envforge.errors import ModelDirError, ResolveError
+
+FILENAME = "envforge-expectations.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Expectations:
+    source: str
+    examples: tuple[dict[str, Any], ...]   # {"name", "payload"?, "prediction"}
+    python: str | None
+    freeze: tuple[dict[str, str], ...]
+    recorded_at: str | None
+
+    def predictions(self) -> dict[str, dict[str, Any]]:
+        return {e["name"]: e["prediction"] for e in self.examples}
+
+    def runner_examples(self) -> list[dict[str, Any]]:
+        """The examples to feed the runner so that it predicts on the recorded inputs."""
+        return [{k: v for k, v in e.items() if k != "prediction"} for e in self.examples]
+
+
+def find(model_dir: Path) -> Path | None:
+    path = model_dir / FILENAME
+    return path if path.is_file() else None
+
+
+def load(location: str | Path, *, tracking_uri: str | None = None) -> Expectations:
+    path = Path(location)
+    if not path.exists() and ":" in str(location) and not Path(str(location)).drive:
+        path = _download(str(location), tracking_uri)
+    if path.is_dir():
+        path = path / FILENAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResolveError(f"No expectations file at {location}.", "Run `envforge record` first, or pass the right --expected path.") from None
+    except (OSError, ValueError) as exc:
+        raise ModelDirError(f"The expectations file {path} is not valid JSON ({exc}).", "Re-create it with `envforge record`.") from None
+    examples = data.get("examples") if isinstance(data, dict) else None
+    if not isinstance(examples, list) or not all(isinstance(e, dict) and "name" in e and "prediction" in e for e in examples):
+        raise ModelDirError(f"The expectations file {path} has no valid `examples` list.", "Re-create it with `envforge record`.")
+    return Expectations(
+        source=str(location), examples=tuple(examples), python=data.get("python"),
+        freeze=tuple(data.get("freeze") or ()), recorded_at=data.get("recorded_at"),
+    )
+
+
+def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_version: str) -> dict[str, Any]:
+    """The expectations document for examples that all predicted successfully."""
+    import datetime
+
+    predictions = {e["name"]: e["prediction"] for e in runner_data.get("examples", []) if e.get("ok")}
+    return {
+        "format": FORMAT,
+        "envforge_version": envforge_version,
+        "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": runner_data.get("python"),
+        "mlflow_version": runner_data.get("mlflow_version"),
+        "freeze": runner_data.get("freeze", []),
+        "examples": [{**e, "prediction": predictions[e["name"]]} for e in examples],
+    }
+
+
+def _download(uri: str, tracking_uri: str | None) -> Path:
+    import mlflow.artifacts
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking_uri))
+    except Exception as exc:  # MLflow raises many types here
+        raise ResolveError(f"Could not download the expectations {uri}: {str(exc).splitlines()[0] if str(exc) else exc}.",
+                           "Check the URI and --tracking-uri.") from None

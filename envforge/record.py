@@ -1,0 +1,83 @@
+"""`envforge record`: run the model in the current (training) environment and store what it answers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from envforge import __version__
+from envforge import examples as examples_mod
+from envforge import expectations as expectations_mod
+from envforge.errors import EnvforgeError, ModelRunError, UsageError
+from envforge.predict import run_runner
+from envforge.proc import child_env
+from envforge.resolve import ModelDir, resolve
+from envforge.spec.mlmodel import read_mlmodel
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    uri: str
+    location: str            # where the expectations were stored
+    local_copy: str          # the file next to the local model directory
+    examples: tuple[str, ...]
+    python: str | None
+
+
+def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
+           predict_timeout: float = 900.0, python: str | None = None) -> RecordResult:
+    """Predict with the current interpreter (or `python`) in a subprocess and store the expectations."""
+    model = resolve(uri, tracking_uri=tracking_uri)
+    mlmodel = read_mlmodel(model.path)
+    runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
+    if not runs:
+        raise UsageError(f"{uri} has no input example, so there is nothing to record.",
+                         "Pass one with --input FILE (a JSON input example).")
+    # The training environment is the user's own: keep its PYTHONPATH and variables.
+    env = child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA"))
+    output = run_runner([python or sys.executable], model.path, runs, timeout=predict_timeout, freeze=True, env=env)
+    if output.load_error:
+        raise ModelRunError(f"The model failed to load in the current environment: {output.load_error.get('type')}: "
+                            f"{output.load_error.get('message')}", "Record from the environment the model was trained in.")
+    for failed in output.failures():
+        error = failed.get("error") or {}
+        raise ModelRunError(f"The model raised on {failed['name']!r} in the current environment: "
+                            f"{error.get('type')}: {error.get('message')}", "Fix the model or the input, then record again.")
+    document = expectations_mod.build(runs, output.data, __version__)
+    local = model.path / expectations_mod.FILENAME
+    _write(local, document)
+    location = str(local) if model.is_local else _upload(model, local, mlmodel.model_id or model.model_id)
+    return RecordResult(uri=uri, location=location, local_copy=str(local),
+                        examples=tuple(r["name"] for r in runs), python=output.data.get("python"))
+
+
+def _write(path: Path, document: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=1, allow_nan=True))
+    tmp.replace(path)
+
+
+def _upload(model: ModelDir, local: Path, model_id: str | None) -> str:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=model.tracking_uri, registry_uri=model.tracking_uri)
+    try:
+        if model_id:
+            client.log_model_artifact(model_id, str(local))
+            return f"models:/{model_id}/{expectations_mod.FILENAME}"
+        if model.run_id:
+            path = model.artifact_path or None
+            client.log_artifact(model.run_id, str(local), artifact_path=path)
+            return f"runs:/{model.run_id}/{(path + '/') if path else ''}{expectations_mod.FILENAME}"
+    except EnvforgeError:
+        raise
+    except Exception as exc:  # MLflow raises many types
+        raise UsageError(f"Could not store the expectations with the model: {str(exc).splitlines()[0]}",
+                         f"The file was written to {local}; pass it to verify with --expected.") from None
+    raise UsageError(f"envforge cannot tell which run or logged model {model.uri} belongs to, so it cannot store the expectations there.",
+                     f"The file was written to {local}; pass it to verify with --expected.")
+
+
+__all__ = ["RecordResult", "record"]

@@ -1,0 +1,13 @@
+"""Remove credentials from URLs and free text before they reach a report or a log."""
+
+from __future__ import annotations
+
+import re
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s:]*(:[^/@\s]*)?)@")
+_TOKEN_PARAM = re.compile(r"(?i)(?P<key>[?&](?:token|access_token|api_key|apikey|password|sig|signature)=)[^&\s]+")
+
+
+def redact(text: str) -> str:
+    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+    return _TOKEN_PARAM.sub(lambda m: f"{m.group('key')}***", text)

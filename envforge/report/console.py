@@ -1,0 +1,81 @@
+"""Console output with rich: a line per finished step with its timing, then the verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envforge.redact import redact
+from envforge.result import ERROR, FAILED, PASSED, Step, VerifyResult
+
+_STYLE = {PASSED: "bold green", FAILED: "bold red", ERROR: "bold red", "unverified": "bold yellow"}
+
+
+class ConsoleProgress:
+    """Progress shown on stderr: a spinner while a step runs, a line with its timing when done."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self._status: Any = None
+        self._step = ""
+
+    def started(self, step: str) -> None:
+        self._step = step
+        self._status = self.console.status(f"[bold]{step}[/]…")
+        self._status.start()
+
+    def update(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(f"[bold]{self._step}[/]: {redact(text)}")
+
+    def done(self, step: Step) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        detail = f"  [dim]{redact(step.detail)}[/]" if step.detail else ""
+        self.console.print(f"  [cyan]{step.name:<8}[/] {step.seconds:7.2f} s{detail}", highlight=False)
+
+
+def print_result(console: Any, result: VerifyResult) -> None:
+    from rich.markup import escape
+
+    style = _STYLE.get(result.status, "bold")
+    console.print(f"[{style}]{result.status.upper()}[/] {escape(redact(result.uri))}: {escape(result.reason)}", highlight=False)
+    if result.python_version:
+        console.print(f"  python {result.python_version} ({escape(result.interpreter_reason or '')}); "
+                      f"env {'reused' if result.env_reused else 'built'}: [dim]{result.env_path}[/]", highlight=False)
+    for warning in result.warnings:
+        console.print(f"  [yellow]warning:[/] {escape(redact(warning))}", highlight=False)
+    if result.comparison is not None and not result.comparison.ok:
+        _print_diffs(console, result)
+    if result.model_error:
+        _print_model_error(console, result.model_error)
+    if result.error:
+        console.print(f"[bold red]error:[/] {escape(redact(result.error['message']))}", highlight=False)
+        if result.error.get("remedy"):
+            console.print(f"[bold]fix:[/] {escape(result.error['remedy'])}", highlight=False)
+
+
+def _print_diffs(console: Any, result: VerifyResult) -> None:
+    from rich.table import Table
+
+    assert result.comparison is not None
+    table = Table(title="Differences (worst first)", show_lines=False)
+    for column in ("example", "where", "kind", "detail"):
+        table.add_column(column)
+    diffs = result.comparison.diffs
+    for diff in diffs[:15]:
+        table.add_row(diff.example, diff.location, diff.kind, diff.message)
+    console.print(table)
+    if len(diffs) > 15:
+        console.print(f"  … and {len(diffs) - 15} more (see --json)")
+
+
+def _print_model_error(console: Any, error: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    where = f" on {error['example']!r}" if error.get("example") else ""
+    console.print(f"[bold red]model error[/] ({error.get('stage')}{where}): "
+                  f"{escape(str(error.get('type')))}: {escape(str(error.get('message')))}", highlight=False)
+    trace = str(error.get("traceback") or "").strip().splitlines()
+    if trace:
+        console.print("[dim]" + escape("\n".join(trace[-12:])) + "[/]", highlight=False)

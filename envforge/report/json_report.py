@@ -1,0 +1,27 @@
+"""--json FILE: the result as JSON (strict JSON: NaN and infinities become strings)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from envforge import __version__
+from envforge.result import VerifyResult
+
+
+def write_json(results: list[VerifyResult], path: Path) -> None:
+    document = {"envforge_version": __version__, "results": [_strict(r.to_dict()) for r in results]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, allow_nan=False))
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value

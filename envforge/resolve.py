@@ -1,0 +1,233 @@
+"""Model URI -> local directory of artifacts. The only module that talks to MLflow's stores.
+
+URIs that always name the same artifacts (a run's path, a registered version number, an
+MLflow 3 logged model) are downloaded once into the cache; aliases are first resolved to a
+version number, so only that small request is repeated. Local paths are used in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from envforge.errors import ResolveError
+from envforge.home import models_dir
+from envforge.locking import locked
+from envforge.redact import redact
+
+_MARKER = ".envforge-download.json"
+_VERSION_RE = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)(?P<rest>/.*)?$")
+_ALIAS_RE = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)(?P<rest>/.*)?$")
+_LOGGED_RE = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)(?P<rest>/.*)?$")
+_RUNS_RE = re.compile(r"^runs:/(?P<run_id>[0-9a-zA-Z]+)/?(?P<path>.*)$")
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """A model's artifacts on local disk, and where they came from."""
+
+    path: Path
+    uri: str
+    kind: str  # "local" | "runs" | "registered" | "logged-model" | "artifact"
+    tracking_uri: str | None = None
+    run_id: str | None = None
+    artifact_path: str | None = None
+    model_id: str | None = None
+    name: str | None = None
+    version: str | None = None
+    from_cache: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        data["uri"] = redact(self.uri)
+        data["tracking_uri"] = redact(self.tracking_uri) if self.tracking_uri else None
+        return data
+
+
+Progress = Callable[[str], None]
+
+
+def resolve(
+    uri: str,
+    *,
+    tracking_uri: str | None = None,
+    refresh: bool = False,
+    progress: Progress | None = None,
+) -> ModelDir:
+    """Return the local directory holding the model named by `uri`."""
+    uri = uri.strip()
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
+        return _local(uri)
+    tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking_uri()
+    if uri.startswith("models:/"):
+        return _registered(uri, tracking, refresh, progress)
+    if uri.startswith("runs:/"):
+        match = _RUNS_RE.match(uri)
+        if not match:
+            raise ResolveError(f"{uri!r} is not a valid runs:/ URI.", "Use runs:/<run_id>/<artifact path>, e.g. runs:/0a1b2c/model.")
+        path = match.group("path").strip("/")
+        meta = {"kind": "runs", "run_id": match.group("run_id"), "artifact_path": path or None}
+        return _cached_download(uri, tracking, meta, refresh, progress)
+    # Any other artifact URI MLflow understands (s3:, gs:, mlflow-artifacts:, http:): may change, so never cached.
+    return _cached_download(uri, tracking, {"kind": "artifact"}, True, progress)
+
+
+def _local(uri: str) -> ModelDir:
+    raw = urlparse(uri).path if uri.startswith("file:") else uri
+    path = Path(raw).expanduser()
+    if path.is_file() and path.name == "MLmodel":
+        path = path.parent
+    if not path.exists():
+        raise ResolveError(f"No such model directory: {raw}.", "Check the path, or pass a runs:/ or models:/ URI with --tracking-uri.")
+    if not path.is_dir():
+        raise ResolveError(f"{raw} is a file, not a model directory.", "Pass the directory that holds the MLmodel file.")
+    return ModelDir(path=path.resolve(), uri=uri, kind="local")
+
+
+def _default_tracking_uri() -> str:
+    import mlflow
+
+    return str(mlflow.get_tracking_uri())
+
+
+def _registered(uri: str, tracking: str, refresh: bool, progress: Progress | None) -> ModelDir:
+    if m := _LOGGED_RE.match(uri):
+        return _cached_download(uri, tracking, {"kind": "logged-model", "model_id": m.group("id")}, refresh, progress)
+    if m := _ALIAS_RE.match(uri):
+        name, alias, rest = m.group("name"), m.group("alias"), m.group("rest") or ""
+        if progress:
+            progress(f"resolving alias @{alias}")
+        version = _client_call(tracking, uri, lambda c: c.get_model_version_by_alias(name, alias)).version
+        return _cached_download(f"models:/{name}/{version}{rest}", tracking, {}, refresh, progress, user_uri=uri)
+    if m := _VERSION_RE.match(uri):
+        return _cached_download(uri, tracking, {}, refresh, progress)
+    # A stage or "latest": not immutable, resolve to a version number through the registry.
+    parts = uri[len("models:/"):].split("/")
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise ResolveError(
+            f"{uri!r} is not a model URI envforge understands.",
+            "Use models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest or models:/m-<model id>.",
+        )
+    name, stage = parts[0], parts[1]
+    stages = None if stage.lower() == "latest" else [stage]
+    versions = _client_call(tracking, uri, lambda c: c.get_latest_versions(name, stages=stages))
+    if not versions:
+        raise ResolveError(f"Registered model {name!r} has no version in {stage!r}.", "List its versions in the MLflow UI, or use an explicit version.")
+    version = max(versions, key=lambda v: int(v.version)).version
+    return _cached_download(f"models:/{name}/{version}", tracking, {}, refresh, progress, user_uri=uri)
+
+
+def _client_call(tracking: str, uri: str, call: Callable[..., object]) -> object:
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return call(MlflowClient(tracking_uri=tracking, registry_uri=tracking))
+    except Exception as exc:  # MLflow raises many types: RestException, MlflowException, connection errors
+        raise _resolve_error(uri, tracking, exc) from None
+
+
+def _resolve_error(uri: str, tracking: str, exc: Exception) -> ResolveError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
+        return ResolveError(
+            f"{redact(uri)} does not exist at the tracking server {redact(tracking)}: {redact(first)}",
+            "Check the name, version or alias, and that --tracking-uri (or MLFLOW_TRACKING_URI) points at the right server.",
+        )
+    return ResolveError(
+        f"Could not fetch {redact(uri)} from {redact(tracking)}: {redact(first)}",
+        "Check that the tracking server is reachable and that --tracking-uri (or MLFLOW_TRACKING_URI) is right.",
+    )
+
+
+def _cache_dir(uri: str, tracking: str) -> Path:
+    digest = hashlib.sha256(f"{tracking}\n{uri}".encode()).hexdigest()[:24]
+    return models_dir() / digest
+
+
+def _cached_download(
+    uri: str,
+    tracking: str,
+    meta: dict[str, str | None],
+    refresh: bool,
+    progress: Progress | None,
+    *,
+    user_uri: str | None = None,
+) -> ModelDir:
+    where = _cache_dir(uri, tracking)
+    with locked(f"model-{where.name}"):
+        marker = where / _MARKER
+        if not refresh and marker.is_file() and (where / "model").is_dir():
+            return _from_marker(marker, user_uri or uri, from_cache=True)
+        if progress:
+            progress(f"downloading {redact(uri)}")
+        if m := _VERSION_RE.match(uri):
+            meta = _version_meta(uri, tracking, m.group("name"), m.group("version"))
+        _download(uri, tracking, where)
+        record = {"uri": uri, "tracking_uri": tracking, **meta}
+        marker.write_text(json.dumps(record))
+        return _from_marker(marker, user_uri or uri, from_cache=False)
+
+
+def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str, str | None]:
+    mv = _client_call(tracking, uri, lambda c: c.get_model_version(name, version))
+    source = str(getattr(mv, "source", "") or "")
+    meta: dict[str, str | None] = {"kind": "registered", "name": name, "version": str(version),
+                                   "run_id": getattr(mv, "run_id", None) or None,
+                                   "model_id": getattr(mv, "model_id", None) or None}
+    if m := _LOGGED_RE.match(source):
+        meta["model_id"] = m.group("id")
+    elif meta["run_id"] and "/artifacts/" in source:
+        meta["artifact_path"] = source.split("/artifacts/", 1)[1].strip("/") or None
+    return meta
+
+
+def _download(uri: str, tracking: str, where: Path) -> None:
+    import mlflow.artifacts
+
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(where / "model", ignore_errors=True)
+    (where / _MARKER).unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=where))
+    try:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking, registry_uri=tracking
+            )
+        except Exception as exc:  # MLflow raises many types, all of which mean "could not download"
+            raise _resolve_error(uri, tracking, exc) from None
+        local_path = Path(local)
+        if local_path.is_file():
+            raise ResolveError(f"{redact(uri)} names a single file, not a model directory.", "Point at the model's directory (the one holding MLmodel).")
+        os.replace(local_path, where / "model")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _from_marker(marker: Path, uri: str, *, from_cache: bool) -> ModelDir:
+    data = json.loads(marker.read_text())
+    return ModelDir(
+        path=marker.parent / "model",
+        uri=uri,
+        kind=str(data.get("kind") or "registered"),
+        tracking_uri=data.get("tracking_uri"),
+        run_id=data.get("run_id"),
+        artifact_path=data.get("artifact_path"),
+        model_id=data.get("model_id"),
+        name=data.get("name"),
+        version=data.get("version"),
+        from_cache=from_cache,
+    )

@@ -1,0 +1,73 @@
+"""A verification's outcome as data: every report format serializes this one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from envforge.compare import Comparison
+from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE
+
+PASSED, FAILED, UNVERIFIED, ERROR = "passed", "failed", "unverified", "error"
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class VerifyResult:
+    uri: str
+    backend: str
+    status: str = ERROR
+    exit_code: int = EXIT_USAGE
+    reason: str = ""
+    model_dir: str | None = None
+    env_key: str | None = None
+    env_path: str | None = None
+    env_reused: bool | None = None
+    python_version: str | None = None
+    logged_python: str | None = None
+    interpreter_reason: str | None = None
+    expectations: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    comparison: Comparison | None = None
+    model_error: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_PASSED
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+    def finish(self, status: str, reason: str, exit_code: int | None = None) -> VerifyResult:
+        self.status, self.reason = status, reason
+        default = {PASSED: EXIT_PASSED, UNVERIFIED: EXIT_PASSED, FAILED: EXIT_FAILED, ERROR: EXIT_ENV}[status]
+        self.exit_code = default if exit_code is None else exit_code
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri, "status": self.status, "exit_code": self.exit_code, "reason": self.reason,
+            "backend": self.backend, "model_dir": self.model_dir,
+            "env": {"key": self.env_key, "path": self.env_path, "reused": self.env_reused,
+                    "python": self.python_version, "logged_python": self.logged_python,
+                    "interpreter": self.interpreter_reason},
+            "expectations": self.expectations,
+            "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
+            "seconds": round(self.seconds, 3),
+            "examples": self.examples,
+            "comparison": self.comparison.to_dict() if self.comparison else None,
+            "model_error": self.model_error, "error": self.error, "warnings": self.warnings,
+        }
+
+
+__all__ = ["PASSED", "FAILED", "UNVERIFIED", "ERROR", "EXIT_FAILED", "EXIT_USAGE", "Step", "VerifyResult"]

@@ -1,0 +1,10 @@
+"""Code that runs inside a rebuilt environment. Only `script_path()` is for envforge itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def script_path() -> Path:
+    """The runner script, executed by the environment's own Python (it never imports envforge)."""
+    return Path(__file__).with_name("run_model.py")

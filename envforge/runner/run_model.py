@@ -1,0 +1,223 @@
+"""envforge's runner: load an MLflow model, predict on its input examples, write typed JSON.
+
+Executed by the rebuilt environment's own Python as a script:
+
+    python -I run_model.py REQUEST.json RESULT.json
+
+It imports only the standard library and what the model's environment has (mlflow, pandas,
+numpy): never envforge. The result goes to RESULT.json, not stdout, so nothing the model
+prints can pass for a result. Every failure is reported as data with the model's traceback.
+"""
+
+import base64
+import datetime
+import decimal
+import json
+import math
+import os
+import sys
+import time
+import traceback
+
+RUNNER_VERSION = 1
+
+
+def main(argv):
+    request_path, result_path = argv[1], argv[2]
+    with open(request_path, encoding="utf-8") as handle:
+        request = json.load(handle)
+    result = {"runner_version": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3],
+              "executable": sys.executable, "examples": []}
+    try:
+        run(request, result)
+    finally:
+        tmp = result_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, default=str)
+        os.replace(tmp, result_path)
+    return 0
+
+
+def run(request, result):
+    if request.get("freeze"):
+        result["freeze"] = freeze()
+    model_dir = request["model_dir"]
+    start = time.perf_counter()
+    try:
+        import mlflow
+        import mlflow.pyfunc
+
+        result["mlflow_version"] = getattr(mlflow, "__version__", None)
+        model = mlflow.pyfunc.load_model(model_dir)
+    except BaseException as exc:  # the model's own code runs here: anything can come out
+        result["load"] = {"ok": False, "seconds": time.perf_counter() - start, "error": error_of(exc)}
+        return
+    result["load"] = {"ok": True, "seconds": time.perf_counter() - start}
+    for example in request.get("examples", []):
+        result["examples"].append(run_example(model, model_dir, example))
+
+
+def run_example(model, model_dir, example):
+    entry = {"name": example["name"], "ok": False}
+    start = time.perf_counter()
+    stage = "input"
+    try:
+        if "payload" in example:
+            data, params = decode_payload(example["payload"], example.get("type"), example.get("pandas_orient"))
+        else:
+            data, params = model_example(model_dir)
+        stage = "predict"
+        prediction = model.predict(data, params=params) if params else model.predict(data)
+        stage = "serialize"
+        entry["prediction"] = encode(prediction)
+        entry["ok"] = True
+    except BaseException as exc:
+        entry["stage"] = stage
+        entry["error"] = error_of(exc)
+    entry["seconds"] = time.perf_counter() - start
+    return entry
+
+
+def model_example(model_dir):
+    """The model's saved input example, read the way the model's own MLflow reads it."""
+    from mlflow.models import Model
+
+    meta = Model.load(model_dir)
+    if hasattr(meta, "load_input_example"):
+        data = meta.load_input_example(model_dir)
+        params = meta.load_input_example_params(model_dir) if hasattr(meta, "load_input_example_params") else None
+        if data is not None:
+            return data, params
+    info = getattr(meta, "saved_input_example_info", None) or {}
+    path = os.path.join(model_dir, info.get("artifact_path", "input_example.json"))
+    with open(path, encoding="utf-8") as handle:
+        payload = json.load(handle)
+    return decode_payload(payload, info.get("type"), info.get("pandas_orient"))
+
+
+def decode_payload(payload, kind=None, orient=None):
+    """Decode an example in any encoding MLflow writes or serves; returns (data, params)."""
+    import numpy as np
+    import pandas as pd
+
+    params = None
+    if isinstance(payload, dict) and "params" in payload and ("inputs" in payload or len(payload) == 2):
+        params = payload.get("params")
+        payload = {k: v for k, v in payload.items() if k != "params"}
+    if isinstance(payload, dict):
+        if "dataframe_split" in payload:
+            return split_frame(payload["dataframe_split"]), params
+        if "dataframe_records" in payload:
+            return pd.DataFrame(payload["dataframe_records"]), params
+        for key in ("inputs", "instances"):
+            if key in payload and len(payload) == 1:
+                return arrays(payload[key], kind), params
+        if kind in (None, "dataframe") and "data" in payload and set(payload) <= {"columns", "data", "index"}:
+            return split_frame(payload), params
+        if orient == "records" and isinstance(payload, list):
+            return pd.DataFrame(payload), params
+    if kind == "dataframe" and isinstance(payload, list):
+        return pd.DataFrame(payload), params
+    if kind in ("ndarray", None) and isinstance(payload, (list, dict)):
+        return arrays(payload, kind), params
+    return payload, params
+
+
+def split_frame(split):
+    import pandas as pd
+
+    frame = pd.DataFrame(split.get("data", []), columns=split.get("columns"))
+    if "index" in split:
+        frame.index = split["index"]
+    return frame
+
+
+def arrays(value, kind):
+    import numpy as np
+
+    if kind == "json_object":
+        return value
+    if isinstance(value, dict):
+        return {k: np.array(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return np.array(value)
+    return value
+
+
+def encode(value):
+    """A prediction as typed JSON: enough to compare values, dtypes, shapes and columns."""
+    import numpy as np
+
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - mlflow requires pandas
+        pd = None
+    if pd is not None and isinstance(value, pd.DataFrame):
+        return {"kind": "dataframe", "columns": [str(c) for c in value.columns],
+                "dtypes": [str(t) for t in value.dtypes],
+                "data": [plain_list(value.iloc[:, i].tolist()) for i in range(value.shape[1])]}
+    if pd is not None and isinstance(value, pd.Series):
+        return {"kind": "series", "name": None if value.name is None else str(value.name),
+                "dtype": str(value.dtype), "data": plain_list(value.tolist())}
+    if isinstance(value, np.ndarray):
+        return {"kind": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape),
+                "data": plain(value.tolist())}
+    if isinstance(value, (list, tuple)):
+        return {"kind": "list", "items": [encode(v) for v in value]}
+    if isinstance(value, dict):
+        return {"kind": "dict", "items": {str(k): encode(v) for k, v in value.items()}}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        dtype = "none" if value is None else type(value).__name__
+        return {"kind": "scalar", "dtype": dtype, "value": value}
+    for convert in ("numpy", "to_numpy", "tolist"):  # tensors, arrow arrays, ...
+        if hasattr(value, convert):
+            converted = getattr(value, convert)()
+            if converted is not value:
+                return encode(converted)
+    raise TypeError("the prediction of type %s.%s cannot be serialized" % (type(value).__module__, type(value).__name__))
+
+
+def plain_list(values):
+    return [plain(v) for v in values]
+
+
+def plain(value):
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and not hasattr(value, "__len__"):
+        return plain(value.item())
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamp / Timedelta
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value) if math.isfinite(float(value)) else str(value)
+    if isinstance(value, bytes):
+        return "base64:" + base64.b64encode(value).decode()
+    return encode(value)
+
+
+def error_of(exc):
+    return {"type": type(exc).__name__, "message": str(exc)[:4000],
+            "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-20000:]}
+
+
+def freeze():
+    from importlib import metadata
+
+    seen = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name and name.lower() not in seen:
+            seen[name.lower()] = {"name": name, "version": dist.version}
+    return sorted(seen.values(), key=lambda d: d["name"].lower())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

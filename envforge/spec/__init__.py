@@ -1,0 +1,146 @@
+"""ModelDir -> EnvSpec: what an environment for this model must contain.
+
+One small parser per file (mlmodel, python_env, conda_env, requirements, wheels), merged here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envforge.errors import ModelDirError
+from envforge.spec.conda_env import read_conda_env
+from envforge.spec.mlmodel import MLmodel, read_mlmodel
+from envforge.spec.paths import inside
+from envforge.spec.python_env import read_python_env
+from envforge.spec.requirements import Parsed, parse_file, parse_lines
+from envforge.spec.wheels import find_wheels, sha256_file
+
+# Bump when the layout of a built environment changes, so old cached envs are not reused.
+ENV_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Everything that determines a built environment. Frozen; `key` names it in the cache."""
+
+    backend: str
+    python: str | None
+    python_source: str
+    build_dependencies: tuple[str, ...]
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...]
+    index_options: tuple[str, ...]
+    code_wheels: tuple[str, ...]
+    file_hashes: tuple[tuple[str, str], ...]  # ("./code/x.whl", sha256) for every local file used
+    conda_dependencies: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> str:
+        payload = {
+            "format": ENV_FORMAT, "backend": self.backend, "python": self.python,
+            "build": self.build_dependencies, "requirements": self.requirements,
+            "constraints": self.constraints, "index": self.index_options,
+            "code_wheels": self.code_wheels, "files": self.file_hashes,
+            "conda": self.conda_dependencies,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def local_file(self, model_dir: Path, token: str) -> Path:
+        """The absolute path of a "./relative" token, re-checked against the model directory."""
+        return inside(model_dir, token[2:], f"the local file {token!r}")
+
+    def to_dict(self) -> dict[str, object]:
+        from envforge.redact import redact
+
+        return {
+            "key": self.key, "backend": self.backend, "python": self.python,
+            "python_source": self.python_source, "build_dependencies": list(self.build_dependencies),
+            "requirements": list(self.requirements), "constraints": list(self.constraints),
+            "index_options": [redact(o) for o in self.index_options], "code_wheels": list(self.code_wheels),
+            "files": dict(self.file_hashes), "conda_dependencies": list(self.conda_dependencies),
+            "notes": list(self.notes),
+        }
+
+
+def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = None) -> EnvSpec:
+    model_dir = model_dir.resolve()
+    mlmodel = mlmodel or read_mlmodel(model_dir)
+    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel)
+    code_wheels = find_wheels(model_dir, mlmodel.code_dir or "code")
+    files = {**parsed.files, **code_wheels}
+    if not any(_names_mlflow(line) for line in parsed.requirements):
+        parsed.requirements.append("mlflow")
+        notes.append("the model's requirements do not name mlflow; envforge adds an unpinned `mlflow` to load it")
+    return EnvSpec(
+        backend=backend,
+        python=python,
+        python_source=source,
+        build_dependencies=tuple(build),
+        requirements=tuple(parsed.requirements),
+        constraints=tuple(parsed.constraints),
+        index_options=tuple(parsed.options),
+        code_wheels=tuple(code_wheels),
+        file_hashes=tuple(sorted((token, sha256_file(path)) for token, path in files.items())),
+        conda_dependencies=tuple(conda_deps),
+        notes=tuple(notes),
+    )
+
+
+def _environment(model_dir: Path, mlmodel: MLmodel) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
+    notes: list[str] = []
+    venv_file = _existing(model_dir, mlmodel.virtualenv_file, "python_env.yaml")
+    conda_file = _existing(model_dir, mlmodel.conda_file, "conda.yaml")
+    conda = read_conda_env(conda_file) if conda_file else None
+    if venv_file:
+        env = read_python_env(venv_file)
+        parsed = parse_lines(list(env.dependencies), model_dir, venv_file.name)
+        if not env.dependencies and (model_dir / "requirements.txt").is_file():
+            parsed = parse_file("requirements.txt", model_dir)
+        python, source = _pick_python(env.python, "python_env.yaml", conda, mlmodel)
+        return python, source, list(env.build_dependencies), parsed, [], notes
+    if conda:
+        parsed = parse_lines(list(conda.pip), model_dir, conda_file.name if conda_file else "conda.yaml")
+        if conda.conda_dependencies:
+            notes.append("conda-only dependencies are not installed by pip-based backends: " + ", ".join(conda.conda_dependencies))
+        python, source = _pick_python(None, "", conda, mlmodel)
+        return python, source, [], parsed, list(conda.conda_dependencies), notes
+    if (model_dir / "requirements.txt").is_file():
+        python, source = _pick_python(None, "", None, mlmodel)
+        return python, source, [], parse_file("requirements.txt", model_dir), [], notes
+    raise ModelDirError(
+        f"{model_dir} has no python_env.yaml, conda.yaml or requirements.txt: nothing says what the model needs.",
+        "Re-log the model with MLflow (it writes these files), or add a requirements.txt to the directory.",
+    )
+
+
+def _names_mlflow(line: str) -> bool:
+    import re
+
+    name = re.match(r"[A-Za-z0-9_.\-]+", line)
+    return bool(name) and name.group(0).lower().replace("_", "-") in ("mlflow", "mlflow-skinny")
+
+
+def _pick_python(venv_python: str | None, venv_source: str, conda: object, mlmodel: MLmodel) -> tuple[str | None, str]:
+    if venv_python:
+        return venv_python, venv_source
+    conda_python = getattr(conda, "python", None)
+    if conda_python:
+        return conda_python, "conda.yaml"
+    if mlmodel.python_version:
+        return mlmodel.python_version, "MLmodel"
+    return None, "none"
+
+
+def _existing(model_dir: Path, declared: str | None, default: str) -> Path | None:
+    name = declared or default
+    path = inside(model_dir, name, f"the environment file {name!r}")
+    if path.is_file():
+        return path
+    if declared and declared != default:
+        fallback = model_dir / default
+        return fallback if fallback.is_file() else None
+    return None

@@ -1,0 +1,87 @@
+"""MLmodel: flavors, the logged Python version, env file names, the input example."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envforge.errors import ModelDirError
+from envforge.spec.yamlfile import read_mapping
+
+
+@dataclass(frozen=True)
+class ExampleInfo:
+    path: str  # relative to the model directory
+    type: str | None
+    pandas_orient: str | None
+    serving_path: str | None
+
+
+@dataclass(frozen=True)
+class MLmodel:
+    flavors: tuple[str, ...]
+    loader_module: str | None
+    python_version: str | None
+    conda_file: str | None
+    virtualenv_file: str | None
+    code_dir: str | None
+    mlflow_version: str | None
+    model_id: str | None
+    run_id: str | None
+    example: ExampleInfo | None
+
+
+def read_mlmodel(model_dir: Path) -> MLmodel:
+    path = model_dir / "MLmodel"
+    if not path.is_file():
+        raise ModelDirError(
+            f"No MLmodel file in {model_dir}: this is not an MLflow model directory.",
+            "Point envforge at the directory that holds MLmodel (for a run, include the model's artifact path, e.g. runs:/<run_id>/model).",
+        )
+    data = read_mapping(path, "MLmodel")
+    flavors = data.get("flavors")
+    if not isinstance(flavors, dict) or not flavors:
+        raise ModelDirError(f"MLmodel at {path} declares no flavors.", "Re-log the model with an MLflow flavor (e.g. mlflow.sklearn.log_model).")
+    pyfunc = flavors.get("python_function")
+    if not isinstance(pyfunc, dict):
+        raise ModelDirError(
+            f"MLmodel at {path} has no python_function flavor (it has: {', '.join(map(str, flavors))}), so it cannot be loaded with mlflow.pyfunc.",
+            "envforge verifies pyfunc-loadable models only; re-log the model with a flavor that adds python_function.",
+        )
+    env = pyfunc.get("env")
+    conda_file = virtualenv_file = None
+    if isinstance(env, dict):
+        conda_file = _str(env.get("conda"))
+        virtualenv_file = _str(env.get("virtualenv"))
+    elif isinstance(env, str):  # MLflow 1.x wrote `env: conda.yaml`
+        conda_file = env
+    return MLmodel(
+        flavors=tuple(str(f) for f in flavors),
+        loader_module=_str(pyfunc.get("loader_module")),
+        python_version=_str(pyfunc.get("python_version")),
+        conda_file=conda_file,
+        virtualenv_file=virtualenv_file,
+        code_dir=_str(pyfunc.get("code")),
+        mlflow_version=_str(data.get("mlflow_version")),
+        model_id=_str(data.get("model_id")),
+        run_id=_str(data.get("run_id")),
+        example=_example(data.get("saved_input_example_info"), model_dir),
+    )
+
+
+def _example(info: Any, model_dir: Path) -> ExampleInfo | None:
+    if isinstance(info, dict) and _str(info.get("artifact_path")):
+        return ExampleInfo(
+            path=str(info["artifact_path"]),
+            type=_str(info.get("type")),
+            pandas_orient=_str(info.get("pandas_orient")),
+            serving_path=_str(info.get("serving_input_path")),
+        )
+    if (model_dir / "input_example.json").is_file():  # logged without saved_input_example_info
+        return ExampleInfo(path="input_example.json", type=None, pandas_orient=None, serving_path=None)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,20 @@
+"""Paths named inside model files stay inside the model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envforge.errors import ModelDirError
+
+
+def inside(model_dir: Path, relative: str, what: str) -> Path:
+    """Resolve `relative` against model_dir (following symlinks); refuse anything outside it."""
+    root = model_dir.resolve()
+    candidate = Path(relative)
+    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if target != root and root not in target.parents:
+        raise ModelDirError(
+            f"{what} points outside the model directory: {relative!r}.",
+            "envforge only uses files inside the model directory; fix the model's files or re-log it.",
+        )
+    return target

@@ -1,0 +1,157 @@
+"""requirements.txt and constraints.txt, as pip reads them, from an untrusted model directory.
+
+Requirement lines are validated (PEP 508), `-r`/`-c` includes and local wheel paths are
+resolved inside the model directory, and index options are kept to pass on faithfully.
+Local files are kept as "./relative/path" so the result does not depend on where the model
+directory happens to live (it feeds EnvSpec.key); the backends turn them into absolute paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envforge.errors import ModelDirError
+from envforge.spec.paths import inside
+
+_INCLUDE = {"-r": "requirement", "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint"}
+_VALUE_OPTIONS = {"-i": "--index-url", "--index-url": "--index-url", "--extra-index-url": "--extra-index-url",
+                  "-f": "--find-links", "--find-links": "--find-links", "--trusted-host": "--trusted-host"}
+_FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary"}
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+MAX_DEPTH = 10
+
+
+@dataclass
+class Parsed:
+    requirements: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # "./rel" -> absolute path
+
+
+def parse_lines(lines: list[str], model_dir: Path, origin: str, parsed: Parsed | None = None,
+                *, constraint: bool = False, depth: int = 0) -> Parsed:
+    parsed = parsed if parsed is not None else Parsed()
+    if depth > MAX_DEPTH:
+        raise ModelDirError(f"{origin}: requirement files include each other more than {MAX_DEPTH} levels deep.", "Remove the include cycle.")
+    for number, line in _logical_lines(lines):
+        where = f"{origin}, line {number}"
+        _parse_line(line, where, model_dir, parsed, constraint, depth)
+    return parsed
+
+
+def parse_file(relative: str, model_dir: Path, parsed: Parsed | None = None, *, constraint: bool = False, depth: int = 0) -> Parsed:
+    path = inside(model_dir, relative, f"the requirements file {relative!r}")
+    if not path.is_file():
+        raise ModelDirError(f"The model refers to {relative}, which is not in {model_dir}.", "Re-log the model so that the file is saved with it.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelDirError(f"Cannot read {path}: {exc}.", "Fix or re-log the file.") from None
+    rel = path.relative_to(model_dir.resolve()).as_posix()
+    return parse_lines(text.splitlines(), model_dir, rel, parsed, constraint=constraint, depth=depth)
+
+
+def _logical_lines(lines: list[str]) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    buffer, start = "", 0
+    for number, raw in enumerate(lines, 1):
+        text = raw.rstrip("\r\n")
+        if not buffer:
+            start = number
+        if text.endswith("\\"):
+            buffer += text[:-1]
+            continue
+        full = _strip_comment(buffer + text)
+        buffer = ""
+        if full:
+            out.append((start, full))
+    if buffer and _strip_comment(buffer):
+        out.append((start, _strip_comment(buffer)))
+    return out
+
+
+def _strip_comment(text: str) -> str:
+    if text.lstrip().startswith("#"):
+        return ""
+    for i, ch in enumerate(text):
+        if ch == "#" and i > 0 and text[i - 1] in " \t":
+            return text[:i].strip()
+    return text.strip()
+
+
+def _parse_line(line: str, where: str, model_dir: Path, parsed: Parsed, constraint: bool, depth: int) -> None:
+    if line.startswith("-"):
+        _parse_option(line, where, model_dir, parsed, depth)
+        return
+    target = parsed.constraints if constraint else parsed.requirements
+    local = _local_reference(line)
+    if local is not None:
+        path = inside(model_dir, local, f"{where}")
+        if not path.is_file():
+            raise ModelDirError(f"{where} names {local!r}, which does not exist in the model directory.", "Re-log the model with that file, or remove the line.")
+        key = "./" + path.relative_to(model_dir.resolve()).as_posix()
+        parsed.files[key] = path
+        target.append(key)
+        return
+    target.append(_validated(line, where))
+
+
+def _parse_option(line: str, where: str, model_dir: Path, parsed: Parsed, depth: int) -> None:
+    name, value = _split_option(line)
+    if name in _INCLUDE:
+        if not value:
+            raise ModelDirError(f"{where}: {name} needs a file name.", "Fix the requirements file.")
+        parse_file(value, model_dir, parsed, constraint=_INCLUDE[name] == "constraint", depth=depth + 1)
+    elif name in _VALUE_OPTIONS:
+        if not value:
+            raise ModelDirError(f"{where}: {name} needs a value.", "Fix the requirements file.")
+        if _VALUE_OPTIONS[name] == "--find-links" and "://" not in value:
+            value = str(inside(model_dir, value, f"{where} (--find-links)"))
+        parsed.options += [_VALUE_OPTIONS[name], value]
+    elif name in _FLAG_OPTIONS:
+        parsed.options.append(name)
+    else:
+        raise ModelDirError(
+            f"{where}: the option {line.split()[0]!r} is not supported in a model's requirements.",
+            "Supported: -r, -c, --index-url, --extra-index-url, --find-links, --trusted-host, --no-index, --pre. Remove the line or re-log the model.",
+        )
+
+
+def _split_option(line: str) -> tuple[str, str]:
+    if not line.startswith("--"):
+        return line[:2], line[2:].strip()
+    head, _, rest = line.partition(" ")
+    if "=" in head:
+        name, _, value = head.partition("=")
+        return name, (value + " " + rest).strip()
+    return head, rest.strip()
+
+
+def _local_reference(line: str) -> str | None:
+    """The path named by a requirement line that refers to a local file, else None."""
+    if " @ " in line:
+        url = line.split(" @ ", 1)[1].strip().split(";")[0].strip()
+        return url[len("file://"):] if url.startswith("file://") else None
+    if line.startswith("file:"):
+        return line[len("file://"):] if line.startswith("file://") else line[len("file:"):]
+    if "://" in line:
+        return None
+    head = line.split(";")[0].strip()
+    if head.startswith((".", "/")) or "/" in head or head.endswith(_ARCHIVE_SUFFIXES):
+        return head
+    return None
+
+
+def _validated(line: str, where: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if "://" in line:  # a VCS or URL requirement: pip/uv validate it; keep it verbatim
+        return line
+    try:
+        Requirement(line)
+    except InvalidRequirement as exc:
+        detail = str(exc).splitlines()[0]
+        raise ModelDirError(f"{where}: {line!r} is not a valid requirement ({detail}).", "Fix the requirement line or re-log the model.") from None
+    return line
