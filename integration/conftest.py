@@ -1,0 +1,78 @@
+"""Real parts for integration tests: an `mlflow server` process, real models, real uv builds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.models import save_sklearn_model  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """`mlflow server` on 127.0.0.1 with a SQLite store and proxied artifacts."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield url
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+
+
+@pytest.fixture(scope="session")
+def sklearn_model_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_sklearn_model(tmp_path_factory.mktemp("sk") / "model")
+
+
+@pytest.fixture
+def sklearn_model(tmp_path: Path, sklearn_model_template: Path) -> Path:
+    """A fresh copy of the iris model directory, for a test to record into or edit."""
+    target = tmp_path / "iris"
+    shutil.copytree(sklearn_model_template, target)
+    return target
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty ENVFORGE_HOME (env and download caches); uv's package cache stays shared."""
+    path = tmp_path / "envforge-home"
+    path.mkdir()
+    return path

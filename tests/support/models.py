@@ -1,0 +1,73 @@
+"""Real models, logged by real MLflow, for tests. Nothing here is mocked."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import textwrap
+import zipfile
+from pathlib import Path
+
+
+def iris_frame():
+    from sklearn.datasets import load_iris
+
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    return features, target
+
+
+def save_sklearn_model(path: Path) -> Path:
+    """A scikit-learn iris classifier with a DataFrame input example, saved as a model directory."""
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = iris_frame()
+    model = LogisticRegression(max_iter=300).fit(features, target)
+    mlflow.sklearn.save_model(model, str(path), input_example=features.head(5))
+    return path
+
+
+def pinned_requirements() -> list[str]:
+    """The test environment's own versions of what a pyfunc model needs (no inference)."""
+    import cloudpickle
+    import mlflow
+    import numpy
+    import pandas
+
+    return [f"mlflow=={mlflow.__version__}", f"pandas=={pandas.__version__}", f"numpy=={numpy.__version__}",
+            f"cloudpickle=={cloudpickle.__version__}"]
+
+
+def save_code_model(path: Path, code: str, *, code_paths: list[str] | None = None, example=None) -> Path:
+    """A custom PythonModel written as a 'model from code' file (nothing pickled by reference)."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    source = path.parent / f"{path.name}_model.py"
+    source.write_text(textwrap.dedent(code))
+    example = example if example is not None else pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    mlflow.pyfunc.save_model(str(path), python_model=str(source), code_paths=code_paths,
+                             input_example=example, pip_requirements=pinned_requirements())
+    return path
+
+
+def make_wheel(directory: Path, name: str, version: str, module_source: str) -> Path:
+    """Build a minimal, valid pure-Python wheel holding one module `name`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": module_source.encode(),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: envforge-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record_lines = []
+    for arcname, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record_lines.append(f"{arcname},sha256={digest},{len(data)}")
+    record_lines.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record_lines) + "\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for arcname, data in files.items():
+            archive.writestr(arcname, data)
+    return wheel
