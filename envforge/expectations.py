@@ -76,10 +76,16 @@ def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_
 
 
 def _download(uri: str, tracking_uri: str | None) -> Path:
+    import os
+
     import mlflow.artifacts
 
+    from envforge.resolve import tracking_scope
+
+    tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking_uri))
+        with tracking_scope(tracking):
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking))
     except Exception as exc:  # MLflow raises many types here
         raise ResolveError(f"Could not download the expectations {uri}: {str(exc).splitlines()[0] if str(exc) else exc}.",
                            "Check the URI and --tracking-uri.") from None

@@ -7,13 +7,14 @@ version number, so only that small request is repeated. Local paths are used in 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -195,6 +196,22 @@ def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str,
     return meta
 
 
+@contextlib.contextmanager
+def tracking_scope(tracking: str) -> Iterator[None]:
+    """MLflow resolves models:/ sources through the *global* registry URI, whatever is passed
+    to download_artifacts; point both globals at `tracking` for the call, then restore them."""
+    import mlflow
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(tracking)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+
+
 def _download(uri: str, tracking: str, where: Path) -> None:
     import mlflow.artifacts
 
@@ -204,9 +221,10 @@ def _download(uri: str, tracking: str, where: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=where))
     try:
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking, registry_uri=tracking
-            )
+            with tracking_scope(tracking):
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking, registry_uri=tracking
+                )
         except Exception as exc:  # MLflow raises many types, all of which mean "could not download"
             raise _resolve_error(uri, tracking, exc) from None
         local_path = Path(local)
