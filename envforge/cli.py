@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("uri", help=URI_HELP)
     tracking(verify)
     verify.add_argument("--backend", default="uv", choices=["uv"], help="how to build the environment (default: uv)")
-    verify.add_argument("--expected", metavar="PATH_OR_URI", help="expectations file to compare with (default: the one `envforge record` stored with the model)")
+    verify.add_argument("--expected", metavar="PATH_OR_URI",
+                        help="expectations file to compare with (default: the one `envforge record` stored with the model)")
     verify.add_argument("--require-expected", action="store_true", help="fail (exit 1) when there are no expectations instead of reporting 'unverified'")
     verify.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input example to run (repeatable); replaces the model's own")
     verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance for floats (default: {DEFAULT_RTOL:g})")

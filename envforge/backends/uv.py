@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from envforge import interpreters
-from envforge.backends.base import Built, BuildOptions, Log, check, requirement_files, requirement_lines, venv_python
+from envforge.backends.base import BuildOptions, Built, Log, check, requirement_files, requirement_lines, venv_python
 from envforge.proc import child_env, run
 from envforge.spec import EnvSpec
 

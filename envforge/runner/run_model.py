@@ -97,7 +97,6 @@ def model_example(model_dir):
 
 def decode_payload(payload, kind=None, orient=None):
     """Decode an example in any encoding MLflow writes or serves; returns (data, params)."""
-    import numpy as np
     import pandas as pd
 
     params = None

@@ -1,0 +1,168 @@
+"""Benchmark envforge verify against a plain load+predict floor and `mlflow models predict --env-manager uv`.
+
+Usage: .venv/bin/python bench/run.py [--repeat N] [--out bench/results/latest.json]
+See bench/README.md for what each measurement means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent  # the dev venv's bin: envforge, mlflow and uv live here
+FLOOR_SCRIPT = (
+    "import sys, mlflow.pyfunc; from mlflow.models import Model; d = sys.argv[1]; "
+    "ex = Model.load(d).load_input_example(d); print(mlflow.pyfunc.load_model(d).predict(ex))"
+)
+TARGETS = {"warm/floor": ("<=", 1.2), "mlflow_uv/cold": (">=", 2.5)}
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, COLUMNS="200")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # mlflow's uv env manager runs `uv` from PATH
+    env.update(extra)
+    return env
+
+
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+    """Run argv; return (wall-clock seconds, result). Only the child process is timed."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    return time.perf_counter() - t0, proc
+
+
+def check(proc: subprocess.CompletedProcess, what: str) -> None:
+    if proc.returncode != 0:
+        sys.exit(f"{what} failed (exit {proc.returncode}): {' '.join(proc.args)}\n"
+                 f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
+
+
+def save_model(model_dir: Path) -> None:
+    import mlflow.sklearn
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    mlflow.sklearn.save_model(clf, str(model_dir), input_example=X.head(5))
+
+
+def verify(model_dir: Path, home: Path, report: Path) -> tuple[float, dict]:
+    """Time `envforge verify DIR --json REPORT`; return (seconds, results[0])."""
+    secs, proc = run([str(BIN / "envforge"), "verify", str(model_dir), "--json", str(report)],
+                     child_env(ENVFORGE_HOME=str(home)))
+    check(proc, "envforge verify")
+    result = json.loads(report.read_text())["results"][0]
+    if result["status"] != "passed":
+        sys.exit(f"envforge verify did not pass: {result['status']}: {result['reason']}")
+    return secs, result
+
+
+def sample_floor(python: str, model_dir: Path) -> dict:
+    secs, proc = run([python, "-c", FLOOR_SCRIPT, str(model_dir)], child_env())
+    check(proc, "floor (load + predict in the built env)")
+    return {"seconds": secs, "output": proc.stdout.strip()}
+
+
+def sample_verify(model_dir: Path, home: Path, report: Path, want_reused: bool) -> dict:
+    secs, result = verify(model_dir, home, report)
+    if result["env"]["reused"] is not want_reused:
+        sys.exit(f"expected env.reused={want_reused}, got {result['env']['reused']} ({result['env']['path']})")
+    steps = {s["name"]: s["seconds"] for s in result["steps"]}
+    return {"seconds": secs, "env_reused": result["env"]["reused"], "steps": steps}
+
+
+def sample_mlflow(model_dir: Path) -> dict:
+    argv = [str(BIN / "mlflow"), "models", "predict", "-m", str(model_dir),
+            "-i", str(model_dir / "serving_input_example.json"), "-t", "json", "--env-manager", "uv"]
+    secs, proc = run(argv, child_env())
+    check(proc, "mlflow models predict --env-manager uv")
+    return {"seconds": secs, "output": proc.stdout.strip().splitlines()[-1]}
+
+
+def ratios(med: dict[str, float]) -> dict[str, float]:
+    return {"warm/floor": med["warm"] / med["floor"], "mlflow_uv/cold": med["mlflow_uv"] / med["cold"],
+            "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"]}
+
+
+def verdict(name: str, value: float) -> str:
+    if name not in TARGETS:
+        return ""
+    op, target = TARGETS[name]
+    ok = value <= target if op == "<=" else value >= target
+    return f"target {op} {target}: {'PASS' if ok else 'MISS'}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3, help="samples per measurement (median is reported)")
+    ap.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (model, envs)")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="envforge-bench-"))
+    model_dir, warm_home = tmp / "model", tmp / "home-warm"
+    try:
+        print(f"saving model -> {model_dir}")
+        save_model(model_dir)
+        check(run([str(BIN / "envforge"), "record", str(model_dir)], child_env(ENVFORGE_HOME=str(warm_home)))[1],
+              "envforge record")
+
+        print("untimed warm-up: envforge verify (builds the warm env, warms the uv package cache)")
+        secs, result = verify(model_dir, warm_home, tmp / "warmup.json")
+        python = str(Path(result["env"]["path"]) / "bin" / "python")
+        print(f"  {secs:.2f} s, env {result['env']['path']} (python {result['env']['python']})")
+
+        samples: dict[str, list[dict]] = {"floor": [], "warm": [], "cold": [], "mlflow_uv": []}
+        for i in range(1, args.repeat + 1):  # interleaved rounds, so drift hits every measurement alike
+            cold_home = tmp / f"home-cold-{i}"
+            round_ = {
+                "floor": sample_floor(python, model_dir),
+                "warm": sample_verify(model_dir, warm_home, tmp / "warm.json", want_reused=True),
+                "cold": sample_verify(model_dir, cold_home, tmp / "cold.json", want_reused=False),
+                "mlflow_uv": sample_mlflow(model_dir),
+            }
+            shutil.rmtree(cold_home)  # untimed: keep disk use flat
+            for name, s in round_.items():
+                samples[name].append(s)
+                print(f"  round {i}/{args.repeat}  {name:<10} {s['seconds']:7.2f} s")
+            if i == 1:
+                print(f"  floor predictions:     {round_['floor']['output']}")
+                print(f"  mlflow uv predictions: {round_['mlflow_uv']['output']}")
+
+        med = {k: statistics.median(s["seconds"] for s in v) for k, v in samples.items()}
+        rat = ratios(med)
+        print(f"\n{'measurement':<12} {'median s':>9}   (n={args.repeat})")
+        for k, v in med.items():
+            print(f"{k:<12} {v:9.2f}")
+        print(f"\n{'ratio':<16} {'value':>6}")
+        for k, v in rat.items():
+            print(f"{k:<16} {v:6.2f}   {verdict(k, v)}")
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "repeat": args.repeat, "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                               "python": platform.python_version()},
+            "samples": samples, "medians": med, "ratios": rat,
+            "targets": {k: {"op": op, "value": t, "pass": verdict(k, rat[k]).endswith("PASS")}
+                        for k, (op, t) in TARGETS.items()},
+        }, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

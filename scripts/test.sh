@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up everything envforge's tests need on a fresh machine, then run them.
+# Safe to re-run: pip's and uv's caches persist between runs on one machine.
+#   scripts/test.sh                 # the whole suite (unit + integration)
+#   scripts/test.sh tests -k spec   # any pytest arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${ENVFORGE_TEST_PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "scripts/test.sh: needs Python >= 3.10 as \$ENVFORGE_TEST_PYTHON or python3" >&2
+    exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import envforge, mlflow, sklearn, uv' # fail here, clearly, if the install did not work
+
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
