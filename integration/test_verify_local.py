@@ -175,3 +175,27 @@ def test_python_api_returns_a_result(sklearn_model: Path, home: Path, monkeypatc
     assert result.status == "passed" and result.exit_code == 0
     assert result.comparison is not None and result.comparison.ok
     assert result.python_version == recorded.python
+
+
+def test_expected_file_and_tolerances_from_the_command_line(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
+    """--expected points at a file elsewhere; a float within --atol passes, beyond it fails."""
+    from tests.support.models import save_code_model
+
+    model = save_code_model(tmp_path / "floats", """
+        import mlflow.pyfunc
+        class M(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):
+                return model_input["x"] / 3.0
+        mlflow.models.set_model(M())
+    """)
+    assert envforge("record", str(model), home=home).returncode == 0
+    moved = tmp_path / "elsewhere.json"
+    (model / "envforge-expectations.json").rename(moved)
+    data = json.loads(moved.read_text())
+    data["examples"][0]["prediction"]["data"][0] += 1e-4
+    moved.write_text(json.dumps(data))
+    loose = envforge("verify", str(model), "--expected", str(moved), "--atol", "1e-3", "--rtol", "0", home=home)
+    assert loose.returncode == 0, loose.output
+    strict = envforge("verify", str(model), "--expected", str(moved), "--atol", "1e-6", "--rtol", "0", home=home)
+    assert strict.returncode == 1, strict.output
+    assert "input_example" in strict.stdout
