@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from envforge.errors import InterpreterNotFound
+from envforge.proc import child_env, run
 
 PROBE_TIMEOUT = 10
 DOWNLOAD_TIMEOUT = 600
@@ -68,15 +68,12 @@ def _fmt(version: tuple[int, ...]) -> str:
 
 def _probe(path: str) -> tuple[str, str, str] | None:
     """Run an interpreter: (version "X.Y.Z", implementation, sys.executable), or None if it fails."""
-    try:
-        done = subprocess.run(
-            [path, "-E", "-s", "-c", _PROBE], capture_output=True, text=True,
-            timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    try:  # the user's own environment: an interpreter may need e.g. LD_LIBRARY_PATH to start at all
+        done = run([path, "-E", "-s", "-c", _PROBE], timeout=PROBE_TIMEOUT, env=dict(os.environ))
+    except OSError:
         return None
     parts = done.stdout.strip().split(" ", 2)
-    if done.returncode != 0 or len(parts) != 3 or parse_version(parts[0]) is None:
+    if not done.ok or len(parts) != 3 or parse_version(parts[0]) is None:
         return None
     return parts[0], parts[1], parts[2]
 
@@ -222,14 +219,13 @@ def _download(version: str) -> str | None:
         import uv
 
         argv[0] = uv.find_uv_bin()
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT, stdin=subprocess.DEVNULL, check=False
-        )
-    except (ImportError, OSError, subprocess.SubprocessError) as exc:
+        done = run(argv, timeout=DOWNLOAD_TIMEOUT, env=child_env())
+    except (ImportError, OSError) as exc:
         return f"`uv python install {version}` could not run: {exc}"
-    if done.returncode != 0:
-        tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
-        return f"`uv python install {version}` failed: {' '.join(tail)}"
+    if done.timed_out:
+        return f"`uv python install {version}` failed: it timed out after {DOWNLOAD_TIMEOUT} s"
+    if not done.ok:
+        return f"`uv python install {version}` failed: {' '.join(done.tail(3).splitlines())}"
     return None
 
 

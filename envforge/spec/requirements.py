@@ -108,8 +108,8 @@ def _parse_option(line: str, where: str, model_dir: Path, parsed: Parsed, depth:
     elif name in _VALUE_OPTIONS:
         if not value:
             raise ModelDirError(f"{where}: {name} needs a value.", "Fix the requirements file.")
-        if _VALUE_OPTIONS[name] == "--find-links" and "://" not in value:
-            value = str(inside(model_dir, value, f"{where} (--find-links)"))
+        if _VALUE_OPTIONS[name] == "--find-links" and ("://" not in value or value.startswith("file:")):
+            value = _local_links(value, where, model_dir, parsed)
         parsed.options += [_VALUE_OPTIONS[name], value]
     elif name in _FLAG_OPTIONS:
         parsed.options.append(name)
@@ -118,6 +118,23 @@ def _parse_option(line: str, where: str, model_dir: Path, parsed: Parsed, depth:
             f"{where}: the option {line.split()[0]!r} is not supported in a model's requirements.",
             "Supported: -r, -c, --index-url, --extra-index-url, --find-links, --trusted-host, --no-index, --pre. Remove the line or re-log the model.",
         )
+
+
+def _local_links(value: str, where: str, model_dir: Path, parsed: Parsed) -> str:
+    """A local --find-links directory (or page) inside the model, as a "./relative" token; the
+    archives it offers are hashed (parsed.files) so that changing them changes the env's key."""
+    raw = value[len("file://"):] if value.startswith("file://") else value.removeprefix("file:")
+    path = inside(model_dir, raw, f"{where} (--find-links)")
+    if not path.exists():
+        raise ModelDirError(f"{where}: --find-links {value!r} does not exist in the model directory.",
+                            "Re-log the model with that directory, or remove the line.")
+    root = model_dir.resolve()
+    token = "./" + path.relative_to(root).as_posix()
+    offered = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(_ARCHIVE_SUFFIXES)) if path.is_dir() else [path]
+    for item in offered:
+        real = inside(model_dir, str(item), f"{where} (--find-links {item.name})")
+        parsed.files["./" + item.relative_to(root).as_posix()] = real
+    return token
 
 
 def _split_option(line: str) -> tuple[str, str]:
