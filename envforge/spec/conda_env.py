@@ -20,6 +20,7 @@ class CondaEnv:
     python: str | None
     conda_dependencies: tuple[str, ...]  # without python itself
     pip: tuple[str, ...]
+    specs: tuple[str, ...] = ()  # every conda spec as written (python, pip and channel::name included)
 
 
 def read_conda_env(path: Path) -> CondaEnv:
@@ -30,6 +31,7 @@ def read_conda_env(path: Path) -> CondaEnv:
     python: str | None = None
     conda: list[str] = []
     pip: list[str] = []
+    specs: list[str] = []
     for dep in deps:
         if isinstance(dep, dict) and "pip" in dep:
             items = dep["pip"] or []
@@ -38,6 +40,7 @@ def read_conda_env(path: Path) -> CondaEnv:
             pip += [str(i) for i in items]
         elif isinstance(dep, (str, int, float)):
             text = str(dep).strip()
+            specs.append(text)
             name = _NAME.match(text)
             base = name.group(0).split("::")[-1].lower() if name else text
             if base == "python":
@@ -51,4 +54,5 @@ def read_conda_env(path: Path) -> CondaEnv:
         python=python,
         conda_dependencies=tuple(conda),
         pip=tuple(pip),
+        specs=tuple(specs),
     )
