@@ -1,0 +1,170 @@
+"""docker backend: the model's environment as an image, the model verified in a container of it.
+
+Two images. The env image (base image + a venv with the requirements, code_path wheels and
+declared apt packages) is tagged `envforge-env:<EnvSpec.key>`, so an unchanged model reuses it;
+its key includes the base image's id and the CA bundle (`specialize`). The model image adds the
+model directory, envforge's runner and an `mlflow models serve` entrypoint on port 8080; the
+runner runs in a container of it (context.py, build.py, run.py), and the image that passed is
+the one `--tag NAME` keeps, so what was verified is what ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from envforge.backends.base import BuildOptions, Built, Env, Log
+from envforge.backends.docker.build import build_image
+from envforge.backends.docker.context import FORMAT, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
+from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
+from envforge.backends.docker.run import ContainerExecutor
+from envforge.errors import InterpreterNotFound, UsageError
+from envforge.spec import EnvSpec
+
+IMAGE_FILE = "image.json"  # in the env's cache dir: which image is this env
+
+
+class DockerBackend:
+    name = "docker"
+
+    def available(self) -> str | None:
+        return sdk_missing()
+
+    def specialize(self, spec: EnvSpec, options: BuildOptions) -> EnvSpec:
+        client = connect()
+        base = options.base_image or default_base_image(spec.python)
+        image = base_image(client, base)
+        extras = [f"base={base}", f"base_id={image.id}", f"format={FORMAT}", f"uv={uv_version()}"]
+        if options.ca_bundle:
+            extras.append(f"ca_bundle={ca_digest(options.ca_bundle)}")
+        return replace(spec, backend_options=tuple(extras))
+
+    def build(self, spec: EnvSpec, model_dir: Path, dest: Path, options: BuildOptions, log: Log) -> Built:
+        client = connect(options.timeout)
+        base, tag = option(spec, "base") or default_base_image(spec.python), env_tag(spec)
+        have = python_version(client, base)
+        reason, warning = python_policy(spec.python, have, base, options.python_match)
+        log(f"python {have}: {reason}")
+        dest.mkdir(parents=True, exist_ok=True)
+        ctx = env_context(spec, model_dir, options, base, uv_version())
+        (dest / "Dockerfile").write_text(ctx.dockerfile)  # to read; the build args (maybe secret) are not in it
+        existing = find_image(client, tag)
+        if existing is not None and existing.labels.get("org.envforge.key") == spec.key:
+            log(f"the image {tag} exists: reusing it")
+            image_id, built = existing.id, False
+        else:
+            image_id = build_image(client, ctx, tag, timeout=options.timeout, log=log, log_file=dest / "build.log")
+            built = True
+        probe = probe_env(client, image_id, VENV_PYTHON)
+        info = {"tag": tag, "id": image_id, "base": base, "built": built, "python": probe["version"]}
+        (dest / IMAGE_FILE).write_text(json.dumps(info, indent=2))
+        return Built(python=VENV_PYTHON, python_version=probe["version"], interpreter_reason=reason,
+                     interpreter_warning=warning, installed=tuple(probe["installed"]))
+
+    def health_check(self, env_dir: Path, python: str) -> bool:
+        info = image_info(env_dir)
+        if not info:
+            return False
+        image = find_image(connect(), info["tag"])
+        return image is not None and image.id == info["id"]
+
+    def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
+        """A `docker run` of argv in the env image (no network), for interactive commands."""
+        info = image_info(env_dir) or {}
+        program = [VENV_PYTHON, *argv[1:]] if argv and argv[0] == "python" else list(argv)
+        return ["docker", "run", "--rm", "-i", "--network", "none", "--entrypoint", program[0],
+                str(info.get("tag") or info.get("id")), *program[1:]]
+
+    @contextmanager
+    def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> Iterator[ContainerExecutor]:
+        client = connect(options.timeout)
+        info = image_info(env.path) or {}
+        print_ = fingerprint(model_dir)
+        run_tag = f"envforge-model:{env.key[:12]}-{print_[:12]}"
+        log("building the model image (the env image + the model + a scoring server)")
+        ctx = model_context(info["id"], model_dir, {"org.envforge.key": env.key, "org.envforge.model": print_})
+        image_id = build_image(client, ctx, run_tag, timeout=options.timeout, log=log)
+        report: dict[str, Any] = {"env_image": info.get("tag"), "env_image_id": info.get("id"), "base_image": info.get("base"),
+                                  "env_image_built": bool(info.get("built")) and not env.reused,
+                                  "model_image_id": image_id, "tag": None, "kept": []}
+
+        def keep(passed: bool) -> dict[str, Any]:
+            if options.tag and passed:
+                tag_image(client, image_id, options.tag)
+                report["tag"] = options.tag
+                report["kept"].append(options.tag)
+            elif options.tag:
+                report["tag_skipped"] = "the verification did not pass"
+            if options.keep_image:
+                report["kept"].append(run_tag)
+            return report
+
+        try:
+            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep)
+        finally:
+            if run_tag not in report["kept"]:
+                try:
+                    with engine_errors("Removing the model image"):
+                        client.images.remove(run_tag)
+                except Exception:  # best effort: an image in use by a concurrent run stays
+                    log(f"could not remove {run_tag} (in use?)")
+
+
+def image_info(env_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((env_dir / IMAGE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("id") and data.get("tag") else None
+
+
+def tag_image(client: Any, image_id: str, name: str) -> None:
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(name)
+    with engine_errors(f"Tagging the verified image as {name}", "Pass a valid image name to --tag (NAME[:TAG])."):
+        client.images.get(image_id).tag(repository, tag or "latest")
+
+
+def option(spec: EnvSpec, name: str) -> str | None:
+    return next((o.split("=", 1)[1] for o in spec.backend_options if o.startswith(f"{name}=")), None)
+
+
+def uv_version() -> str:
+    version = metadata.version("uv")
+    if not re.fullmatch(r"\d+(\.\d+)*", version):
+        raise UsageError(f"The installed uv reports an odd version {version!r}.", "Reinstall uv.")
+    return version
+
+
+def ca_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()
+    except OSError as exc:
+        raise UsageError(f"--ca-bundle {path}: {exc.strerror or exc}.", "Pass a readable PEM file of CA certificates.") from None
+
+
+def python_policy(wanted: str | None, have: str, base: str, match: str) -> tuple[str, str | None]:
+    """(why this Python, a warning) for the base image's python3; InterpreterNotFound when it does not fit."""
+    if not wanted:
+        return f"the base image {base} has Python {have}; the model logged no Python version", None
+    want, got = wanted.split("."), have.split(".")
+    if got[: len(want)] == want:
+        return f"the base image {base} has the logged Python {have}", None
+    minor = ".".join(want[:2])
+    if got[:2] == want[:2] and match != "exact":
+        return (f"the base image {base} has Python {have}, the same minor version as the logged {wanted}",
+                f"The model was logged with Python {wanted}; the image has Python {have} (same minor version). "
+                f"For the exact version pass --base-image python:{wanted}-slim.")
+    if got[:2] == want[:2]:
+        raise InterpreterNotFound(f"The model was logged with Python {wanted}; the base image {base} has Python {have}.",
+                                  f"Pass --base-image with Python {wanted} (e.g. python:{wanted}-slim), or drop --python-match exact.")
+    raise InterpreterNotFound(f"The model was logged with Python {wanted}; the base image {base} has Python {have}.",
+                              f"Pass --base-image with a Python {minor} image, e.g. python:{minor}-slim.")

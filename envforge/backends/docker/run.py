@@ -1,0 +1,99 @@
+"""Run envforge's runner in a container: no network, a non-root user, memory and time limits.
+
+The request goes in and the result comes out through the engine's archive API (no bind mounts),
+so this works with a remote engine or Podman as well as a local one.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from envforge.backends.docker.context import MODEL_DIR, RUNNER, UID, VENV_PYTHON, WORKDIR
+from envforge.backends.docker.engine import engine_errors
+from envforge.proc import Outcome
+
+
+class ContainerExecutor:
+    """An envforge.backends.base.Executor for one image (the model image: env + model + runner)."""
+
+    model_dir = MODEL_DIR
+
+    def __init__(self, client: Any, image: str, *, memory: str, keep: Any) -> None:
+        self.client, self.image, self.memory = client, image, memory
+        self._keep = keep  # called with `passed` after the verdict: returns what to report
+
+    def execute(self, workdir: Path, timeout: float) -> Outcome:
+        argv = [VENV_PYTHON, "-I", RUNNER, f"{WORKDIR}/request.json", f"{WORKDIR}/result.json"]
+        start = time.monotonic()
+        with engine_errors("Running the model in a container"):
+            container = self.client.containers.create(
+                self.image, entrypoint=argv[:1], command=argv[1:], user=str(UID), working_dir=WORKDIR,
+                network_mode="none", mem_limit=self.memory, memswap_limit=self.memory, pids_limit=1024,
+                cap_drop=["ALL"], security_opt=["no-new-privileges"], labels={"org.envforge.run": "1"},
+                environment={"PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": "file:///tmp/mlruns"},
+            )
+        try:
+            with engine_errors("Copying the request into the container"):
+                container.put_archive(WORKDIR, _tar_file("request.json", (workdir / "request.json").read_bytes()))
+                container.start()
+            returncode, timed_out = _wait(container, timeout)
+            with engine_errors("Reading the container's output"):
+                stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+                stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+                state = self.client.api.inspect_container(container.id).get("State") or {}
+                if state.get("OOMKilled"):
+                    stderr += f"\nenvforge: the container ran out of memory (limit {self.memory}); raise it with --memory\n"
+                result = _read_file(container, f"{WORKDIR}/result.json")
+            if result is not None:
+                (workdir / "result.json").write_bytes(result)
+        finally:
+            with engine_errors("Removing the container"):
+                container.remove(force=True)
+        return Outcome(tuple(argv), returncode, stdout, stderr, time.monotonic() - start, timed_out)
+
+    def finish(self, passed: bool) -> dict[str, Any] | None:
+        return self._keep(passed)
+
+
+def _wait(container: Any, timeout: float) -> tuple[int, bool]:
+    """(exit code, timed out): a container past its time is killed."""
+    import requests.exceptions
+
+    try:
+        status = container.wait(timeout=timeout)
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+        if not isinstance(exc, requests.exceptions.ReadTimeout) and "timed out" not in str(exc).lower():
+            with engine_errors("Waiting for the container"):
+                raise
+        with engine_errors("Stopping the container after its time limit"):
+            container.reload()
+            if container.status == "running":
+                container.kill()
+        return -9, True
+    return int(status.get("StatusCode", -1)), False
+
+
+def _tar_file(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o644, UID, UID, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _read_file(container: Any, path: str) -> bytes | None:
+    import docker.errors
+
+    try:
+        chunks, _ = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r") as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        handle = tar.extractfile(member) if member else None
+        return handle.read() if handle else None
