@@ -1,0 +1,77 @@
+"""verify-registry from selection to results: select -> plan -> execute, as data (RegistryRun)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from envforge.registry.plan import Plan, RegistryOptions
+from envforge.registry.select import Target
+from envforge.registry.work import GroupOutcome
+from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult
+
+OnResult = Callable[[Target, VerifyResult], None]
+
+
+@dataclass
+class RegistryRun:
+    results: list[tuple[Target, VerifyResult]] = field(default_factory=list)
+    envs: list[dict[str, object]] = field(default_factory=list)   # one per group: key, status, seconds, worker, models
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        counts = {PASSED: 0, FAILED: 0, ERROR: 0, UNVERIFIED: 0}
+        for _, result in self.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        return counts
+
+    def env_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {"built": 0, "reused": 0, "failed": 0, "interrupted": 0}
+        for env in self.envs:
+            counts[str(env["status"])] = counts.get(str(env["status"]), 0) + 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if all(r.ok for _, r in self.results) else 1
+
+    def summary(self) -> str:
+        c, e = self.counts(), self.env_counts()
+        text = (f"{c[PASSED]} passed, {c[FAILED]} failed, {c[ERROR]} error, {c[UNVERIFIED]} unverified; "
+                f"environments: {e['built']} built, {e['reused']} reused, {e['failed']} failed to build")
+        return text + (" (interrupted: partial results)" if self.interrupted else "")
+
+
+def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", workers: int = 2,
+            scheduler: str | None = None, on_result: OnResult | None = None) -> RegistryRun:
+    """Run every group of the plan; results arrive (on_result) as groups finish. Ctrl-C stops the
+    run and returns what finished, the rest marked as interrupted."""
+    from envforge.registry.executors import run_dask, run_local
+
+    run = RegistryRun()
+    start = time.monotonic()
+    finished: dict[str, tuple[Target, VerifyResult]] = {}
+
+    def on_done(outcome: GroupOutcome) -> None:
+        run.envs.append({"key": outcome.key, "status": outcome.env, "seconds": round(outcome.build_seconds, 3),
+                         "worker": outcome.worker, "models": [t.label for t, _ in outcome.results]})
+        for target, result in outcome.results:
+            finished[target.uri] = (target, result)
+            if on_result:
+                on_result(target, result)
+
+    for target, result in plan.unplanned:
+        finished[target.uri] = (target, result)
+        if on_result:
+            on_result(target, result)
+    if executor == "dask":
+        run.interrupted = run_dask(plan.groups, options, scheduler, on_done)
+    else:
+        run.interrupted = run_local(plan.groups, options, workers, on_done)
+    run.results = [finished[t.uri] for t in plan.targets if t.uri in finished]
+    run.seconds = time.monotonic() - start
+    return run

@@ -1,0 +1,122 @@
+"""Which model versions to verify: registered models by name glob, versions by alias, the latest
+N, or all of them; or a file of model URIs."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from envforge.errors import ResolveError, UsageError
+from envforge.redact import redact
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model version to verify. `uri` names immutable artifacts (models:/name/version) when
+    the version came from the registry; a URI from --uris-file is kept as written."""
+
+    uri: str
+    name: str | None = None
+    version: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        if self.name and self.version:
+            alias = "".join(f" @{a}" for a in self.aliases)
+            return f"{self.name}/{self.version}{alias}"
+        return redact(self.uri)
+
+
+@dataclass(frozen=True)
+class Selection:
+    models: str | None = None            # a glob over registered model names
+    aliases: tuple[str, ...] = ()
+    latest: int | None = None
+    uris_file: str | None = None
+
+
+def select(selection: Selection, tracking_uri: str) -> list[Target]:
+    targets: list[Target] = []
+    if selection.uris_file:
+        targets += _from_file(Path(selection.uris_file))
+    if selection.models or not selection.uris_file:
+        targets += _from_registry(selection, tracking_uri)
+    return _dedupe(targets)
+
+
+def _from_file(path: Path) -> list[Target]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"--uris-file {path}: {exc.strerror or exc}.", "Pass a text file with one model URI per line.") from None
+    uris = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    if not uris:
+        raise UsageError(f"--uris-file {path} lists no model URI.", "Put one model URI per line (lines starting with # are ignored).")
+    return [Target(uri=u) for u in uris]
+
+
+def _from_registry(selection: Selection, tracking_uri: str) -> list[Target]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    pattern = selection.models or "*"
+    names = sorted(n for n in _call(tracking_uri, lambda: _model_names(client)) if fnmatch.fnmatchcase(n, pattern))
+    targets: list[Target] = []
+    for name in names:
+        versions = _call(tracking_uri, lambda n=name: _versions(client, n))  # type: ignore[misc]
+        aliases_of: dict[str, list[str]] = {}
+        registered = _call(tracking_uri, lambda n=name: client.get_registered_model(n))  # type: ignore[misc]
+        for alias, number in (getattr(registered, "aliases", None) or {}).items():
+            aliases_of.setdefault(str(number), []).append(alias)
+        chosen: list[str] = []
+        if selection.aliases:
+            chosen += [v for v, names_ in aliases_of.items() if set(names_) & set(selection.aliases)]
+        if selection.latest:
+            chosen += [str(v.version) for v in sorted(versions, key=lambda v: int(v.version), reverse=True)[: selection.latest]]
+        if not selection.aliases and not selection.latest:
+            chosen = [str(v.version) for v in versions]
+        for version_number in sorted(set(chosen), key=int):
+            shown = tuple(a for a in sorted(aliases_of.get(version_number, ())) if not selection.aliases or a in selection.aliases)
+            targets.append(Target(uri=f"models:/{name}/{version_number}", name=name, version=version_number, aliases=shown))
+    return targets
+
+
+def _model_names(client: Any) -> list[str]:
+    names, token = [], None
+    while True:
+        page = client.search_registered_models(max_results=100, page_token=token)
+        names += [m.name for m in page]
+        token = getattr(page, "token", None)
+        if not token:
+            return names
+
+
+def _versions(client: Any, name: str) -> list[Any]:
+    escaped = name.replace("'", "\\'")
+    found, token = [], None
+    while True:
+        page = client.search_model_versions(f"name = '{escaped}'", max_results=1000, page_token=token)
+        found += list(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return found
+
+
+def _call(tracking_uri: str, call: Any) -> Any:
+    try:
+        return call()
+    except Exception as exc:  # MLflow raises many types: RestException, MlflowException, connection errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ResolveError(f"Could not list the registered models at {redact(tracking_uri)}: {redact(first)}",
+                           "Check that the tracking server is reachable and that --tracking-uri (or MLFLOW_TRACKING_URI) is right.") from None
+
+
+def _dedupe(targets: list[Target]) -> list[Target]:
+    seen: dict[str, Target] = {}
+    for target in targets:
+        old = seen.get(target.uri)
+        seen[target.uri] = replace(target, aliases=tuple(sorted(set(old.aliases) | set(target.aliases)))) if old else target
+    return list(seen.values())

@@ -1,0 +1,283 @@
+"""verify-registry against a real `mlflow server`: 6 registered versions over 3 environments (one
+broken, one uninstallable), the local executor and a real Dask cluster, reports, tags, and the
+HTML report rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import envforge
+
+pytestmark = pytest.mark.slow
+
+CODE = """
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Model(PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input["x"] * {factor}
+
+
+mlflow.models.set_model(Model())
+"""
+# name, version -> extra pin (the pin decides the environment), factor
+MODELS = [("fraud-a", None, 2), ("fraud-a", None, 3), ("fraud-b", "six==1.16.0", 2), ("fraud-b", "six==1.16.0", 5),
+          ("fraud-c", "six==1.17.0", 7), ("fraud-bad", "six==0.0.0.1", 1)]
+BROKEN, UNINSTALLABLE = "models:/fraud-b/2", "models:/fraud-bad/1"
+EXPECTED = {"models:/fraud-a/1": "passed", "models:/fraud-a/2": "passed", "models:/fraud-b/1": "passed",
+            BROKEN: "failed", "models:/fraud-c/1": "passed", UNINSTALLABLE: "error"}
+
+
+def _shift_floats(value: object) -> object:
+    if isinstance(value, float):
+        return value + 1.0
+    if isinstance(value, list):
+        return [_shift_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _shift_floats(v) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def registry(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Log, register and record the six versions; then store wrong expectations for the broken one."""
+    import mlflow
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from envforge.record import record
+    from tests.support.models import pinned_requirements
+
+    root = tmp_path_factory.mktemp("registry-models")
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_experiment("envforge-registry")
+    model_ids = {}
+    for i, (name, pin, factor) in enumerate(MODELS):
+        source = root / f"model_{i}.py"
+        source.write_text(CODE.format(factor=factor))
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(name="model", python_model=str(source), input_example=pd.DataFrame({"x": [1.0, 2.0, 3.0]}),
+                                    pip_requirements=pinned_requirements() + ([pin] if pin else []), registered_model_name=name)
+        model_ids[f"models:/{name}/{info.registered_model_version}"] = info.model_id
+    mlflow.set_tracking_uri(None)
+    client.set_registered_model_alias("fraud-a", "champion", "2")
+    client.set_registered_model_alias("fraud-b", "candidate", "2")
+    os.environ["ENVFORGE_HOME"] = str(root / "recorder-home")
+    try:
+        recorded = {uri: record(uri, tracking_uri=mlflow_server) for uri in EXPECTED if uri != UNINSTALLABLE}
+    finally:
+        del os.environ["ENVFORGE_HOME"]
+    broken = Path(recorded[BROKEN].local_copy)
+    document = json.loads(broken.read_text())
+    for example in document["examples"]:
+        example["prediction"] = _shift_floats(example["prediction"])
+    broken.write_text(json.dumps(document))
+    client.log_model_artifact(model_ids[BROKEN], str(broken))  # replaces the recorded file on the server
+    return mlflow_server
+
+
+def _built_envs(home: Path) -> list[Path]:
+    envs = home / "envs"
+    return sorted(p for p in envs.iterdir() if (p / ".envforge-state.json").is_file()) if envs.is_dir() else []
+
+
+def _statuses(report: dict) -> dict[str, str]:
+    return {r["uri"]: r["status"] for r in report["results"]}
+
+
+@pytest.fixture(scope="module")
+def local_run(registry: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("local-run")
+    home = out / "home"
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-*", "--workers", "2",
+                   "--json", str(out / "r.json"), "--junit", str(out / "r.xml"), "--html", str(out / "r.html"),
+                   "--tag-results", home=home)
+    return {"run": run, "out": out, "home": home, "report": json.loads((out / "r.json").read_text())}
+
+
+def test_local_run_reports_4_passed_1_failed_1_error_with_3_envs_built(local_run: dict) -> None:
+    run, report = local_run["run"], local_run["report"]
+    assert run.returncode == 1, run.output
+    assert "Traceback" not in run.output
+    assert _statuses(report) == EXPECTED
+    assert report["registry"]["summary"] == {"passed": 4, "failed": 1, "error": 1, "unverified": 0}
+    assert report["registry"]["environments"]["built"] == 3 and report["registry"]["environments"]["failed"] == 1
+    assert len(_built_envs(local_run["home"])) == 3  # exactly 3 envs in the cache; the uninstallable one left nothing
+    by_uri = {r["uri"]: r for r in report["results"]}
+    assert "six" in by_uri[UNINSTALLABLE]["error"]["message"]
+    assert by_uri[BROKEN]["comparison"]["ok"] is False
+    # the two models of one environment share its key and its build
+    assert by_uri["models:/fraud-a/1"]["env"]["key"] == by_uri["models:/fraud-a/2"]["env"]["key"]
+    assert len({by_uri[u]["env"]["key"] for u in EXPECTED if u != UNINSTALLABLE}) == 3
+    build = next(s for s in by_uri["models:/fraud-a/1"]["steps"] if s["name"] == "build")
+    assert "shared by 2 model(s)" in build["detail"]
+    junit = ET.parse(local_run["out"] / "r.xml").getroot()
+    cases = junit.findall(".//testcase")
+    assert len(cases) == 6
+    assert len(junit.findall(".//testcase/failure")) == 1 and len(junit.findall(".//testcase/error")) == 1
+
+
+def test_tags_are_written_and_read_back_with_status(local_run: dict, registry: str, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    tags = MlflowClient(tracking_uri=registry, registry_uri=registry).get_model_version("fraud-c", "1").tags
+    assert tags["envforge.status"] == "passed" and tags["envforge.version"]
+    assert tags["envforge.env_key"] == {r["uri"]: r for r in local_run["report"]["results"]}["models:/fraud-c/1"]["env"]["key"]
+    assert tags["envforge.verified_at"].startswith("20")
+    champion = envforge("status", "models:/fraud-a@champion", "--tracking-uri", registry, home=tmp_path)
+    assert champion.returncode == 0, champion.output
+    assert "passed" in champion.stdout and "envforge.env_key" in champion.stdout
+    candidate = envforge("status", "models:/fraud-b@candidate", "--tracking-uri", registry, home=tmp_path)
+    assert candidate.returncode == 1 and "failed" in candidate.stdout, candidate.output
+    assert envforge("status", "models:/fraud-bad/1", "--tracking-uri", registry, home=tmp_path).returncode == 1
+
+
+def test_dry_run_selects_by_alias_and_builds_nothing(registry: str, tmp_path: Path) -> None:
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-*", "--aliases", "champion,candidate",
+                   "--dry-run", home=tmp_path / "home")
+    assert run.returncode == 0, run.output
+    assert "2 model version(s), 2 environment(s)" in run.stdout
+    assert "fraud-a/2 @champion" in run.stdout and "fraud-b/2 @candidate" in run.stdout and "fraud-a/1" not in run.stdout
+    assert _built_envs(tmp_path / "home") == []
+
+
+class _Rows(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_results = self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table" and ("id", "results") in attrs:
+            self._in_results = True
+        elif self._in_results and tag == "tr":
+            self.rows.append([])
+        elif self._in_results and tag == "td":
+            self._in_cell = True
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_results = False
+        elif tag == "td":
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell and self.rows:
+            self.rows[-1][-1] += data
+
+
+def test_html_report_lists_every_model_and_renders_in_headless_chromium(local_run: dict, tmp_path: Path) -> None:
+    page = local_run["out"] / "r.html"
+    text = page.read_text()
+    assert "<svg" in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")  # self-contained
+    parser = _Rows()
+    parser.feed(text)
+    cells = [r for r in parser.rows if r]
+    assert sorted((r[0], r[1]) for r in cells) == sorted((u.split("/")[1], u.split("/")[2]) for u in EXPECTED)
+    for model, version, _alias, backend, status, *_ in cells:  # the status cell: status, then the reason
+        assert backend == "uv" and status.startswith(EXPECTED[f"models:/{model}/{version}"]), (model, version, status)
+    chromium = shutil.which("chromium")
+    assert chromium, "scripts/test.sh installs Debian's chromium package"
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+                           f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a rendered page, not a blank one
+    assert int.from_bytes(data[16:20], "big") == 1200
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dask(*args: str, home: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "ENVFORGE_HOME": str(home)}
+    return subprocess.Popen([str(Path(sys.executable).parent / "dask"), *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
+
+
+def test_same_run_on_a_real_dask_cluster_gives_the_same_results(local_run: dict, registry: str, tmp_path: Path) -> None:
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", home=tmp_path / "sched",
+                   log=tmp_path / "scheduler.log")]
+    try:
+        time.sleep(2)
+        for i in (1, 2):
+            procs.append(_dask("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1",
+                               "--name", f"w{i}", home=tmp_path / f"worker{i}", log=tmp_path / f"worker{i}.log"))
+        _wait_for_workers(address, 2)
+        previous = local_run["report"]
+        previous["results"] = [dict(r, status="failed") if r["uri"] == "models:/fraud-a/1" else r for r in previous["results"]]
+        (tmp_path / "previous.json").write_text(json.dumps(previous))
+        run = envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-*", "--executor", "dask",
+                       "--scheduler", address, "--json", str(tmp_path / "d.json"), "--previous", str(tmp_path / "previous.json"),
+                       home=tmp_path / "client")
+        assert run.returncode == 1, run.output + "".join((tmp_path / f"worker{i}.log").read_text()[-2000:] for i in (1, 2))
+        report = json.loads((tmp_path / "d.json").read_text())
+        assert _statuses(report) == EXPECTED
+        assert report["registry"]["changes"] == [{"uri": "models:/fraud-a/1", "label": "fraud-a/1", "before": "failed", "after": "passed"}]
+        assert "changed: fraud-a/1: failed -> passed" in run.stdout
+        # built on the workers, in their own caches: 3 envs in all, none on the client
+        assert len(_built_envs(tmp_path / "worker1")) + len(_built_envs(tmp_path / "worker2")) == 3
+        assert _built_envs(tmp_path / "client") == []
+    finally:
+        for proc in reversed(procs):
+            os.killpg(proc.pid, 15)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+
+
+def _wait_for_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(count, timeout=60)
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_the_partial_report(registry: str, tmp_path: Path) -> None:
+    import signal
+
+    from tests.support.cli import start_envforge
+
+    proc = start_envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-*", "--workers", "3",
+                          "--json", str(tmp_path / "partial.json"), "--junit", str(tmp_path / "partial.xml"), home=tmp_path / "home")
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the plan is printed just before the groups start building (a fresh cache: builds take seconds)
+        if line.startswith("env "):
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout
+    assert time.monotonic() - start < 60
+    assert "interrupted: partial results" in stdout
+    report = json.loads((tmp_path / "partial.json").read_text())
+    assert report["registry"]["interrupted"] is True
+    assert sorted(r["uri"] for r in report["results"]) == sorted(EXPECTED)  # every selected version is listed
+    assert any(r["reason"].startswith("interrupted") for r in report["results"])
+    assert len(ET.parse(tmp_path / "partial.xml").getroot().findall(".//testcase")) == 6
