@@ -1,0 +1,67 @@
+"""`envforge shell` and `envforge run`: a command, a shell or a Python REPL inside the rebuilt env.
+
+The env is built or reused like verify's (envforge.envs), held "in use" for as long as the
+command runs, and entered the way a virtualenv's activate script would: its bin directory
+first on PATH, VIRTUAL_ENV set, the model directory in $MODEL_DIR. The user's own environment
+is kept (their debugging script may need credentials or a tracking URI), except the variables
+that would make Python look outside the env (PYTHONPATH, PYTHONHOME, another venv or conda env).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from envforge.backends.base import BuildOptions, Env
+from envforge.envs import LoadedModel, load_model, open_env
+from envforge.errors import UsageError
+from envforge.proc import run_attached
+
+_DROP_PREFIXES = ("PYTHON", "CONDA_", "VIRTUAL_ENV", "__PYVENV")
+NOT_FOUND, NOT_EXECUTABLE = 127, 126
+
+
+def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: BuildOptions | None = None,
+          announce: Callable[[str], None] | None = None, **load: object) -> int:
+    """Run `argv` (None: an interactive shell, or a Python REPL with python=True) in the model's
+    rebuilt env and return its exit code. `load` goes to envforge.envs.load_model."""
+    if argv is not None and not argv:
+        raise UsageError("No command given to run.", "Put the command after `--`, e.g. `envforge run URI -- python my_debug.py`.")
+    build = build or BuildOptions()
+    say = announce or (lambda text: None)
+    loaded = load_model(uri, build=build, **load)  # type: ignore[arg-type]
+    with open_env(loaded, build, say) as env:
+        command = argv if argv is not None else (["python"] if python else [_shell()])
+        full = loaded.backend.command(env.path, env.python, list(command))
+        if argv is None:
+            say(f"entering the rebuilt environment of {uri}: python {env.python_version}, {env.path}; "
+                f"the model is in $MODEL_DIR ({loaded.model.path}); exit to leave")
+        try:
+            return run_attached(full, env=env_vars(env, loaded))
+        except FileNotFoundError:
+            say(f"{full[0]}: command not found in the environment or on PATH")
+            return NOT_FOUND
+        except PermissionError:
+            say(f"{full[0]}: permission denied")
+            return NOT_EXECUTABLE
+
+
+def env_vars(env: Env, loaded: LoadedModel, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment with the env activated and $MODEL_DIR set."""
+    environ = os.environ if environ is None else environ
+    out = {k: v for k, v in environ.items() if not k.startswith(_DROP_PREFIXES)}
+    bin_dir = str(Path(env.python).parent)
+    out["PATH"] = os.pathsep.join([bin_dir, *(p for p in environ.get("PATH", os.defpath).split(os.pathsep) if p != bin_dir)])
+    out["VIRTUAL_ENV"] = str(env.path)
+    out["MODEL_DIR"] = str(loaded.model.path)
+    out["ENVFORGE_ENV_KEY"] = env.key
+    return out
+
+
+def _shell() -> str:
+    shell = os.environ.get("SHELL")
+    if shell and Path(shell).is_file():
+        return shell
+    return "cmd.exe" if sys.platform == "win32" else "/bin/sh"

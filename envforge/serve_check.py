@@ -1,0 +1,213 @@
+"""`envforge serve-check`: the serving path, which pyfunc.predict alone does not exercise.
+
+MLflow's own scoring server is started for the model with the rebuilt env's Python
+(`python -m mlflow models serve -m DIR --env-manager local`, on a free loopback port),
+the model's serving_input_example.json is POSTed to /invocations as a client would send it,
+and the answer is compared with the prediction recorded for the model's input example
+(the rule is in envforge.compare.serving). Payload parsing and schema enforcement happen in
+the server, so their failures show up here. The server is stopped whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envforge import expectations as expectations_mod
+from envforge.backends.base import BuildOptions, Env
+from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
+from envforge.compare.serving import compare_served
+from envforge.envs import LoadedModel, load_model, open_env
+from envforge.errors import EXIT_FAILED, EnvforgeError, ModelRunError, UsageError
+from envforge.examples import MAX_INPUT_BYTES, MODEL_EXAMPLE
+from envforge.proc import Background, child_env
+from envforge.progress import Progress, Silent, timed
+from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult
+from envforge.spec.paths import inside
+
+SERVING_EXAMPLE = "serving_input_example"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    backend: str = "uv"
+    tracking_uri: str | None = None
+    expected: str | None = None
+    lock: str | None = None
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    refresh: bool = False
+    start_timeout: float = 180.0
+    request_timeout: float = 120.0
+    build: BuildOptions = field(default_factory=BuildOptions)
+
+
+def serve_check(uri: str, *, progress: Progress | None = None, **options: Any) -> VerifyResult:
+    """Serve the model from its rebuilt env and check the answer. Never raises EnvforgeError."""
+    build_keys = set(BuildOptions.__dataclass_fields__)
+    build = BuildOptions(**{k: options.pop(k) for k in list(options) if k in build_keys})
+    opts = ServeOptions(build=build, **options)
+    progress = progress or Silent()
+    result = VerifyResult(uri=uri, backend=opts.backend)
+    try:
+        with ExitStack() as stack:  # unwinds in reverse: the server stops before its log is deleted
+            return _serve_check(uri, opts, progress, result, stack)
+    except EnvforgeError as exc:
+        result.error = {"kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy}
+        return result.finish(FAILED if exc.exit_code == EXIT_FAILED else ERROR, exc.message.splitlines()[0], exc.exit_code)
+
+
+def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: VerifyResult, stack: ExitStack) -> VerifyResult:
+    with timed(result.steps, progress, "resolve") as step:
+        loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
+                            lock=opts.lock, build=opts.build, progress=progress.update)
+        step.detail = "cached" if loaded.model.from_cache else ("local" if loaded.model.is_local else "downloaded")
+        result.model_dir, result.env_key, result.logged_python = str(loaded.model.path), loaded.spec.key, loaded.spec.python
+        result.warnings += list(loaded.spec.notes)
+        payload = serving_payload(loaded)
+        expected = _expectations(loaded.model.path, opts)
+    with timed(result.steps, progress, "build") as step:
+        env = stack.enter_context(open_env(loaded, opts.build, progress.update))
+        step.detail = "reused" if env.reused else f"built in {env.build_seconds:.1f} s"
+        result.env_path, result.env_reused = str(env.path), env.reused
+        result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
+    with timed(result.steps, progress, "serve") as step:
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
+        server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack)
+        step.detail = f"scoring server ready on 127.0.0.1:{port}"
+    with timed(result.steps, progress, "request") as step:
+        start = time.monotonic()
+        status, body = _post(port, payload, opts.request_timeout, server)
+        step.detail = f"HTTP {status}"
+        server.stop()
+    result.examples = [{"name": SERVING_EXAMPLE, "ok": status == 200, "seconds": time.monotonic() - start,
+                        "stage": "serve", "http_status": status}]
+    return _judge(result, status, body, server.tail(25), expected, opts, progress)
+
+
+def serving_payload(loaded: LoadedModel) -> bytes:
+    """The model's serving_input_example.json: the request body a client sends."""
+    declared = loaded.mlmodel.example.serving_path if loaded.mlmodel.example else None
+    path = inside(loaded.model.path, declared or "serving_input_example.json", "serving_input_path")
+    if not path.is_file():
+        raise UsageError(f"{loaded.model.uri} has no serving_input_example.json, so there is no request to send.",
+                         "Log the model with an input_example (MLflow then writes the serving example too).")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_INPUT_BYTES // 2**20} MB.", "Log a smaller input example.")
+    return path.read_bytes()
+
+
+def _expectations(model_dir: Path, opts: ServeOptions) -> expectations_mod.Expectations | None:
+    if opts.expected:
+        return expectations_mod.load(opts.expected, tracking_uri=opts.tracking_uri)
+    found = expectations_mod.find(model_dir)
+    return expectations_mod.load(found) if found else None
+
+
+def _start(loaded: LoadedModel, env: Env, log: Path, timeout: float, stack: ExitStack) -> tuple[Background, int]:
+    bin_dir = str(Path(env.python).parent)
+    variables = child_env({"VIRTUAL_ENV": str(env.path)})
+    variables["PATH"] = bin_dir + ":" + variables.get("PATH", "/usr/bin:/bin")  # MLflow execs the env's uvicorn by name
+    deadline = time.monotonic() + timeout
+    for attempt in range(3):
+        port = _free_port()
+        argv = loaded.backend.command(env.path, env.python, [
+            "python", "-m", "mlflow", "models", "serve", "-m", str(loaded.model.path), "--env-manager", "local",
+            "-p", str(port), "-h", "127.0.0.1", "-w", "1"])
+        server = stack.enter_context(Background(argv, env=variables, log=str(log), cwd=str(log.parent)))
+        if _wait_ready(server, port, deadline):
+            return server, port
+        server.stop()
+        tail = server.tail(25)
+        if "address already in use" in tail.lower() and attempt < 2:
+            continue  # another process took the free port first
+        if server.proc.returncode is not None and time.monotonic() < deadline:
+            raise ModelRunError(f"The scoring server exited with code {server.proc.returncode} before it was ready:\n{tail}\n",
+                                "Its log above names the cause; `envforge run URI -- python -m mlflow models serve -m $MODEL_DIR "
+                                "--env-manager local` reproduces it.")
+        break
+    raise ModelRunError(f"The scoring server was not ready within {timeout:.0f} s:\n{server.tail(25)}\n",
+                        "Raise --start-timeout if the model is slow to load.")
+
+
+def _wait_ready(server: Background, port: int, deadline: float) -> bool:
+    import http.client
+
+    while time.monotonic() < deadline and server.running():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.2)
+    return False
+
+
+def _post(port: int, payload: bytes, timeout: float, server: Background) -> tuple[int, bytes]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("POST", "/invocations", body=payload, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError as exc:
+        what = f"did not answer within {timeout:.0f} s" if isinstance(exc, TimeoutError) else f"failed: {exc}"
+        raise ModelRunError(f"The request to the scoring server {what}.\n{server.tail(25)}\n",
+                            "Raise --request-timeout if predicting is legitimately slow.") from None
+    finally:
+        connection.close()
+
+
+def _judge(result: VerifyResult, status: int, body: bytes, log_tail: str, expected: expectations_mod.Expectations | None,
+           opts: ServeOptions, progress: Progress) -> VerifyResult:
+    text = body.decode("utf-8", errors="replace")
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if status != 200:
+        error = answer if isinstance(answer, dict) else {}
+        message = str(error.get("message") or text.strip() or "(empty body)")
+        code = f" ({error['error_code']})" if error.get("error_code") else ""
+        result.model_error = {"stage": "serve", "example": SERVING_EXAMPLE, "type": f"HTTP {status}{code}",
+                              "message": message[:4000], "traceback": str(error.get("stack_trace") or log_tail)[-20000:]}
+        return result.finish(FAILED, f"the scoring server answered HTTP {status}{code}: {headline(message)}")
+    if answer is None:
+        return result.finish(FAILED, f"the scoring server answered HTTP 200 with a body that is not JSON: {text[:200]!r}")
+    served = answer["predictions"] if isinstance(answer, dict) and "predictions" in answer else answer
+    if expected is None or MODEL_EXAMPLE not in expected.predictions():
+        why = "no expectations were recorded" if expected is None else f"the expectations hold no prediction for {MODEL_EXAMPLE!r}"
+        return result.finish(UNVERIFIED, f"the scoring server answered HTTP 200, but {why} (run `envforge record`)")
+    with timed(result.steps, progress, "compare") as step:
+        result.expectations = expected.source
+        example = compare_served(MODEL_EXAMPLE, expected.predictions()[MODEL_EXAMPLE], served, rtol=opts.rtol, atol=opts.atol)
+        result.comparison = Comparison(example.ok, (example,), opts.rtol, opts.atol)
+        step.detail = "match" if example.ok else "differ"
+    if example.ok:
+        return result.finish(PASSED, "the scoring server's answer to serving_input_example.json matches the recorded prediction")
+    return result.finish(FAILED, "the scoring server's answer differs from the recorded prediction: " + result.comparison.summary())
+
+
+def headline(message: str) -> str:
+    """The most specific line of a scoring server error: MLflow chains "...: Error: <cause>"."""
+    text = message.strip()
+    cause = text.rsplit("Error: ", 1)[-1] if "Error: " in text else text
+    lines = cause.strip().splitlines() or [""]
+    return lines[0][:300]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
