@@ -91,6 +91,7 @@ def sample_mlflow(model_dir: Path) -> dict:
 
 def ratios(med: dict[str, float]) -> dict[str, float]:
     return {"warm/floor": med["warm"] / med["floor"], "mlflow_uv/cold": med["mlflow_uv"] / med["cold"],
+            "mlflow_uv/cold_fresh_home": med["mlflow_uv"] / med["cold_fresh_home"],
             "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"]}
 
 
@@ -107,10 +108,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="samples per measurement (median is reported)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (model, envs)")
+    ap.add_argument("--no-virtualenv", action="store_true", help="skip the virtualenv backend vs MLflow's virtualenv (bench/venv_backend.py)")
+    ap.add_argument("--no-conda", action="store_true", help="skip the conda backend on a local channel (bench/conda_backend.py)")
+    ap.add_argument("--no-docker", action="store_true", help="skip the docker backend vs MLflow's generated Dockerfile (bench/docker_backend.py)")
+    ap.add_argument("--docker-repeat", type=int, default=1, help="rounds of the docker measurements (each builds images; default 1)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="envforge-bench-"))
-    model_dir, warm_home = tmp / "model", tmp / "home-warm"
+    model_dir, warm_home, cold_home = tmp / "model", tmp / "home-warm", tmp / "home-cold"
     try:
         print(f"saving model -> {model_dir}")
         save_model(model_dir)
@@ -121,32 +126,56 @@ def main() -> None:
         secs, result = verify(model_dir, warm_home, tmp / "warmup.json")
         python = str(Path(result["env"]["path"]) / "bin" / "python")
         print(f"  {secs:.2f} s, env {result['env']['path']} (python {result['env']['python']})")
+        print("untimed warm-up: envforge verify with the cold ENVFORGE_HOME (fills its package caches)")
+        print(f"  {verify(model_dir, cold_home, tmp / 'warmup-cold.json')[0]:.2f} s")
 
-        samples: dict[str, list[dict]] = {"floor": [], "warm": [], "cold": [], "mlflow_uv": []}
+        samples: dict[str, list[dict]] = {"floor": [], "warm": [], "cold": [], "cold_fresh_home": [], "mlflow_uv": []}
         for i in range(1, args.repeat + 1):  # interleaved rounds, so drift hits every measurement alike
-            cold_home = tmp / f"home-cold-{i}"
+            fresh_home = tmp / f"home-fresh-{i}"
+            shutil.rmtree(cold_home / "envs")  # untimed: empty env cache, envforge's package caches kept
             round_ = {
                 "floor": sample_floor(python, model_dir),
                 "warm": sample_verify(model_dir, warm_home, tmp / "warm.json", want_reused=True),
                 "cold": sample_verify(model_dir, cold_home, tmp / "cold.json", want_reused=False),
+                "cold_fresh_home": sample_verify(model_dir, fresh_home, tmp / "fresh.json", want_reused=False),
                 "mlflow_uv": sample_mlflow(model_dir),
             }
-            shutil.rmtree(cold_home)  # untimed: keep disk use flat
+            shutil.rmtree(fresh_home)  # untimed: keep disk use flat
             for name, s in round_.items():
                 samples[name].append(s)
-                print(f"  round {i}/{args.repeat}  {name:<10} {s['seconds']:7.2f} s")
+                print(f"  round {i}/{args.repeat}  {name:<16} {s['seconds']:7.2f} s")
             if i == 1:
                 print(f"  floor predictions:     {round_['floor']['output']}")
                 print(f"  mlflow uv predictions: {round_['mlflow_uv']['output']}")
 
+        if not args.no_virtualenv:
+            import venv_backend  # bench/venv_backend.py, beside this script
+
+            samples.update(venv_backend.measure(model_dir, tmp, args.repeat, run=run, env=child_env,
+                                                envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow")))
+        if not args.no_conda:
+            import conda_backend  # bench/conda_backend.py, beside this script
+
+            samples.update(conda_backend.measure(tmp, args.repeat, run=run, env=child_env, envforge=str(BIN / "envforge")))
+        if not args.no_docker:
+            import docker_backend  # bench/docker_backend.py, beside this script
+
+            samples.update(docker_backend.measure(model_dir, tmp, args.docker_repeat, run=run, env=child_env,
+                                                  envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow")))
         med = {k: statistics.median(s["seconds"] for s in v) for k, v in samples.items()}
         rat = ratios(med)
-        print(f"\n{'measurement':<12} {'median s':>9}   (n={args.repeat})")
+        if not args.no_conda:
+            rat.update(conda_backend.ratios(med))
+        if not args.no_virtualenv:
+            rat.update(venv_backend.ratios(med, samples))
+        if not args.no_docker:
+            rat.update(docker_backend.ratios(med, samples))
+        print(f"\n{'measurement':<16} {'median s':>9}   (n={args.repeat})")
         for k, v in med.items():
-            print(f"{k:<12} {v:9.2f}")
-        print(f"\n{'ratio':<16} {'value':>6}")
+            print(f"{k:<16} {v:9.2f}")
+        print(f"\n{'ratio':<26} {'value':>6}")
         for k, v in rat.items():
-            print(f"{k:<16} {v:6.2f}   {verdict(k, v)}")
+            print(f"{k:<26} {v:6.2f}   {verdict(k, v)}" if v is not None else f"{k:<26}    n/a   (MLflow failed: see samples)")
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({

@@ -25,16 +25,25 @@ def env_dir(spec: EnvSpec) -> Path:
     return envs_dir() / f"{spec.backend}-{spec.key[:24]}"
 
 
+def lock_name(key: str) -> str:
+    """The per-key lock held while an env is built, checked, or removed (envforge.locking)."""
+    return f"env-{key[:24]}"
+
+
 def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log) -> Env:
     """Reuse the healthy env for spec.key, or build it (once, however many processes ask)."""
     dest = env_dir(spec)
-    with locked(f"env-{spec.key[:24]}", timeout=options.timeout,
+    with locked(lock_name(spec.key), timeout=options.timeout,
                 on_wait=lambda: log("another envforge process is building this environment; waiting")):
         state = _read_marker(dest)
         if state and state.get("key") == spec.key:
-            if backend.health_check(dest, state["python"]):
+            mismatch = _interpreter_mismatch(state, spec, options)
+            if mismatch:
+                log(f"{mismatch}; rebuilding")
+            elif backend.health_check(dest, state["python"]):
                 return _env(dest, state, reused=True)
-            log("the cached environment failed its health check; rebuilding")
+            else:
+                log("the cached environment failed its health check; rebuilding")
         elif dest.exists():
             log("removing an interrupted or outdated build")
         _wipe(dest)
@@ -50,9 +59,26 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             "python_version": built.python_version, "interpreter_reason": built.interpreter_reason,
             "interpreter_warning": built.interpreter_warning, "installed": list(built.installed),
             "build_seconds": time.monotonic() - start, "built_at": time.time(), "spec": spec.to_dict(),
+            "explicit_python": os.path.realpath(options.python) if options.python else None,
         }
         _write_marker(dest, state)
         return _env(dest, state, reused=False)
+
+
+def _interpreter_mismatch(state: dict[str, object], spec: EnvSpec, options: BuildOptions) -> str | None:
+    """Why a cached env does not honour this run's --python / --python-match exact (EnvSpec.key has neither)."""
+    from envforge.interpreters import parse_version
+
+    asked = os.path.realpath(options.python) if options.python else None
+    built_with = state.get("explicit_python")
+    if asked != built_with:
+        was, now = (f"--python {p}" if p else "the logged Python version" for p in (built_with, asked))
+        return f"the cached environment was built for {was}, this run asks for {now}"
+    wanted = parse_version(spec.python) if spec.python and options.python_match == "exact" and not asked else None
+    have = parse_version(str(state.get("python_version")))
+    if wanted and have and have[: len(wanted)] != wanted:
+        return f"the cached environment has Python {state['python_version']} but --python-match exact asks for {spec.python}"
+    return None
 
 
 def _env(dest: Path, state: dict[str, object], *, reused: bool) -> Env:

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from envforge import __version__
+from envforge.cli_docker import add_docker_options, docker_options
+from envforge.cli_docker import add_parsers as add_docker_parsers
 from envforge.errors import EXIT_USAGE, EnvforgeError
 
 DESCRIPTION = """\
 envforge proves that a logged MLflow model still works when its environment is rebuilt:
-it downloads the model, rebuilds its environment from what was logged (uv), installs its
+it downloads the model, rebuilds its environment from what was logged (uv or virtualenv), installs its
 code_path wheels, runs its saved input example and compares the predictions with the ones
 recorded by `envforge record`.
 
@@ -21,8 +23,18 @@ exit codes: 0 passed (or unverified), 1 predictions differ or the model failed,
             2 bad usage or bad model directory, 3 environment could not be built
 """
 
+BACKENDS = ("uv", "virtualenv", "conda", "docker")
 URI_HELP = ("model URI: a local directory, file:..., runs:/<run_id>/<path>, models:/<name>/<version>, "
             "models:/<name>@<alias>, models:/<name>/latest or models:/m-<model id>")
+
+
+def add_conda_options(p: argparse.ArgumentParser) -> None:
+    """The conda backend's options (envforge.backends.conda); the other backends ignore them."""
+    p.add_argument("--channel", action="append", default=[], metavar="URL",
+                   help="--backend conda: a conda channel (name or URL; repeatable) replacing conda.yaml's, e.g. a mirror")
+    p.add_argument("--lockfile", metavar="FILE", help="--backend conda: install exactly this conda-lock file, no solve "
+                                                      "(default: the model's conda-lock.yml, if it has one)")
+    p.add_argument("--conda-exe", metavar="PATH", help="--backend conda: solve with this conda, mamba or micromamba instead of py-rattler")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     def tracking(p: argparse.ArgumentParser) -> None:
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
 
+    def index(p: argparse.ArgumentParser) -> None:  # the user's index settings; they are part of the env's key
+        p.add_argument("--index-url", metavar="URL", help="package index to use instead of the model's (or the installer's default)")
+        p.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                       help="another package index, asked before the model's own extra indexes (repeatable)")
+        p.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL",
+                       help="a directory or page of wheels to install from (repeatable)")
+
     verify = sub.add_parser("verify", help="rebuild a model's environment and check its predictions",
                             description="Rebuild the model's environment, run its input examples inside it and compare "
                                         "the predictions with the recorded ones.")
     verify.add_argument("uri", help=URI_HELP)
     tracking(verify)
-    verify.add_argument("--backend", default="uv", choices=["uv"], help="how to build the environment (default: uv)")
+    verify.add_argument("--backend", default="uv", choices=BACKENDS,
+                        help="how to build the environment: uv, virtualenv + the env's own pip, conda "
+                             "(conda.yaml, locked with conda-lock's format, installed with py-rattler), or docker "
+                             "(an image, the model verified in a container of it) (default: uv)")
     verify.add_argument("--expected", metavar="PATH_OR_URI",
                         help="expectations file to compare with (default: the one `envforge record` stored with the model)")
     verify.add_argument("--require-expected", action="store_true", help="fail (exit 1) when there are no expectations instead of reporting 'unverified'")
@@ -54,10 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--python-match", choices=["auto", "exact", "minor"], default="auto",
                         help="auto (default): the logged patch version if installed, else the same minor with a warning")
     verify.add_argument("--allow-python-download", action="store_true", help="let uv download a missing interpreter")
-    verify.add_argument("--offline", action="store_true", help="never access a package index")
+    verify.add_argument("--offline", action="store_true",
+                        help="never access a package index: install only from the model's wheels, --find-links and the installer's cache")
+    index(verify)
+    add_conda_options(verify)
+    add_docker_options(verify)
     verify.add_argument("--predict-timeout", type=float, default=900.0, metavar="SECONDS", help="limit for loading and predicting (default: 900)")
     verify.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS", help="limit for building the environment (default: 1800)")
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
+    verify.add_argument("--lock", metavar="FILE", help="install exactly the packages of this lock (`envforge lock`) instead of the "
+                                                       "model's requirements (default: the lock stored by `record --lock`, if any)")
 
     record = sub.add_parser("record", help="store the model's predictions from the current (training) environment",
                             description="Run the model in the current Python environment (in a subprocess) and store its "
@@ -66,16 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     tracking(record)
     record.add_argument("--input", action="append", default=[], metavar="FILE", help="also record on this JSON input (repeatable)")
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
+    record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
+                                                             "later verifies install exactly that set")
 
     inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything")
     inspect.add_argument("uri", help=URI_HELP)
     tracking(inspect)
     inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.add_argument("--backend", default="uv", choices=BACKENDS,
+                         help="the backend whose environment key to show (default: uv)")
+    index(inspect)
 
     quick = sub.add_parser("quickstart", help="train, log, record and verify a tiny model in a local MLflow store",
                            description="Train a tiny scikit-learn model, log it with an input example to a local MLflow "
                                        "store (SQLite), record its predictions, and verify it with the uv backend.")
     quick.add_argument("--dir", type=Path, default=Path("envforge-quickstart"), help="where the local store lives (default: ./envforge-quickstart)")
+    from envforge.cli_debug import add_parsers
+
+    add_parsers(sub)  # shell, run, diff, serve-check, lock, cache
+    from envforge.registry.cli import add_parsers as add_registry_parsers
+
+    add_registry_parsers(sub)  # verify-registry, status
+    add_docker_parsers(sub)  # dockerfile
     return parser
 
 
@@ -124,6 +164,9 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, refresh=args.refresh,
         predict_timeout=args.predict_timeout, python=args.python, python_match=args.python_match,
         allow_python_download=args.allow_python_download, offline=args.offline, timeout=args.build_timeout,
+        index_url=args.index_url, extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
+        lock=args.lock, channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe,
+        **docker_options(args),
     )
     write_reports([result], args.json, args.junit)
     print_result(out, result)
@@ -145,9 +188,11 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.record import record
 
     with err.status("recording predictions in the current environment…"):
-        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python)
+        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock)
     out.print(f"[bold green]recorded[/] {len(result.examples)} example(s) with Python {result.python} "
               f"-> {_escape(result.location)}", highlight=False)
+    if result.lock:
+        out.print(f"[bold green]locked[/] the rebuilt environment -> {_escape(result.lock)}", highlight=False)
     return 0
 
 
@@ -156,7 +201,8 @@ def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
 
     from envforge.inspect import inspect
 
-    info = inspect(args.uri, tracking_uri=args.tracking_uri)
+    info = inspect(args.uri, tracking_uri=args.tracking_uri, backend=args.backend, index_url=args.index_url,
+                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links))
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -189,6 +235,33 @@ def cmd_quickstart(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 
 COMMANDS = {"verify": cmd_verify, "record": cmd_record, "inspect": cmd_inspect, "quickstart": cmd_quickstart}
+
+
+def _debug_commands() -> None:
+    from envforge.cli_debug import COMMANDS as debug
+
+    COMMANDS.update(debug)
+
+
+_debug_commands()
+
+
+def _docker_commands() -> None:
+    from envforge.cli_docker import COMMANDS as docker
+
+    COMMANDS.update(docker)
+
+
+_docker_commands()
+
+
+def _registry_commands() -> None:
+    from envforge.registry.cli import COMMANDS as registry
+
+    COMMANDS.update(registry)
+
+
+_registry_commands()
 
 
 def run() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from envforge.errors import EnvBuildError
 from envforge.home import locks_dir
@@ -34,3 +35,64 @@ def locked(name: str, *, timeout: float = 3600.0, on_wait: object = None) -> Ite
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def try_locked(name: str) -> Iterator[bool]:
+    """Take the lock `name` only if nobody holds it (never waits): yields True when it was taken."""
+    import filelock
+
+    directory = locks_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(Path(directory) / f"{name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[None]:
+    """Mark `name` as in use by this process: a shared lock that many processes may hold at once
+    (a shell, a run, a verify); `try_unused` fails while any of them holds it. No-op without fcntl."""
+    with _use_file(name) as handle:
+        if handle is not None:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        yield
+
+
+@contextlib.contextmanager
+def try_unused(name: str) -> Iterator[bool]:
+    """Exclusively hold the use lock of `name` if no process is using it (never waits)."""
+    with _use_file(name) as handle:
+        if handle is None:
+            yield True
+            return
+        import fcntl
+
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+
+
+@contextlib.contextmanager
+def _use_file(name: str) -> Iterator[IO[bytes] | None]:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # Windows: no shared locks; in-use protection is off there
+        yield None
+        return
+    directory = locks_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(Path(directory) / f"{name}.use", "a+b") as handle:  # closing the file releases the lock
+        yield handle

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.errors import ModelRunError
-from envforge.proc import child_env, run
+from envforge.proc import Outcome, child_env, run
 from envforge.redact import redact
 from envforge.runner import script_path
 
@@ -46,12 +49,42 @@ def run_runner(
     env: dict[str, str] | None = None,
 ) -> RunnerOutput:
     """python_argv: how to start the env's Python (e.g. [env/bin/python, "-I"])."""
+    return execute_runner(LocalExecutor(list(python_argv), str(model_dir), env), examples, timeout=timeout, freeze=freeze)
+
+
+@dataclass(frozen=True)
+class LocalExecutor:
+    """The runner as a host subprocess of the env's Python (every backend but containers)."""
+
+    python_argv: list[str]
+    model_dir: str
+    env: dict[str, str] | None = None
+
+    def execute(self, workdir: Path, timeout: float) -> Outcome:
+        return run([*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")],
+                   timeout=timeout, env=self.env if self.env is not None else child_env(), cwd=str(workdir))
+
+    def finish(self, passed: bool) -> dict[str, Any] | None:
+        return None
+
+
+@contextmanager
+def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> Iterator[Executor]:
+    """How to run the runner in `env`: in a container for container backends, else a host subprocess."""
+    if isinstance(backend, ContainerBackend):
+        with backend.executor(env, model_dir, options, log) as executor:
+            yield executor
+    else:
+        yield LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), str(model_dir))
+
+
+def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeout: float, freeze: bool = False) -> RunnerOutput:
+    """Write the request, run the runner through `executor`, read back what it wrote."""
     with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
         request = Path(tmp) / "request.json"
         result = Path(tmp) / "result.json"
-        request.write_text(json.dumps({"model_dir": str(model_dir), "examples": examples, "freeze": freeze}))
-        outcome = run([*python_argv, str(script_path()), str(request), str(result)], timeout=timeout,
-                      env=env if env is not None else child_env(), cwd=tmp)
+        request.write_text(json.dumps({"model_dir": executor.model_dir, "examples": examples, "freeze": freeze}))
+        outcome = executor.execute(Path(tmp), timeout)
         if outcome.timed_out:
             raise ModelRunError(
                 f"The model did not finish loading and predicting within {timeout:.0f} s.",
@@ -66,3 +99,41 @@ def run_runner(
                 "Run `envforge shell` on the model to investigate inside the rebuilt environment.",
             ) from None
     return RunnerOutput(data=data, seconds=outcome.seconds, stderr_tail=outcome.tail(15))
+
+
+def run_runner_many(
+    python_argv: list[str],
+    models: list[tuple[Path, list[dict[str, Any]]]],
+    *,
+    model_timeout: float,
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 300.0,
+) -> list[RunnerOutput]:
+    """Run several models of one environment in ONE runner process (mlflow is imported once).
+    Each model has `model_timeout` seconds (enforced inside the runner); the process as a whole
+    gets their sum plus `startup_timeout`. Never raises for one model: a model the runner did not
+    finish (killed, crashed, timed out) gets an output whose load error says so."""
+    with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
+        request = Path(tmp) / "request.json"
+        result = Path(tmp) / "result.json"
+        entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
+        request.write_text(json.dumps({"models": entries}))
+        outcome = run([*python_argv, str(script_path()), str(request), str(result)],
+                      timeout=startup_timeout + model_timeout * len(models), env=env if env is not None else child_env(), cwd=tmp)
+        try:
+            data = json.loads(result.read_text())
+        except (OSError, ValueError):
+            data = {}
+    done = list(data.get("models") or [])
+    common = {k: v for k, v in data.items() if k != "models"}
+    why = ("the runner process timed out" if outcome.timed_out else f"the runner process exited with code {outcome.returncode}")
+    outputs = []
+    for i in range(len(models)):
+        if i < len(done) and "load" in done[i] and "seconds" in done[i]:  # "seconds" is written when a model is done
+            entry = done[i]
+        else:  # never reached, or interrupted half-way: the process ended before writing this model
+            entry = {"load": {"ok": False, "error": {"type": "RunnerError",
+                                                     "message": f"{why} before this model finished\n{redact(outcome.tail(15))}"}}}
+        outputs.append(RunnerOutput(data={**common, **entry}, seconds=float(entry.get("seconds") or 0.0),
+                                    stderr_tail=outcome.tail(15)))
+    return outputs

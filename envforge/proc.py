@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Variables a child needs to work at all; everything else is passed only on request.
 _BASE_ENV = (
@@ -67,6 +68,7 @@ def run(
         env=dict(env) if env is not None else None, cwd=cwd, text=True, errors="replace",
         start_new_session=True,
     )
+    _LIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
         timed_out = False
@@ -78,7 +80,19 @@ def run(
         _kill_group(proc)
         proc.wait()
         raise
+    finally:
+        _LIVE.discard(proc)
     return Outcome(tuple(argv), proc.returncode, out, err, time.monotonic() - start, timed_out)
+
+
+_LIVE: set[subprocess.Popen[str]] = set()  # children that run() is waiting on, in any thread
+
+
+def kill_running() -> None:
+    """Kill every child run() is waiting on, in every thread (their run() calls then return): how
+    a multi-threaded caller (verify-registry) stops its builds and runners on Ctrl-C."""
+    for proc in list(_LIVE):
+        _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -86,3 +100,65 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run_attached(argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None = None) -> int:
+    """Run argv on this process's terminal (for `envforge shell` / `run`) and return its exit code,
+    128+N when signal N ended it. Ctrl-C reaches the child only: envforge waits it out."""
+    proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd)
+    handlers: dict[int, Any] = {signal.SIGINT: signal.SIG_IGN}  # the terminal sends Ctrl-C to the child as well
+    handlers.update({sig: (lambda number, _frame: proc.send_signal(number)) for sig in _FORWARDED})  # a `kill` reaches the child
+    previous: dict[int, Any] = {}
+    try:
+        for sig, handler in handlers.items():
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: signal handling cannot change
+        pass
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code
+
+
+_FORWARDED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Background:
+    """A long-running child (a server) in its own process group, output to a log file.
+    `stop()` ends the whole group (TERM, then KILL after `grace` seconds); use it as a context manager."""
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], log: str, cwd: str | None = None) -> None:
+        self.argv = tuple(argv)
+        self.log = log
+        with open(log, "wb") as handle:
+            self.proc = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=dict(env), cwd=cwd, start_new_session=True)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as handle:
+                return "\n".join(handle.read().strip().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 10.0) -> None:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 from envforge import __version__
 from envforge import examples as examples_mod
 from envforge import expectations as expectations_mod
+from envforge.backends.base import BuildOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.predict import run_runner
 from envforge.proc import child_env
@@ -24,11 +25,14 @@ class RecordResult:
     local_copy: str          # the file next to the local model directory
     examples: tuple[str, ...]
     python: str | None
+    lock: str | None = None  # where `lock=True` stored the rebuilt env's lock
 
 
 def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
-           predict_timeout: float = 900.0, python: str | None = None) -> RecordResult:
-    """Predict with the current interpreter (or `python`) in a subprocess and store the expectations."""
+           predict_timeout: float = 900.0, python: str | None = None, lock: bool = False,
+           build: BuildOptions | None = None) -> RecordResult:
+    """Predict with the current interpreter (or `python`) in a subprocess and store the expectations;
+    with `lock`, also rebuild the model's env from its requirements and store its exact lock."""
     model = resolve(uri, tracking_uri=tracking_uri)
     mlmodel = read_mlmodel(model.path)
     runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
@@ -49,8 +53,25 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
     local = model.path / expectations_mod.FILENAME
     _write(local, document)
     location = str(local) if model.is_local else _upload(model, local, mlmodel.model_id or model.model_id)
+    stored_lock = _store_lock(model, uri, tracking_uri, build or BuildOptions(), mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),
-                        examples=tuple(r["name"] for r in runs), python=output.data.get("python"))
+                        examples=tuple(r["name"] for r in runs), python=output.data.get("python"), lock=stored_lock)
+
+
+def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:
+    """Lock the env rebuilt from the model's own requirements (a stored lock is ignored: this
+    one replaces it) and store it next to the expectations."""
+    from envforge.envs import load_model, open_env
+    from envforge.lockfile import LOCK_FILENAME, write_lock
+
+    loaded = load_model(str(model.path) if model.is_local else uri, tracking_uri=tracking_uri, stored_lock=False, build=build)
+    with open_env(loaded, build, lambda text: None) as env:
+        text, _ = write_lock(env, loaded.spec, loaded.model.path, uri, build)
+    local = model.path / LOCK_FILENAME
+    tmp = local.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(local)
+    return str(local) if model.is_local else _upload(model, local, model_id or model.model_id)
 
 
 def _write(path: Path, document: dict[str, object]) -> None:
@@ -66,18 +87,22 @@ def _upload(model: ModelDir, local: Path, model_id: str | None) -> str:
     try:
         if model_id:
             client.log_model_artifact(model_id, str(local))
-            return f"models:/{model_id}/{expectations_mod.FILENAME}"
+            return f"models:/{model_id}/{local.name}"
         if model.run_id:
             path = model.artifact_path or None
             client.log_artifact(model.run_id, str(local), artifact_path=path)
-            return f"runs:/{model.run_id}/{(path + '/') if path else ''}{expectations_mod.FILENAME}"
+            return f"runs:/{model.run_id}/{(path + '/') if path else ''}{local.name}"
     except EnvforgeError:
         raise
     except Exception as exc:  # MLflow raises many types
-        raise UsageError(f"Could not store the expectations with the model: {str(exc).splitlines()[0]}",
-                         f"The file was written to {local}; pass it to verify with --expected.") from None
-    raise UsageError(f"envforge cannot tell which run or logged model {model.uri} belongs to, so it cannot store the expectations there.",
-                     f"The file was written to {local}; pass it to verify with --expected.")
+        raise UsageError(f"Could not store {local.name} with the model: {str(exc).splitlines()[0]}", _kept(local)) from None
+    raise UsageError(f"envforge cannot tell which run or logged model {model.uri} belongs to, so it cannot store {local.name} there.",
+                     _kept(local))
+
+
+def _kept(local: Path) -> str:
+    option = "--expected" if local.name == expectations_mod.FILENAME else "--lock"
+    return f"The file was written to {local}; pass it to verify with {option}."
 
 
 __all__ = ["RecordResult", "record"]

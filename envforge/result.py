@@ -31,7 +31,9 @@ class VerifyResult:
     env_reused: bool | None = None
     python_version: str | None = None
     logged_python: str | None = None
-    interpreter_reason: str | None = None
+    interpreter_reason: str | None = None  # which host interpreter the env was built from, and why
+    runner_python: str | None = None       # the version the runner reported from inside the env
+    image: dict[str, Any] | None = None    # container backends: the images used and kept (--tag)
     expectations: str | None = None
     steps: list[Step] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -60,13 +62,13 @@ class VerifyResult:
             "backend": self.backend, "model_dir": self.model_dir,
             "env": {"key": self.env_key, "path": self.env_path, "reused": self.env_reused,
                     "python": self.python_version, "logged_python": self.logged_python,
-                    "interpreter": self.interpreter_reason},
+                    "interpreter": self.interpreter_reason, "runner_python": self.runner_python},
             "expectations": self.expectations,
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
             "seconds": round(self.seconds, 3),
             "examples": self.examples,
             "comparison": self.comparison.to_dict() if self.comparison else None,
-            "model_error": self.model_error, "error": self.error, "warnings": self.warnings,
+            "image": self.image, "model_error": self.model_error, "error": self.error, "warnings": self.warnings,
         }
 
 

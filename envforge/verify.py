@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envforge import bytecode, diagnose
 from envforge import examples as examples_mod
 from envforge import expectations as expectations_mod
-from envforge.backends import get_backend
 from envforge.backends.base import BuildOptions
-from envforge.cache import get_env
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
+from envforge.envs import load_model, open_env
 from envforge.errors import EXIT_FAILED, EnvforgeError
-from envforge.predict import RunnerOutput, run_runner
+from envforge.predict import RunnerOutput, execute_runner, open_executor
 from envforge.progress import Progress, Silent, timed
-from envforge.resolve import resolve
 from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult
-from envforge.spec import load_spec
-from envforge.spec.mlmodel import read_mlmodel
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,7 @@ class VerifyOptions:
     atol: float = DEFAULT_ATOL
     refresh: bool = False
     predict_timeout: float = 900.0
+    lock: str | None = None  # a lock file: install exactly its set (default: the lock stored with the model, if any)
     build: BuildOptions = field(default_factory=BuildOptions)
 
 
@@ -39,47 +38,54 @@ def verify(uri: str, *, progress: Progress | None = None, **options: Any) -> Ver
     """Rebuild the model's environment and check its predictions. Never raises EnvforgeError:
     problems end up in the result (status "error", exit code 2 or 3)."""
     build_keys = set(BuildOptions.__dataclass_fields__)
+    unknown = set(options) - build_keys - set(VerifyOptions.__dataclass_fields__)
+    if unknown:
+        from envforge.errors import UsageError
+
+        raise UsageError(f"verify() got unknown option(s): {', '.join(sorted(unknown))}.",
+                         "See help(envforge.verify) for the options it takes.")
     build = BuildOptions(**{k: options.pop(k) for k in list(options) if k in build_keys})
     opts = VerifyOptions(build=build, **options)
     progress = progress or Silent()
     result = VerifyResult(uri=uri, backend=opts.backend)
     try:
-        return _verify(uri, opts, progress, result)
+        with ExitStack() as stack:  # holds the env "in use" until the verification is over
+            return _verify(uri, opts, progress, result, stack)
     except EnvforgeError as exc:
         result.error = {"kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy}
         status = FAILED if exc.exit_code == EXIT_FAILED else ERROR
         return result.finish(status, exc.message.splitlines()[0], exc.exit_code)
 
 
-def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyResult) -> VerifyResult:
-    backend = get_backend(opts.backend)
+def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyResult, stack: ExitStack) -> VerifyResult:
     with timed(result.steps, progress, "resolve") as step:
-        model = resolve(uri, tracking_uri=opts.tracking_uri, refresh=opts.refresh, progress=progress.update)
+        loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
+                            lock=opts.lock, build=opts.build, progress=progress.update)
+        model, mlmodel, spec, backend = loaded.model, loaded.mlmodel, loaded.spec, loaded.backend
         step.detail = "cached" if model.from_cache else ("local" if model.is_local else "downloaded")
         result.model_dir = str(model.path)
-        mlmodel = read_mlmodel(model.path)
-        spec = load_spec(model.path, backend.name, mlmodel)
         result.env_key, result.logged_python = spec.key, spec.python
         result.warnings += list(spec.notes)
         expected = _expectations(model.path, opts)
         runs = _examples(model.path, mlmodel, expected, opts)
-    unavailable = backend.available()
-    if unavailable:
-        from envforge.errors import EnvBuildError
-
-        raise EnvBuildError(f"The {backend.name} backend cannot run here: {unavailable}", "")
     with timed(result.steps, progress, "build") as step:
-        env = get_env(spec, model.path, backend, opts.build, progress.update)
+        env = stack.enter_context(open_env(loaded, opts.build, progress.update))
         step.detail = "reused" if env.reused else f"built in {env.build_seconds:.1f} s"
         result.env_path, result.env_reused = str(env.path), env.reused
         result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
         if env.interpreter_warning:
             result.warnings.append(env.interpreter_warning)
     with timed(result.steps, progress, "predict") as step:
-        output = run_runner(backend.command(env.path, env.python, ["python", "-I"]), model.path, runs,
-                            timeout=opts.predict_timeout)
+        executor = stack.enter_context(open_executor(backend, env, model.path, opts.build, progress.update))
+        output = execute_runner(executor, runs, timeout=opts.predict_timeout)
+        diagnose.annotate(output.data, env.installed, spec)  # a known cause of a load error, named
+        result.runner_python = output.data.get("python")  # what the model actually ran on (sys.version_info)
         step.detail = f"{len(output.predictions())} of {len(runs)} example(s)"
-    return _judge(result, output, expected, runs, opts, progress)
+        if not env.reused:  # keep the .pyc files this first run compiled, for the next new env
+            bytecode.harvest(env.path)
+    judged = _judge(result, output, expected, runs, opts, progress)
+    judged.image = executor.finish(judged.status == PASSED)  # containers: tag the image that passed
+    return judged
 
 
 def _expectations(model_dir: Path, opts: VerifyOptions) -> expectations_mod.Expectations | None:
@@ -102,7 +108,8 @@ def _judge(result: VerifyResult, output: RunnerOutput, expected: expectations_mo
     result.examples = [{k: e.get(k) for k in ("name", "ok", "seconds", "stage")} for e in output.examples]
     if output.load_error:
         result.model_error = {"stage": "load", **output.load_error}
-        return result.finish(FAILED, f"the model failed to load: {_headline(output.load_error)}")
+        hint = output.load_error.get("hint")
+        return result.finish(FAILED, f"the model failed to load: {_headline(output.load_error)}" + (f". Likely cause: {hint}" if hint else ""))
     failures = output.failures()
     if failures:
         first = failures[0]
@@ -122,6 +129,24 @@ def _judge(result: VerifyResult, output: RunnerOutput, expected: expectations_mo
     if result.comparison.ok:
         return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions")
     return result.finish(FAILED, result.comparison.summary())
+
+
+def judge_output(result: VerifyResult, output: RunnerOutput, model_dir: Path, mlmodel: Any, opts: VerifyOptions,
+                 runs: list[dict[str, Any]] | None = None) -> VerifyResult:
+    """Judge one model's runner output, for callers that ran it themselves (verify-registry runs
+    several models in one runner): the same verdicts as verify(); EnvforgeError ends up in the result."""
+    try:
+        expected = _expectations(model_dir, opts)
+        runs = runs if runs is not None else _examples(model_dir, mlmodel, expected, opts)
+        return _judge(result, output, expected, runs, opts, Silent())
+    except EnvforgeError as exc:
+        result.error = {"kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy}
+        return result.finish(FAILED if exc.exit_code == EXIT_FAILED else ERROR, exc.message.splitlines()[0], exc.exit_code)
+
+
+def examples_to_run(model_dir: Path, mlmodel: Any, opts: VerifyOptions) -> list[dict[str, Any]]:
+    """The inputs verify() would run for this model (the recorded ones, else --input, else its example)."""
+    return _examples(model_dir, mlmodel, _expectations(model_dir, opts), opts)
 
 
 def _headline(error: dict[str, Any]) -> str:

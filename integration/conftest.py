@@ -76,3 +76,12 @@ def home(tmp_path: Path) -> Path:
     path = tmp_path / "envforge-home"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def conda_channel() -> str:
+    """file:// URL of a real local conda channel (python 3.11.7 from pyenv, pip, ef-hello), built with
+    rattler-build once per machine and cached under ~/.cache/envforge-tests (tests/support/conda_channel.py)."""
+    from tests.support.conda_channel import ensure_channel
+
+    return ensure_channel().as_uri()

@@ -16,6 +16,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -c 'import envforge, mlflow, sklearn, uv' # fail here, clearly, if the install did not work
+.venv/bin/python -c 'import envforge, mlflow, sklearn, uv, rattler, rattler_build, conda_lock' # fail here, clearly, if the install did not work
+DOCKER_HOST=$(scripts/setup-docker.sh); export DOCKER_HOST  # a real Docker engine + local base image (docker tests)
+# Headless Chromium renders verify-registry's HTML report in a test (Debian's package; installed once).
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
+fi
 
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

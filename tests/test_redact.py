@@ -10,3 +10,9 @@ def test_userinfo_and_tokens_are_removed() -> None:
 
 def test_plain_urls_are_untouched() -> None:
     assert redact("http://127.0.0.1:5000/api") == "http://127.0.0.1:5000/api"
+
+
+def test_conda_channel_tokens_are_removed() -> None:
+    out = redact("channel https://conda.anaconda.org/t/tk-1234-abcd/my-channel/linux-64/repodata.json failed")
+    assert "tk-1234-abcd" not in out and "https://conda.anaconda.org/t/***/my-channel/linux-64" in out
+    assert redact("https://host/t/$TOKEN/ch") == "https://host/t/$TOKEN/ch"  # a placeholder is no secret

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
+# One translation of index settings and offline mode for every backend (index_args & co.).
+from envforge.backends.index import OFFLINE_REMEDY, index_args, index_overrides, install_remedy, installer_env, user_index_options  # noqa: F401
 from envforge.errors import EnvBuildError
+from envforge.interpreters import Choice, choose
 from envforge.proc import Outcome
 from envforge.redact import redact
 from envforge.spec import EnvSpec
@@ -23,8 +26,23 @@ class BuildOptions:
     python: str | None = None           # --python PATH
     python_match: str = "auto"          # exact | minor | auto
     allow_python_download: bool = False
-    offline: bool = False
+    offline: bool = False               # any index access is an error (see backends/index.py)
     timeout: float = 1800.0
+    index_url: str | None = None        # --index-url: replaces the model's
+    extra_index_urls: tuple[str, ...] = ()  # --extra-index-url (repeatable)
+    find_links: tuple[str, ...] = ()    # --find-links (repeatable)
+    # conda backend (backends/conda/): --channel replaces conda.yaml's channels, --lockfile installs a
+    # conda-lock file instead of solving, --conda-exe solves with conda/mamba/micromamba instead of py-rattler.
+    channels: tuple[str, ...] = ()
+    lockfile: str | None = None
+    conda_exe: str | None = None
+    # docker backend (backends/docker/): the image to build on, a CA bundle trusted during the build,
+    # a name for the verified image (with a serving entrypoint), keep the model image, run limits.
+    base_image: str | None = None
+    ca_bundle: str | None = None
+    tag: str | None = None
+    keep_image: bool = False
+    memory: str = "4g"
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,30 @@ class Backend(Protocol):
         """argv to run `argv` (starting with "python") inside the env."""
 
 
+class Executor(Protocol):
+    """How the runner is started for one model (envforge.predict.execute_runner drives it)."""
+
+    model_dir: str  # the model directory as the runner sees it
+
+    def execute(self, workdir: Path, timeout: float) -> Outcome:
+        """Run the runner on workdir/request.json, leaving workdir/result.json behind."""
+
+    def finish(self, passed: bool) -> dict[str, Any] | None:
+        """After the verdict: keep or discard what was run (an image); what to report about it."""
+
+
+@runtime_checkable
+class ContainerBackend(Backend, Protocol):
+    """A backend whose environments are images: the runner runs in a container, not on the host.
+    The other backends get a host subprocess built from `command()` (predict.open_executor)."""
+
+    def specialize(self, spec: EnvSpec, options: BuildOptions) -> EnvSpec:
+        """The spec with what else the image depends on (base image, CA bundle) in its key."""
+
+    def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> AbstractContextManager[Executor]:
+        """A runner executor for `model_dir` in `env`, cleaned up when the block ends."""
+
+
 def requirement_lines(spec: EnvSpec, model_dir: Path, items: tuple[str, ...]) -> list[str]:
     """Requirement lines with "./relative" local files turned into absolute paths."""
     return [str(spec.local_file(model_dir, item)) if item.startswith("./") else item for item in items]
@@ -90,12 +132,31 @@ def requirement_files(spec: EnvSpec, model_dir: Path) -> Iterator[tuple[Path, Pa
 
 
 def check(outcome: Outcome, what: str, remedy: str) -> Outcome:
-    """Raise EnvBuildError with the tail of the tool's output when it failed."""
+    """Raise EnvBuildError naming what failed (the installer's error headline), with an excerpt of its output."""
     if outcome.ok:
         return outcome
-    tail = redact(outcome.tail(25))
-    raise EnvBuildError(f"{what} failed: {redact(outcome.describe())}.\n{tail}\n", remedy)
+    from envforge.backends.failure import summarize
+
+    headline, excerpt = summarize(outcome)  # the first line (the report's reason) names the package and pin
+    message = f"{what} failed: {headline}.\n{outcome.describe()}:\n" if headline else f"{what} failed: {outcome.describe()}.\n"
+    raise EnvBuildError(redact(f"{message}{excerpt}\n"), remedy)
 
 
 def venv_python(dest: Path) -> Path:
     return dest / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def choose_interpreter(spec: EnvSpec, options: BuildOptions, log: Log) -> Choice:
+    """The host interpreter a venv-based backend (uv, virtualenv) builds from: one policy, one call, for all."""
+    choice = choose(spec.python, match=options.python_match, explicit=options.python,
+                    allow_download=options.allow_python_download, offline=options.offline)
+    log(f"python {choice.interpreter.version}: {choice.reason}")
+    return choice
+
+
+def built_from(choice: Choice, python: str, installed: tuple[str, ...]) -> Built:
+    """A venv-based backend's report: the env's python, which host interpreter it came from, and why."""
+    where = choice.interpreter.path
+    reason = choice.reason if where in choice.reason else f"{choice.reason}: {where}"
+    return Built(python=python, python_version=choice.interpreter.version, interpreter_reason=reason,
+                 interpreter_warning=choice.warning, installed=installed)

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envforge import interpreters
-from envforge.backends.base import BuildOptions, Built, Log, check, requirement_files, requirement_lines, venv_python
-from envforge.proc import child_env, run
+from envforge import bytecode
+from envforge.backends.base import (
+    BuildOptions,
+    Built,
+    Log,
+    built_from,
+    check,
+    choose_interpreter,
+    index_args,
+    install_remedy,
+    installer_env,
+    requirement_files,
+    requirement_lines,
+    venv_python,
+)
+from envforge.proc import run
 from envforge.spec import EnvSpec
 
 _REMEDY = (
@@ -32,35 +45,30 @@ class UvBackend:
         return None
 
     def build(self, spec: EnvSpec, model_dir: Path, dest: Path, options: BuildOptions, log: Log) -> Built:
-        choice = interpreters.choose(
-            spec.python, match=options.python_match, explicit=options.python,
-            allow_download=options.allow_python_download, offline=options.offline,
-        )
-        log(f"python {choice.interpreter.version}: {choice.reason}")
+        choice = choose_interpreter(spec, options, log)
         uv = uv_bin()
-        env = child_env({"UV_PYTHON_DOWNLOADS": "never"})
-        if options.offline:
-            env["UV_OFFLINE"] = "1"
+        env = installer_env("uv", options, {"UV_PYTHON_DOWNLOADS": "never"})
         check(run([uv, "venv", "--quiet", "--python", choice.interpreter.path, str(dest)], timeout=options.timeout, env=env),
               "Creating the virtual environment with uv", "Check the interpreter named above, or pass --python PATH.")
         python = str(venv_python(dest))
-        base = [uv, "pip", "install", "--python", python, *spec.index_options]
+        base = [uv, "pip", "install", "--python", python, *index_args(spec, options, "uv", model_dir=model_dir)]
+        remedy = install_remedy(options, _REMEDY)
+        on = f" for Python {choice.interpreter.version}" + (" (offline)" if options.offline else "")
         with requirement_files(spec, model_dir) as (reqs, constraints):
             if spec.requirements or spec.build_dependencies:
                 log("installing requirements")
                 argv = [*base, "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
-                check(run(argv, timeout=options.timeout, env=env), "Installing the model's requirements with uv", _REMEDY)
+                check(run(argv, timeout=options.timeout, env=env), f"Installing the model's requirements with uv{on}", remedy)
             if spec.code_wheels:
                 log(f"installing {len(spec.code_wheels)} code_path wheel(s)")
                 wheels = requirement_lines(spec, model_dir, spec.code_wheels)
                 argv = [*base, *wheels] + (["-c", str(constraints)] if constraints else [])
-                check(run(argv, timeout=options.timeout, env=env), "Installing the model's code_path wheels with uv", _REMEDY)
+                check(run(argv, timeout=options.timeout, env=env), f"Installing the model's code_path wheels with uv{on}", remedy)
+        seeded = bytecode.seed(dest)  # .pyc files compiled in earlier envs for these very files
+        if seeded:
+            log(f"reused {seeded} compiled module(s) from envforge's bytecode store")
         frozen = run([uv, "pip", "freeze", "--python", python], timeout=120, env=env)
-        return Built(
-            python=python, python_version=choice.interpreter.version,
-            interpreter_reason=choice.reason, interpreter_warning=choice.warning,
-            installed=tuple(frozen.stdout.split()) if frozen.ok else (),
-        )
+        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else ())
 
     def health_check(self, env_dir: Path, python: str) -> bool:
         return Path(python).is_file() and run([python, "-I", "-c", "import sys"], timeout=60).ok

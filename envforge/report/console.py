@@ -39,10 +39,13 @@ def print_result(console: Any, result: VerifyResult) -> None:
     from rich.markup import escape
 
     style = _STYLE.get(result.status, "bold")
-    console.print(f"[{style}]{result.status.upper()}[/] {escape(redact(result.uri))}: {escape(result.reason)}", highlight=False)
+    console.print(f"[{style}]{result.status.upper()}[/] {escape(redact(result.uri))}: {escape(redact(result.reason))}", highlight=False)
     if result.python_version:
         console.print(f"  python {result.python_version} ({escape(result.interpreter_reason or '')}); "
                       f"env {'reused' if result.env_reused else 'built'}: [dim]{result.env_path}[/]", highlight=False)
+    if result.image:  # container backends
+        kept = ", ".join(result.image.get("kept") or []) or "none (--tag NAME keeps the image that passed)"
+        console.print(f"  image {escape(str(result.image.get('env_image')))}; kept: {escape(kept)}", highlight=False)
     for warning in result.warnings:
         console.print(f"  [yellow]warning:[/] {escape(redact(warning))}", highlight=False)
     if result.comparison is not None and not result.comparison.ok:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge import __version__
+from envforge.redact import redact
 from envforge.result import VerifyResult
 
 
@@ -18,8 +19,11 @@ def write_json(results: list[VerifyResult], path: Path) -> None:
 
 
 def _strict(value: Any) -> Any:
+    """Strict JSON, and no credentials: every string goes through redact (messages quote URLs and commands)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return redact(value)
     if isinstance(value, dict):
         return {k: _strict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -19,11 +19,11 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
         case = ET.SubElement(suite, "testcase", classname=f"envforge.verify.{result.backend}",
                              name=redact(result.uri), time=f"{result.seconds:.3f}")
         if result.status == FAILED:
-            ET.SubElement(case, "failure", message=result.reason).text = _details(result)
+            ET.SubElement(case, "failure", message=redact(result.reason)).text = _details(result)
         elif result.status == ERROR:
-            ET.SubElement(case, "error", message=result.reason).text = _details(result)
+            ET.SubElement(case, "error", message=redact(result.reason)).text = _details(result)
         elif result.status == UNVERIFIED:
-            ET.SubElement(case, "skipped", message=result.reason)
+            ET.SubElement(case, "skipped", message=redact(result.reason))
         out = ET.SubElement(case, "system-out")
         out.text = "\n".join(f"{s.name}: {s.seconds:.2f} s {s.detail}" for s in result.steps)
     path.parent.mkdir(parents=True, exist_ok=True)

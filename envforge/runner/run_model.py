@@ -15,6 +15,7 @@ import decimal
 import json
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -29,13 +30,73 @@ def main(argv):
     result = {"runner_version": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3],
               "executable": sys.executable, "examples": []}
     try:
-        run(request, result)
+        if "models" in request:  # several models of one environment: mlflow is imported once
+            run_many(request, result, lambda: write_result(result, result_path))
+        else:
+            run(request, result)
     finally:
-        tmp = result_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, default=str)
-        os.replace(tmp, result_path)
+        write_result(result, result_path)
     return 0
+
+
+def write_result(result, result_path):
+    tmp = result_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, default=str)
+    os.replace(tmp, result_path)
+
+
+class ModelTimeout(BaseException):
+    """Raised by the alarm when one model of a multi-model request runs past its timeout."""
+
+
+def run_many(request, result, checkpoint):
+    """request {"models": [{"model_dir", "examples", "timeout"?}, ...]} -> result {"models": [...]};
+    the result file is rewritten after each model, so a killed process still leaves the finished ones."""
+    del result["examples"]
+    result["models"] = []
+    result["pid"] = os.getpid()
+    if request.get("freeze"):
+        result["freeze"] = freeze()
+    try:  # once for all models, outside their timeouts; a failure shows again in each model's load
+        import mlflow.pyfunc  # noqa: F401
+    except BaseException:
+        pass
+    for entry in request["models"]:
+        model_result = {"model_dir": entry["model_dir"], "examples": []}
+        result["models"].append(model_result)
+        start = time.perf_counter()
+        try:
+            with alarm(entry.get("timeout")):
+                run(dict(entry, freeze=False), model_result)
+        except ModelTimeout as exc:  # fired between two examples: recorded like a failing example
+            model_result["examples"].append({"name": "(timeout)", "ok": False, "stage": "predict", "error": error_of(exc)})
+        model_result["seconds"] = time.perf_counter() - start
+        if "mlflow_version" in model_result:
+            result["mlflow_version"] = model_result["mlflow_version"]
+        checkpoint()
+
+
+class alarm(object):
+    """Interrupt the block with ModelTimeout after `seconds` (where SIGALRM exists); remaining
+    examples of a timed-out model are not started."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds if seconds and hasattr(signal, "setitimer") else None
+
+    def __enter__(self):
+        if self.seconds:
+            def expire(signum, frame):
+                raise ModelTimeout("the model did not finish within %.0f s (--model-timeout)" % self.seconds)
+            self.previous = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
 
 
 def run(request, result):
@@ -54,7 +115,10 @@ def run(request, result):
         return
     result["load"] = {"ok": True, "seconds": time.perf_counter() - start}
     for example in request.get("examples", []):
-        result["examples"].append(run_example(model, model_dir, example))
+        entry = run_example(model, model_dir, example)
+        result["examples"].append(entry)
+        if (entry.get("error") or {}).get("type") == "ModelTimeout":
+            break
 
 
 def run_example(model, model_dir, example):

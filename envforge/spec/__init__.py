@@ -16,6 +16,7 @@ from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.paths import inside
 from envforge.spec.python_env import read_python_env
 from envforge.spec.requirements import Parsed, parse_file, parse_lines
+from envforge.spec.system import read_system_packages
 from envforge.spec.wheels import find_wheels, sha256_file
 
 # Bump when the layout of a built environment changes, so old cached envs are not reused.
@@ -36,17 +37,38 @@ class EnvSpec:
     code_wheels: tuple[str, ...]
     file_hashes: tuple[tuple[str, str], ...]  # ("./code/x.whl", sha256) for every local file used
     conda_dependencies: tuple[str, ...] = ()
+    # The user's --index-url/--extra-index-url/--find-links: where packages come from is part of
+    # what was built (another index may serve other files under the same name and version).
+    index_overrides: tuple[str, ...] = ()
+    # conda backend: the channels the conda dependencies come from (conda.yaml's, or the user's --channel).
+    conda_channels: tuple[str, ...] = ()
+    # apt packages the model declares (spec/system.py); only the docker backend installs them.
+    system_packages: tuple[str, ...] = ()
+    # What else a backend's env depends on ("name=value"), e.g. docker's base image id (specialize()).
+    backend_options: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> str:
-        payload = {
+        from envforge.redact import redact
+
+        # Index URLs without their credentials: a rotated token names the same index and the key
+        # (printed in reports) must not be derived from a secret.
+        payload: dict[str, object] = {
             "format": ENV_FORMAT, "backend": self.backend, "python": self.python,
             "build": self.build_dependencies, "requirements": self.requirements,
-            "constraints": self.constraints, "index": self.index_options,
+            "constraints": self.constraints, "index": [redact(o) for o in self.index_options],
             "code_wheels": self.code_wheels, "files": self.file_hashes,
             "conda": self.conda_dependencies,
         }
+        if self.index_overrides:
+            payload["user_index"] = [redact(o) for o in self.index_overrides]
+        if self.conda_channels:
+            payload["channels"] = [redact(c) for c in self.conda_channels]
+        if self.system_packages:
+            payload["system"] = self.system_packages
+        if self.backend_options:
+            payload["backend_options"] = [redact(o) for o in self.backend_options]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def local_file(self, model_dir: Path, token: str) -> Path:
@@ -62,17 +84,28 @@ class EnvSpec:
             "requirements": list(self.requirements), "constraints": list(self.constraints),
             "index_options": [redact(o) for o in self.index_options], "code_wheels": list(self.code_wheels),
             "files": dict(self.file_hashes), "conda_dependencies": list(self.conda_dependencies),
-            "notes": list(self.notes),
+            "index_overrides": [redact(o) for o in self.index_overrides], "notes": list(self.notes),
+            "conda_channels": [redact(c) for c in self.conda_channels],
+            "system_packages": list(self.system_packages), "backend_options": [redact(o) for o in self.backend_options],
         }
 
 
-def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = None) -> EnvSpec:
+def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = None,
+              index_overrides: tuple[str, ...] = ()) -> EnvSpec:
+    """index_overrides: the user's index options (backends.index.user_index_options), for the key."""
     model_dir = model_dir.resolve()
     mlmodel = mlmodel or read_mlmodel(model_dir)
-    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel)
+    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel, prefer_conda=backend == "conda")
     code_wheels = find_wheels(model_dir, mlmodel.code_dir or "code")
+    if mlmodel.wheels_platform is not None and build:
+        notes.append("a WheeledModel: its requirements are its own wheels/, so the build dependencies of python_env.yaml "
+                     f"({', '.join(build)}), which MLflow did not download with them, are not installed")
+        build = []
     files = {**parsed.files, **code_wheels}
-    if not any(_names_mlflow(line) for line in parsed.requirements):
+    system, system_file = read_system_packages(model_dir)
+    if system and backend != "docker":
+        notes.append(f"{system_file} declares system packages ({', '.join(system)}); only --backend docker installs them")
+    if not any(_names_mlflow(line) for line in [*parsed.requirements, *(conda_deps if backend == "conda" else [])]):
         parsed.requirements.append("mlflow")
         notes.append("the model's requirements do not name mlflow; envforge adds an unpinned `mlflow` to load it")
     return EnvSpec(
@@ -86,16 +119,27 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
         code_wheels=tuple(code_wheels),
         file_hashes=tuple(sorted((token, sha256_file(path)) for token, path in files.items())),
         conda_dependencies=tuple(conda_deps),
+        index_overrides=tuple(index_overrides),
+        conda_channels=_conda_channels(model_dir, mlmodel) if backend == "conda" else (),
+        system_packages=system,
         notes=tuple(notes),
     )
 
 
-def _environment(model_dir: Path, mlmodel: MLmodel) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
+def _conda_channels(model_dir: Path, mlmodel: MLmodel) -> tuple[str, ...]:
+    conda_file = _existing(model_dir, mlmodel.conda_file, "conda.yaml")
+    return read_conda_env(conda_file).channels if conda_file else ()
+
+
+def _environment(model_dir: Path, mlmodel: MLmodel,
+                 prefer_conda: bool = False) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
+    """prefer_conda (the conda backend): conda.yaml wins over python_env.yaml, and every conda spec of
+    it (python and pip included) is a conda dependency."""
     notes: list[str] = []
     venv_file = _existing(model_dir, mlmodel.virtualenv_file, "python_env.yaml")
     conda_file = _existing(model_dir, mlmodel.conda_file, "conda.yaml")
     conda = read_conda_env(conda_file) if conda_file else None
-    if venv_file:
+    if venv_file and not (prefer_conda and conda):
         env = read_python_env(venv_file)
         parsed = parse_lines(list(env.dependencies), model_dir, venv_file.name)
         if not env.dependencies and (model_dir / "requirements.txt").is_file():
@@ -104,10 +148,10 @@ def _environment(model_dir: Path, mlmodel: MLmodel) -> tuple[str | None, str, li
         return python, source, list(env.build_dependencies), parsed, [], notes
     if conda:
         parsed = parse_lines(list(conda.pip), model_dir, conda_file.name if conda_file else "conda.yaml")
-        if conda.conda_dependencies:
+        if conda.conda_dependencies and not prefer_conda:
             notes.append("conda-only dependencies are not installed by pip-based backends: " + ", ".join(conda.conda_dependencies))
         python, source = _pick_python(None, "", conda, mlmodel)
-        return python, source, [], parsed, list(conda.conda_dependencies), notes
+        return python, source, [], parsed, list(conda.specs if prefer_conda else conda.conda_dependencies), notes
     if (model_dir / "requirements.txt").is_file():
         python, source = _pick_python(None, "", None, mlmodel)
         return python, source, [], parse_file("requirements.txt", model_dir), [], notes
@@ -120,6 +164,8 @@ def _environment(model_dir: Path, mlmodel: MLmodel) -> tuple[str | None, str, li
 def _names_mlflow(line: str) -> bool:
     import re
 
+    if line.startswith("./"):  # a local wheel or archive: its file name starts with the project name
+        line = line.rsplit("/", 1)[-1].split("-", 1)[0]
     name = re.match(r"[A-Za-z0-9_.\-]+", line)
     return bool(name) and name.group(0).lower().replace("_", "-") in ("mlflow", "mlflow-skinny")
 

@@ -30,6 +30,7 @@ class MLmodel:
     model_id: str | None
     run_id: str | None
     example: ExampleInfo | None
+    wheels_platform: str | None = None  # set by MLflow's WheeledModel: the model ships its dependencies in wheels/
 
 
 def read_mlmodel(model_dir: Path) -> MLmodel:
@@ -67,7 +68,14 @@ def read_mlmodel(model_dir: Path) -> MLmodel:
         model_id=_str(data.get("model_id")),
         run_id=_str(data.get("run_id")),
         example=_example(data.get("saved_input_example_info"), model_dir),
+        wheels_platform=_wheels_platform(data.get("wheels")),
     )
+
+
+def _wheels_platform(wheels: Any) -> str | None:
+    if isinstance(wheels, dict):
+        return str(wheels.get("platform") or "unknown platform")
+    return None if wheels is None else "unknown platform"
 
 
 def _example(info: Any, model_dir: Path) -> ExampleInfo | None:
