@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from envforge.errors import UsageError
+from envforge.errors import EnvforgeError, ModelDirError, UsageError
 from envforge.spec.mlmodel import MLmodel
 from envforge.spec.paths import inside
 
@@ -18,10 +18,22 @@ def model_examples(model_dir: Path, mlmodel: MLmodel) -> list[dict[str, Any]]:
     """The model's own example, if it has one (the runner reads it with the model's MLflow)."""
     if mlmodel.example is None:
         return []
-    inside(model_dir, mlmodel.example.path, "saved_input_example_info.artifact_path")
-    if not (model_dir / mlmodel.example.path).is_file():
+    path = inside(model_dir, mlmodel.example.path, "saved_input_example_info.artifact_path")
+    if not path.is_file():
         return []
+    _check_json(path, f"the model's input example {mlmodel.example.path}", ModelDirError,
+                "Re-log the model with a valid input example, or pass --input FILE to run another one.")
     return [{"name": MODEL_EXAMPLE}]
+
+
+def _check_json(path: Path, what: str, error: type[EnvforgeError], remedy: str) -> Any:
+    """Parse `path` as JSON (data only: safe in envforge's own process), refusing huge files."""
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise error(f"{what} is larger than {MAX_INPUT_BYTES // 2**20} MB ({path.stat().st_size // 2**20} MB).", remedy)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{what} is not valid JSON ({exc}).", remedy) from None
 
 
 def input_files(paths: list[str], mlmodel: MLmodel) -> list[dict[str, Any]]:
@@ -31,12 +43,7 @@ def input_files(paths: list[str], mlmodel: MLmodel) -> list[dict[str, Any]]:
         path = Path(raw)
         if not path.is_file():
             raise UsageError(f"--input {raw}: no such file.", "Pass a JSON file holding an input example.")
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            raise UsageError(f"--input {raw} is larger than {MAX_INPUT_BYTES // 2**20} MB.", "Use a smaller example.")
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--input {raw} is not valid JSON ({exc}).", "Pass a JSON file (e.g. the model's input_example.json).") from None
+        payload = _check_json(path, f"--input {raw}", UsageError, "Pass a JSON file of reasonable size (e.g. the model's input_example.json).")
         example = {"name": path.stem, "payload": payload}
         if mlmodel.example and mlmodel.example.type:
             example["type"] = mlmodel.example.type

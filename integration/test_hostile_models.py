@@ -129,7 +129,7 @@ def _lying_wheel(model: Path) -> None:
 
 def _add_requirement(model: Path, line: str) -> None:
     reqs = model / "requirements.txt"
-    reqs.write_text(reqs.read_text() + line + "\n")
+    reqs.write_text(reqs.read_text().rstrip("\n") + "\n" + line + "\n")
     (model / "python_env.yaml").write_text("python: 3.11.7\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n")
 
 
@@ -178,7 +178,7 @@ CASES: dict[str, Case] = {
     "duplicate-conflicting-pins": Case(_reqs("mlflow", "numpy==1.26.4", "numpy==2.0.0"), 3, "numpy"),
     "unresolvable-requirement": Case(_reqs("mlflow", "envforge-no-such-package-zzz==9.9.9"), 3, "envforge-no-such-package-zzz"),
     "truncated-wheel": Case(_mutate(_truncated_wheel), 3, "ef_truncated"),
-    "wheel-lying-tags": Case(_mutate(_lying_wheel), 3, "ef_liar"),
+    "wheel-lying-tags": Case(_mutate(_lying_wheel), 3, "ef-liar==1.0 has no wheels with a matching Python version tag"),
     # these reach the runner in the (shared) iris environment
     "loader-module-missing": Case(_mutate(_loader("envforge_no_such_loader")), 1, "envforge_no_such_loader"),
     "input-not-matching-signature": Case(_mutate(_wrong_columns), 1, "the model raised on"),
@@ -221,10 +221,13 @@ def templates(sklearn_model_template: Path, tmp_path_factory: pytest.TempPathFac
     root = tmp_path_factory.mktemp("hostile-templates")
     out = {"iris": sklearn_model_template}
     for name, body in CODE_MODELS.items():
-        model = save_code_model(root / name, _code_source(body or "return x"))
-        if body is None:  # MLflow runs a model-from-code file while saving it: break the saved copy afterwards
-            for py in model.glob("*.py"):
-                py.write_text(_code_source(None))
+        # MLflow runs a model-from-code file while saving it (and predicts on the example to infer the
+        # signature): save a well-behaved model, then put the misbehaving code into the saved copy.
+        model = save_code_model(root / name, _code_source("return x"))
+        sources = list(model.glob("*.py"))
+        assert sources, f"no model-from-code file in {model}"
+        for py in sources:
+            py.write_text(_code_source(body))
         out[name] = model
     return out
 

@@ -96,7 +96,9 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
     model_dir = model_dir.resolve()
     mlmodel = mlmodel or read_mlmodel(model_dir)
     python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel, prefer_conda=backend == "conda")
-    code_wheels = find_wheels(model_dir, mlmodel.code_dir or "code")
+    code_dir = mlmodel.code_dir or "code"
+    inside(model_dir, code_dir, "python_function's `code` (the code_paths directory)")
+    code_wheels = find_wheels(model_dir, code_dir)
     if mlmodel.wheels_platform is not None and build:
         notes.append("a WheeledModel: its requirements are its own wheels/, so the build dependencies of python_env.yaml "
                      f"({', '.join(build)}), which MLflow did not download with them, are not installed")
@@ -171,14 +173,20 @@ def _names_mlflow(line: str) -> bool:
 
 
 def _pick_python(venv_python: str | None, venv_source: str, conda: object, mlmodel: MLmodel) -> tuple[str | None, str]:
-    if venv_python:
-        return venv_python, venv_source
     conda_python = getattr(conda, "python", None)
-    if conda_python:
-        return conda_python, "conda.yaml"
-    if mlmodel.python_version:
-        return mlmodel.python_version, "MLmodel"
+    for version, source in ((venv_python, venv_source), (conda_python, "conda.yaml"), (mlmodel.python_version, "MLmodel")):
+        if version:
+            return _checked_python(version, source), source
     return None, "none"
+
+
+def _checked_python(version: str, source: str) -> str:
+    from envforge.interpreters import parse_version
+
+    if parse_version(version) is None:
+        raise ModelDirError(f"{source} names the Python version {version!r}, which is not a Python version (X.Y or X.Y.Z).",
+                            f"Fix the version in {source} (e.g. `3.11.7`) or re-log the model.")
+    return version
 
 
 def _existing(model_dir: Path, declared: str | None, default: str) -> Path | None:

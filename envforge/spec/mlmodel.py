@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.errors import ModelDirError
+from envforge.spec.paths import inside
 from envforge.spec.yamlfile import read_mapping
 
 
@@ -35,6 +36,8 @@ class MLmodel:
 
 def read_mlmodel(model_dir: Path) -> MLmodel:
     path = model_dir / "MLmodel"
+    if path.is_symlink():
+        path = inside(model_dir, "MLmodel", "MLmodel (a symlink)")
     if not path.is_file():
         raise ModelDirError(
             f"No MLmodel file in {model_dir}: this is not an MLflow model directory.",

@@ -90,8 +90,8 @@ def _parse_line(line: str, where: str, model_dir: Path, parsed: Parsed, constrai
     if local is not None:
         path = inside(model_dir, local, f"{where}")
         if not path.is_file():
-            raise ModelDirError(f"{where} names {local!r}, which does not exist in the model directory.",
-                                "Re-log the model with that file, or remove the line.")
+            raise ModelDirError(f"{where}: {local!r} is not a valid requirement, and no file of that name exists in the model directory.",
+                                "Fix the line (a requirement such as `numpy==1.26.4`), re-log the model with that file, or remove the line.")
         key = "./" + path.relative_to(model_dir.resolve()).as_posix()
         parsed.files[key] = path
         target.append(key)
