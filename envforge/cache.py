@@ -7,13 +7,15 @@ is wiped, never reused. A marker is trusted only after the backend's health chec
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import time
 from pathlib import Path
 
-from envforge.backends.base import Backend, BuildOptions, Env, Log
+from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
+from envforge.errors import EnvBuildError
 from envforge.home import envs_dir
 from envforge.locking import locked
 from envforge.spec import EnvSpec
@@ -51,18 +53,38 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
         start = time.monotonic()
         try:
             built = backend.build(spec, model_dir, dest, options, log)
-        except BaseException:
+            state = _state(spec, built, options, time.monotonic() - start)
+            _write_marker(dest, state)
+        except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
             _wipe(dest)
+            no_space = _out_of_space(exc)
+            if no_space:
+                raise no_space from None
             raise
-        state = {
-            "key": spec.key, "backend": spec.backend, "python": built.python,
-            "python_version": built.python_version, "interpreter_reason": built.interpreter_reason,
-            "interpreter_warning": built.interpreter_warning, "installed": list(built.installed),
-            "build_seconds": time.monotonic() - start, "built_at": time.time(), "spec": spec.to_dict(),
-            "explicit_python": os.path.realpath(options.python) if options.python else None,
-        }
-        _write_marker(dest, state)
         return _env(dest, state, reused=False)
+
+
+def _state(spec: EnvSpec, built: Built, options: BuildOptions, seconds: float) -> dict[str, object]:
+    return {
+        "key": spec.key, "backend": spec.backend, "python": built.python,
+        "python_version": built.python_version, "interpreter_reason": built.interpreter_reason,
+        "interpreter_warning": built.interpreter_warning, "installed": list(built.installed),
+        "build_seconds": seconds, "built_at": time.time(), "spec": spec.to_dict(),
+        "explicit_python": os.path.realpath(options.python) if options.python else None,
+    }
+
+
+def _out_of_space(exc: BaseException) -> EnvBuildError | None:
+    """A full disk, whether envforge's own write or an installer's met it, as one clear error."""
+    text = exc.message if isinstance(exc, EnvBuildError) else ""
+    if not (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) and "No space left on device" not in text:
+        return None
+    return EnvBuildError(
+        f"The disk holding envforge's cache ({envs_dir()}) ran out of space while building the environment; "
+        f"the partial build was removed. {text.splitlines()[0] if text else exc}",
+        "Free some space (`envforge cache prune --max-size 5G` removes the least recently used environments), "
+        "or point ENVFORGE_HOME at a larger disk.",
+    )
 
 
 def _interpreter_mismatch(state: dict[str, object], spec: EnvSpec, options: BuildOptions) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from envforge import __version__
 from envforge.cli_docker import add_docker_options, docker_options
 from envforge.cli_docker import add_parsers as add_docker_parsers
-from envforge.errors import EXIT_USAGE, EnvforgeError
+from envforge.errors import EXIT_USAGE, EnvforgeError, Terminated
 
 DESCRIPTION = """\
 envforge proves that a logged MLflow model still works when its environment is rebuilt:
@@ -82,7 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_conda_options(verify)
     add_docker_options(verify)
     verify.add_argument("--predict-timeout", type=float, default=900.0, metavar="SECONDS", help="limit for loading and predicting (default: 900)")
-    verify.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS", help="limit for building the environment (default: 1800)")
+    verify.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS",
+                        help="limit for each step of building the environment: creating it, each install (default: 1800)")
+    verify.add_argument("--download-timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="limit for fetching the model from the tracking server (default: 600)")
+    verify.add_argument("--pass-env", action="append", default=[], metavar="NAME",
+                        help="let the model's process see this environment variable (repeatable); it otherwise gets a "
+                             "minimal environment: no cloud credentials or tokens")
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
     verify.add_argument("--lock", metavar="FILE", help="install exactly the packages of this lock (`envforge lock`) instead of the "
                                                        "model's requirements (default: the lock stored by `record --lock`, if any)")
@@ -128,11 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    previous = _on_sigterm()
     try:
         return int(COMMANDS[args.command](args, out, err))
     except EnvforgeError as exc:
         err.print(f"[bold red]envforge:[/] {_escape(exc.paragraph())}", highlight=False)
         return exc.exit_code
+    except Terminated:
+        err.print("[bold]envforge: terminated (SIGTERM)[/]: child processes were stopped; an environment being built "
+                  "was removed, so the next run builds it again")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         err.print("[bold]envforge: interrupted[/]")
         return 130
@@ -142,6 +154,21 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[bold red]envforge: internal error[/] {type(exc).__name__}: {_escape(str(exc))}. "
                   "This is a bug in envforge; rerun with ENVFORGE_DEBUG=1 for the traceback and report it.", highlight=False)
         return 70
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm() -> Any:
+    """A cancelled CI job sends SIGTERM: unwind like Ctrl-C (kill child process groups, remove a
+    half-built env, release locks) instead of dying with children left running."""
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        return None
 
 
 def _escape(text: str) -> str:
@@ -164,7 +191,8 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, refresh=args.refresh,
         predict_timeout=args.predict_timeout, python=args.python, python_match=args.python_match,
         allow_python_download=args.allow_python_download, offline=args.offline, timeout=args.build_timeout,
-        index_url=args.index_url, extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
+        download_timeout=args.download_timeout, pass_env=tuple(args.pass_env), index_url=args.index_url,
+        extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
         lock=args.lock, channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe,
         **docker_options(args),
     )

@@ -94,7 +94,8 @@ def env_options(p: argparse.ArgumentParser, interpreter_flag: str = "--python") 
     p.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="another package index (repeatable)")
     p.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL", help="a directory or page of wheels (repeatable)")
     p.add_argument("--refresh", action="store_true", help="download the model again even when it is cached")
-    p.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS", help="limit for building the environment (default: 1800)")
+    p.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS", help="limit for each step of the build (default: 1800)")
+    p.add_argument("--download-timeout", type=float, default=600.0, metavar="SECONDS", help="limit for fetching the model (default: 600)")
     from envforge.cli import add_conda_options
 
     add_conda_options(p)
@@ -104,7 +105,7 @@ def build_options(args: argparse.Namespace) -> Any:
     from envforge.backends.base import BuildOptions
 
     return BuildOptions(python=args.interpreter, python_match=args.python_match, allow_python_download=args.allow_python_download,
-                        offline=args.offline, timeout=args.build_timeout, index_url=args.index_url,
+                        offline=args.offline, timeout=args.build_timeout, download_timeout=args.download_timeout, index_url=args.index_url,
                         extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
                         channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe)
 

@@ -43,7 +43,8 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     (unless stored_lock is False) replaces the model's requirements. `build` carries the user's
     index options, which are part of the env's key."""
     chosen = get_backend(backend)
-    model = resolve(uri, tracking_uri=tracking_uri, refresh=refresh, progress=progress)
+    model = resolve(uri, tracking_uri=tracking_uri, refresh=refresh, progress=progress,
+                    timeout=(build or BuildOptions()).download_timeout)
     mlmodel = read_mlmodel(model.path)
     overrides = index_overrides(build or BuildOptions(), chosen.name)
     requested = load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides)

@@ -12,6 +12,11 @@ EXIT_USAGE = 2
 EXIT_ENV = 3
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job) turned into an exception, so that every `finally`, every child
+    process group and every lock is cleaned up on the way out, as on Ctrl-C."""
+
+
 class EnvforgeError(Exception):
     """Base of every error envforge reports to a user."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.errors import ModelRunError
-from envforge.proc import Outcome, child_env, run
+from envforge.proc import Outcome, child_env, passed_env, run
 from envforge.redact import redact
 from envforge.runner import script_path
 
@@ -75,7 +75,8 @@ def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOpt
         with backend.executor(env, model_dir, options, log) as executor:
             yield executor
     else:
-        yield LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), str(model_dir))
+        yield LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), str(model_dir),
+                            child_env(passed_env(options.pass_env)))
 
 
 def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeout: float, freeze: bool = False) -> RunnerOutput:

@@ -30,6 +30,12 @@ def child_env(extra: Mapping[str, str] | None = None, *, prefixes: Sequence[str]
     return env
 
 
+def passed_env(names: Sequence[str]) -> dict[str, str]:
+    """The variables named by --pass-env that are set here (the model's process sees only these
+    beyond the basics: no cloud credentials or tokens by accident)."""
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
 @dataclass(frozen=True)
 class Outcome:
     argv: tuple[str, ...]

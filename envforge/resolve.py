@@ -14,9 +14,11 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
@@ -67,13 +69,45 @@ def resolve(
     tracking_uri: str | None = None,
     refresh: bool = False,
     progress: Progress | None = None,
+    timeout: float | None = None,
 ) -> ModelDir:
-    """Return the local directory holding the model named by `uri`."""
+    """Return the local directory holding the model named by `uri`; fetching it from a tracking
+    server or artifact store must finish within `timeout` seconds (None: no limit)."""
     uri = uri.strip()
     scheme = urlparse(uri).scheme
     if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
         return _local(uri)
     tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking_uri()
+    return _within(timeout, uri, tracking, lambda: _remote(uri, tracking, refresh, progress))
+
+
+def _within(timeout: float | None, uri: str, tracking: str, call: Callable[[], ModelDir]) -> ModelDir:
+    """Run `call` with a deadline. MLflow's own HTTP retries can go on for minutes against a server
+    that accepts connections and never answers; past the deadline the fetch is abandoned (its
+    daemon thread ends with the process; the download cache only trusts a complete download)."""
+    if timeout is None:
+        return call()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="envforge-download", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise ResolveError(f"Fetching {redact(uri)} from {redact(tracking)} did not finish within {timeout:.0f} s.",
+                           "Check that the tracking server and its artifact store are reachable, or raise --download-timeout "
+                           "for a large model.")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _remote(uri: str, tracking: str, refresh: bool, progress: Progress | None) -> ModelDir:
     if uri.startswith("models:/"):
         return _registered(uri, tracking, refresh, progress)
     if uri.startswith("runs:/"):

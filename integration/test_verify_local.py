@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import envforge, report, start_envforge
+from tests.support.cli import envforge, report
 
 pytestmark = pytest.mark.slow
 
@@ -130,16 +130,6 @@ def test_env_is_reused_and_a_changed_code_wheel_gives_a_new_env(tmp_path: Path, 
     assert third.returncode == 0, third.output
     three = report(tmp_path / "3.json")
     assert three["env"]["key"] != one["env"]["key"] and three["env"]["reused"] is False
-
-
-def test_two_concurrent_verifies_build_once(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
-    assert envforge("record", str(sklearn_model), home=home).returncode == 0
-    procs = [start_envforge("verify", str(sklearn_model), "--json", str(tmp_path / f"{i}.json"), home=home) for i in range(2)]
-    outputs = [p.communicate(timeout=900) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
-    reused = sorted(report(tmp_path / f"{i}.json")["env"]["reused"] for i in range(2))
-    assert reused == [False, True]
-    assert len(list((home / "envs").iterdir())) == 1
 
 
 def test_interrupted_build_is_not_reused(sklearn_model: Path, home: Path, tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ class BuildOptions:
     python_match: str = "auto"          # exact | minor | auto
     allow_python_download: bool = False
     offline: bool = False               # any index access is an error (see backends/index.py)
-    timeout: float = 1800.0
+    timeout: float = 1800.0             # --build-timeout: each step of a build (env creation, each install)
+    download_timeout: float = 600.0     # --download-timeout: fetching the model from the tracking server
+    pass_env: tuple[str, ...] = ()      # --pass-env NAME: variables the model's process may see (else a minimal env)
     index_url: str | None = None        # --index-url: replaces the model's
     extra_index_urls: tuple[str, ...] = ()  # --extra-index-url (repeatable)
     find_links: tuple[str, ...] = ()    # --find-links (repeatable)

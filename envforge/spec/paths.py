@@ -10,6 +10,8 @@ from envforge.errors import ModelDirError
 def inside(model_dir: Path, relative: str, what: str) -> Path:
     """Resolve `relative` against model_dir (following symlinks); refuse anything outside it."""
     root = model_dir.resolve()
+    if "\x00" in relative:
+        raise ModelDirError(f"{what} names a path with a NUL byte: {relative!r}.", "Fix the model's files or re-log it.")
     candidate = Path(relative)
     target = (candidate if candidate.is_absolute() else root / candidate).resolve()
     if target != root and root not in target.parents:

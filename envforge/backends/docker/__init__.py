@@ -26,6 +26,7 @@ from envforge.backends.docker.context import FORMAT, VENV_PYTHON, default_base_i
 from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
 from envforge.backends.docker.run import ContainerExecutor
 from envforge.errors import InterpreterNotFound, UsageError
+from envforge.proc import passed_env
 from envforge.spec import EnvSpec
 
 IMAGE_FILE = "image.json"  # in the env's cache dir: which image is this env
@@ -107,7 +108,7 @@ class DockerBackend:
             return report
 
         try:
-            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep)
+            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env=passed_env(options.pass_env))
         finally:
             if run_tag not in report["kept"]:
                 try:

@@ -22,8 +22,8 @@ class ContainerExecutor:
 
     model_dir = MODEL_DIR
 
-    def __init__(self, client: Any, image: str, *, memory: str, keep: Any) -> None:
-        self.client, self.image, self.memory = client, image, memory
+    def __init__(self, client: Any, image: str, *, memory: str, keep: Any, env: dict[str, str] | None = None) -> None:
+        self.client, self.image, self.memory, self.env = client, image, memory, dict(env or {})
         self._keep = keep  # called with `passed` after the verdict: returns what to report
 
     def execute(self, workdir: Path, timeout: float) -> Outcome:
@@ -34,7 +34,7 @@ class ContainerExecutor:
                 self.image, entrypoint=argv[:1], command=argv[1:], user=str(UID), working_dir=WORKDIR,
                 network_mode="none", mem_limit=self.memory, memswap_limit=self.memory, pids_limit=1024,
                 cap_drop=["ALL"], security_opt=["no-new-privileges"], labels={"org.envforge.run": "1"},
-                environment={"PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": "file:///tmp/mlruns"},
+                environment={**self.env, "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": "file:///tmp/mlruns"},
             )
         try:
             with engine_errors("Copying the request into the container"):
