@@ -111,6 +111,7 @@ def main() -> None:
     ap.add_argument("--no-virtualenv", action="store_true", help="skip the virtualenv backend vs MLflow's virtualenv (bench/venv_backend.py)")
     ap.add_argument("--no-conda", action="store_true", help="skip the conda backend on a local channel (bench/conda_backend.py)")
     ap.add_argument("--no-docker", action="store_true", help="skip the docker backend vs MLflow's generated Dockerfile (bench/docker_backend.py)")
+    ap.add_argument("--no-registry", action="store_true", help="skip verify-registry vs separate calls vs MLflow (bench/registry.py)")
     ap.add_argument("--docker-repeat", type=int, default=1, help="rounds of the docker measurements (each builds images; default 1)")
     args = ap.parse_args()
 
@@ -162,6 +163,10 @@ def main() -> None:
 
             samples.update(docker_backend.measure(model_dir, tmp, args.docker_repeat, run=run, env=child_env,
                                                   envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow")))
+        if not args.no_registry:
+            import registry  # bench/registry.py, beside this script
+
+            samples.update(registry.measure(tmp, run=run, env=child_env, envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow")))
         med = {k: statistics.median(s["seconds"] for s in v) for k, v in samples.items()}
         rat = ratios(med)
         if not args.no_conda:
@@ -170,6 +175,8 @@ def main() -> None:
             rat.update(venv_backend.ratios(med, samples))
         if not args.no_docker:
             rat.update(docker_backend.ratios(med, samples))
+        if not args.no_registry:
+            rat.update(registry.ratios(med))
         print(f"\n{'measurement':<16} {'median s':>9}   (n={args.repeat})")
         for k, v in med.items():
             print(f"{k:<16} {v:9.2f}")
