@@ -24,6 +24,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_MLFLOW_AT_START = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_mlflow_settings() -> object:
+    """mlflow.set_experiment() exports MLFLOW_EXPERIMENT_ID into os.environ (also from module-scoped
+    fixtures), where every later subprocess, a model logger against another store, would inherit it:
+    after each test, put MLFLOW_* back as it was when the session started."""
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in _MLFLOW_AT_START]:
+        del os.environ[key]
+    os.environ.update(_MLFLOW_AT_START)
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
     """`mlflow server` on 127.0.0.1 with a SQLite store and proxied artifacts."""
