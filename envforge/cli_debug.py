@@ -99,6 +99,8 @@ def env_options(p: argparse.ArgumentParser, interpreter_flag: str = "--python") 
     from envforge.cli import add_conda_options
 
     add_conda_options(p)
+    p.add_argument("--base-image", metavar="IMAGE", help="--backend docker: the image to build on (default: python:<logged X.Y>-slim)")
+    p.add_argument("--ca-bundle", metavar="PEM", help="--backend docker: CA certificates to trust while building (e.g. a proxy's)")
 
 
 def build_options(args: argparse.Namespace) -> Any:
@@ -107,7 +109,8 @@ def build_options(args: argparse.Namespace) -> Any:
     return BuildOptions(python=args.interpreter, python_match=args.python_match, allow_python_download=args.allow_python_download,
                         offline=args.offline, timeout=args.build_timeout, download_timeout=args.download_timeout, index_url=args.index_url,
                         extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
-                        channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe)
+                        channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe,
+                        base_image=args.base_image, ca_bundle=args.ca_bundle)
 
 
 def _load(args: argparse.Namespace, err: Any) -> Any:

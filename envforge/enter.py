@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from envforge.backends.base import BuildOptions, Env
+from envforge.backends.base import BuildOptions, ContainerBackend, Env
 from envforge.envs import LoadedModel, load_model, open_env
 from envforge.errors import UsageError
 from envforge.proc import run_attached
@@ -32,14 +32,21 @@ def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: Buil
     build = build or BuildOptions()
     say = announce or (lambda text: None)
     loaded = load_model(uri, build=build, **load)  # type: ignore[arg-type]
+    container = isinstance(loaded.backend, ContainerBackend)
     with open_env(loaded, build, say) as env:
-        command = argv if argv is not None else (["python"] if python else [_shell()])
-        full = loaded.backend.command(env.path, env.python, list(command))
+        command = argv if argv is not None else (["python"] if python else ["/bin/sh" if container else _shell()])
+        if container:  # a container of the env image with the model mounted; the docker CLI gets the user's env
+            full = loaded.backend.interactive(env.path, loaded.model.path, list(command),  # type: ignore[attr-defined]
+                                              tty=argv is None and sys.stdin.isatty())
+            variables = dict(os.environ)
+        else:
+            full, variables = loaded.backend.command(env.path, env.python, list(command)), env_vars(env, loaded)
         if argv is None:
-            say(f"entering the rebuilt environment of {uri}: python {env.python_version}, {env.path}; "
-                f"the model is in $MODEL_DIR ({loaded.model.path}); exit to leave")
+            where = f"a container of {env.key[:12]}, the model ({loaded.model.path}) mounted" if container else str(env.path)
+            say(f"entering the rebuilt environment of {uri}: python {env.python_version}, {where}; "
+                f"the model is in $MODEL_DIR{'' if container else f' ({loaded.model.path})'}; exit to leave")
         try:
-            return run_attached(full, env=env_vars(env, loaded))
+            return run_attached(full, env=variables)
         except FileNotFoundError:
             say(f"{full[0]}: command not found in the environment or on PATH")
             return NOT_FOUND

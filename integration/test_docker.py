@@ -272,3 +272,22 @@ def test_index_credentials_reach_the_installer_but_no_layer_or_history(tmp_path:
         assert "UV_EXTRA_INDEX_URL" not in json.dumps(image.attrs["Config"])
     finally:
         docker.images.remove(tag)
+
+
+def test_run_in_a_container_of_the_env_image_with_the_model_mounted(sklearn_model: Path, home: Path, engine) -> None:
+    """`envforge run --backend docker`: the env image's Python, the model read-only at $MODEL_DIR,
+    no network, the image's user, and the command's exit code passed through."""
+    probe = ("import os, socket, sys, sklearn\n"
+             "d = os.environ['MODEL_DIR']\n"
+             "print('prefix', sys.prefix, 'uid', os.getuid(), 'sklearn', sklearn.__version__)\n"
+             "print('model', sorted(os.listdir(d)))\n"
+             "print('writable', os.access(d, os.W_OK))\n"
+             "print('interfaces', sorted(name for _, name in socket.if_nameindex()))\n"
+             "raise SystemExit(7)\n")
+    run = envforge("run", "--backend", "docker", "--base-image", BASE_IMAGE, str(sklearn_model), "--", "python", "-c", probe,
+                   home=home, env=engine, timeout=1500)
+    assert run.returncode == 7, run.output
+    assert "prefix /opt/envforge/venv uid 10001" in run.stdout
+    assert "'MLmodel'" in run.stdout and "'input_example.json'" in run.stdout
+    assert "writable False" in run.stdout
+    assert "interfaces ['lo']" in run.stdout  # no network but loopback

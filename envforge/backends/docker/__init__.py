@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,7 +23,7 @@ from typing import Any
 
 from envforge.backends.base import BuildOptions, Built, Env, Log
 from envforge.backends.docker.build import build_image
-from envforge.backends.docker.context import FORMAT, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
+from envforge.backends.docker.context import FORMAT, MODEL_DIR, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
 from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
 from envforge.backends.docker.run import ContainerExecutor
 from envforge.errors import InterpreterNotFound, UsageError
@@ -78,10 +79,23 @@ class DockerBackend:
 
     def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
         """A `docker run` of argv in the env image (no network), for interactive commands."""
+        return self.interactive(env_dir, None, argv, tty=False)
+
+    def interactive(self, env_dir: Path, model_dir: Path | None, argv: list[str], *, tty: bool) -> list[str]:
+        """`docker run` of argv (the docker CLI, for a terminal) in the env image: no network, the
+        image's user, the model bind-mounted read-only at $MODEL_DIR (a local engine's host path),
+        the venv's bin first on PATH. `python` means the env's Python."""
+        if shutil.which("docker") is None:
+            raise UsageError("`envforge shell` / `run` with --backend docker need the `docker` command-line client, "
+                             "which is not on PATH.", "Install it (Debian: apt-get install docker.io), or use "
+                             "--backend uv to debug the model in a local environment.")
         info = image_info(env_dir) or {}
         program = [VENV_PYTHON, *argv[1:]] if argv and argv[0] == "python" else list(argv)
-        return ["docker", "run", "--rm", "-i", "--network", "none", "--entrypoint", program[0],
-                str(info.get("tag") or info.get("id")), *program[1:]]
+        flags = ["--rm", "-i", *(["-t"] if tty else []), "--network", "none",
+                 "-e", f"PATH={Path(VENV_PYTHON).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+        if model_dir is not None:
+            flags += ["-v", f"{model_dir}:{MODEL_DIR}:ro", "-e", f"MODEL_DIR={MODEL_DIR}"]
+        return ["docker", "run", *flags, "--entrypoint", program[0], str(info.get("tag") or info.get("id")), *program[1:]]
 
     @contextmanager
     def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> Iterator[ContainerExecutor]:
