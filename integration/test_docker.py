@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge, report
-from tests.support.docker import BASE_IMAGE, client, start_engine
+from tests.support.docker import BASE_IMAGE, client, start_engine, start_podman
 from tests.support.models import make_wheel, pinned_requirements, save_code_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -291,3 +291,19 @@ def test_run_in_a_container_of_the_env_image_with_the_model_mounted(sklearn_mode
     assert "'MLmodel'" in run.stdout and "'input_example.json'" in run.stdout
     assert "writable False" in run.stdout
     assert "interfaces ['lo']" in run.stdout  # no network but loopback
+
+
+def test_podmans_docker_compatible_socket_builds_verifies_and_reuses(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
+    """The same backend against Podman (its API service on a socket as DOCKER_HOST), not dockerd."""
+    podman = {"DOCKER_HOST": start_podman()}
+    record(sklearn_model, home)
+    first = verify(sklearn_model, home, podman, tmp_path / "1.json")
+    assert first.returncode == 0, first.output
+    result = report(tmp_path / "1.json")
+    assert result["status"] == "passed" and result["env"]["runner_python"] == "3.11.2"
+    assert result["image"]["env_image_built"] is True
+    version = client(podman["DOCKER_HOST"]).version()
+    assert any("podman" in str(c.get("Name", "")).lower() for c in version.get("Components", [])), version
+    second = verify(sklearn_model, home, podman, tmp_path / "2.json")
+    assert second.returncode == 0, second.output
+    assert report(tmp_path / "2.json")["env"]["reused"] is True

@@ -23,3 +23,12 @@ def client(host: str):
     import docker
 
     return docker.DockerClient(base_url=host, version="auto", timeout=120)
+
+
+def start_podman() -> str:
+    """DOCKER_HOST of Podman's Docker-compatible API socket, with BASE_IMAGE loaded (scripts/setup-podman.sh)."""
+    start_engine()  # makes (or finds) the cached base image archive that Podman loads
+    proc = subprocess.run([str(ROOT / "scripts" / "setup-podman.sh")], capture_output=True, text=True, timeout=1200)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scripts/setup-podman.sh failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc.stdout.strip().splitlines()[-1]
