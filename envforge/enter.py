@@ -36,8 +36,7 @@ def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: Buil
     with open_env(loaded, build, say) as env:
         command = argv if argv is not None else (["python"] if python else ["/bin/sh" if container else _shell()])
         if container:  # a container of the env image with the model mounted; the docker CLI gets the user's env
-            full = loaded.backend.interactive(env.path, loaded.model.path, list(command),  # type: ignore[attr-defined]
-                                              tty=argv is None and sys.stdin.isatty())
+            full = loaded.backend.interactive(env.path, loaded.model.path, list(command), tty=argv is None and sys.stdin.isatty())
             variables = dict(os.environ)
         else:
             full, variables = loaded.backend.command(env.path, env.python, list(command)), env_vars(env, loaded)

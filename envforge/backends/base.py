@@ -113,6 +113,9 @@ class ContainerBackend(Backend, Protocol):
     def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> AbstractContextManager[Executor]:
         """A runner executor for `model_dir` in `env`, cleaned up when the block ends."""
 
+    def interactive(self, env_dir: Path, model_dir: Path | None, argv: list[str], *, tty: bool) -> list[str]:
+        """argv for a user's command in a container of the env (`envforge shell` / `run`), the model mounted."""
+
 
 def requirement_lines(spec: EnvSpec, model_dir: Path, items: tuple[str, ...]) -> list[str]:
     """Requirement lines with "./relative" local files turned into absolute paths."""
