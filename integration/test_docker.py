@@ -296,13 +296,16 @@ def test_run_in_a_container_of_the_env_image_with_the_model_mounted(sklearn_mode
 def test_podmans_docker_compatible_socket_builds_verifies_and_reuses(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
     """The same backend against Podman (its API service on a socket as DOCKER_HOST), not dockerd."""
     podman = {"DOCKER_HOST": start_podman()}
+    engine_client = client(podman["DOCKER_HOST"])
+    for image in engine_client.images.list(name="envforge-env"):  # Podman's store outlives a run: start cold
+        engine_client.images.remove(image.id, force=True)
     record(sklearn_model, home)
     first = verify(sklearn_model, home, podman, tmp_path / "1.json")
     assert first.returncode == 0, first.output
     result = report(tmp_path / "1.json")
     assert result["status"] == "passed" and result["env"]["runner_python"] == "3.11.2"
     assert result["image"]["env_image_built"] is True
-    version = client(podman["DOCKER_HOST"]).version()
+    version = engine_client.version()
     assert any("podman" in str(c.get("Name", "")).lower() for c in version.get("Components", [])), version
     second = verify(sklearn_model, home, podman, tmp_path / "2.json")
     assert second.returncode == 0, second.output
