@@ -64,22 +64,33 @@ def _conda_python(env_dir: Path) -> list[str] | None:
     return None
 
 
-def harvest(env_dir: Path) -> int:
-    """Add the env's new .pyc files (for sources hardlinked from a package cache) to the store.
-    Returns how many were added; never raises OSError."""
+def _open_store(env_dir: Path, *, create: bool) -> tuple[Path, Path, str, set[str]] | None:
+    """(site-packages, store, cache tag, stems already stored) for env_dir, or None when there is no
+    store to use: an unknown layout, a store on another filesystem (no hardlinks), an OSError."""
     layout = env_layout(env_dir)
     if layout is None:
-        return 0
+        return None
     site, store_name, tag = layout
     store = store_dir(store_name)
     try:
-        store.mkdir(parents=True, exist_ok=True)
-        if os.stat(store).st_dev != os.stat(site).st_dev:
-            return 0  # no hardlinks across filesystems
+        if create:
+            store.mkdir(parents=True, exist_ok=True)
+        if os.stat(site).st_dev != os.stat(store).st_dev:
+            return None
         have = {name[:-4] for name in os.listdir(store) if name.endswith(".pyc")}
     except OSError as exc:
         log.debug("bytecode store %s unusable: %s", store, exc)
+        return None
+    return Path(site), store, tag, have
+
+
+def harvest(env_dir: Path) -> int:
+    """Add the env's new .pyc files (for sources hardlinked from a package cache) to the store.
+    Returns how many were added; never raises OSError."""
+    opened = _open_store(env_dir, create=True)
+    if opened is None:
         return 0
+    site, store, tag, have = opened
     suffix = f".{tag}.pyc"
     added = 0
     for dirpath, _dirs, files in os.walk(site):
@@ -130,18 +141,10 @@ def _header_matches(pyc: Path, src: os.stat_result) -> bool:
 def seed(env_dir: Path) -> int:
     """Hardlink stored .pyc files into the env, for each source that is the stored source's inode.
     Returns how many were linked; never raises OSError."""
-    layout = env_layout(env_dir)
-    if layout is None:
+    opened = _open_store(env_dir, create=False)
+    if opened is None:
         return 0
-    site, store_name, tag = layout
-    store = store_dir(store_name)
-    try:
-        if os.stat(site).st_dev != os.stat(store).st_dev:
-            return 0
-        have = {name[:-4] for name in os.listdir(store) if name.endswith(".pyc")}
-    except OSError as exc:
-        log.debug("bytecode store %s unusable: %s", store, exc)
-        return 0
+    site, store, tag, have = opened
     seeded, stack = 0, [str(site)]
     while have and stack:
         folder = stack.pop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from envforge.errors import EnvBuildError
 from envforge.home import locks_dir
@@ -16,9 +16,7 @@ def locked(name: str, *, timeout: float = 3600.0, on_wait: object = None) -> Ite
     """Hold the lock `name` (a cache key); waits for another process holding it."""
     import filelock
 
-    directory = locks_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(Path(directory) / f"{name}.lock"))
+    lock = _file_lock(name)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
@@ -37,14 +35,21 @@ def locked(name: str, *, timeout: float = 3600.0, on_wait: object = None) -> Ite
         lock.release()
 
 
+def _file_lock(name: str) -> Any:
+    """The filelock.FileLock for `name` in the locks directory (created if missing)."""
+    import filelock
+
+    directory = locks_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(Path(directory) / f"{name}.lock"))
+
+
 @contextlib.contextmanager
 def try_locked(name: str) -> Iterator[bool]:
     """Take the lock `name` only if nobody holds it (never waits): yields True when it was taken."""
     import filelock
 
-    directory = locks_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(Path(directory) / f"{name}.lock"))
+    lock = _file_lock(name)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
