@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from envforge.record import RecordResult
+    from envforge.commands.record import RecordResult
     from envforge.result import VerifyResult
 
 
@@ -20,14 +20,14 @@ def verify(uri: str, **options: Any) -> VerifyResult:
     Returns a VerifyResult (status, exit_code, reason, comparison, steps, ...); never raises for
     a bad model or a failed build: those are in the result.
     """
-    from envforge.verify import verify as _verify
+    from envforge.commands.verify import verify as _verify
 
     return _verify(uri, **options)
 
 
 def record(uri: str, **options: Any) -> RecordResult:
     """Run the model in the current environment and store its predictions next to it."""
-    from envforge.record import record as _record
+    from envforge.commands.record import record as _record
 
     return _record(uri, **options)
 

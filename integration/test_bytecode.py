@@ -1,4 +1,4 @@
-"""envforge's bytecode store (envforge/bytecode.py) with real uv envs and real CPython imports.
+"""envforge's bytecode store (envforge/store/bytecode.py) with real uv envs and real CPython imports.
 
 uv hardlinks installed files from its cache; a .pyc compiled in one env is reused in the next
 env only for a source file that is the very same inode. Each test gets its own uv cache under
@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from envforge import bytecode, interpreters
+from envforge import interpreters
 from envforge.backends.base import BuildOptions
 from envforge.backends.uv import UvBackend, uv_bin
-from envforge.cache import get_env
-from envforge.home import envs_dir
 from envforge.spec import EnvSpec
+from envforge.store import bytecode
+from envforge.store.envs import get_env
+from envforge.store.layout import envs_dir
 from tests.support.cli import envforge, report
 from tests.support.models import make_wheel
 

@@ -199,7 +199,7 @@ def test_cache_prune_leaves_envs_other_processes_hold(sklearn_model: Path, home:
         os.utime(Path(env["path"]) / ".envforge-used", (month_ago, month_ago))
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom envforge.cache import lock_name\nfrom envforge.locking import locked\n"
+        [sys.executable, "-c", "import sys, time\nfrom envforge.store.envs import lock_name\nfrom envforge.store.filelocks import locked\n"
          "with locked(lock_name(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(300)\n",
          by_model[str(sklearn_model)]["key"]],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "ENVFORGE_HOME": str(home)})

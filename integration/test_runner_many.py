@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.predict import run_runner, run_runner_many
+from envforge.execution.executor import run_runner, run_runner_many
 from tests.support.models import save_code_model
 
 pytestmark = pytest.mark.slow

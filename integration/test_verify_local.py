@@ -134,8 +134,8 @@ def test_env_is_reused_and_a_changed_code_wheel_gives_a_new_env(tmp_path: Path, 
 
 def test_interrupted_build_is_not_reused(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
     """A directory without the state marker (a build killed midway) is wiped and rebuilt."""
-    from envforge.cache import env_dir
     from envforge.spec import load_spec
+    from envforge.store.envs import env_dir
 
     first = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "1.json"), home=home)
     assert first.returncode == 0, first.output
@@ -159,9 +159,9 @@ def test_python_api_returns_a_result(sklearn_model: Path, home: Path, monkeypatc
     import envforge
 
     monkeypatch.setenv("ENVFORGE_HOME", str(home))
-    recorded = envforge.record(str(sklearn_model))
+    recorded = envforge.commands.record(str(sklearn_model))
     assert recorded.examples == ("input_example",)
-    result = envforge.verify(str(sklearn_model), backend="uv")
+    result = envforge.commands.verify(str(sklearn_model), backend="uv")
     assert result.status == "passed" and result.exit_code == 0
     assert result.comparison is not None and result.comparison.ok
     assert result.python_version == recorded.python

@@ -58,7 +58,7 @@ def registry(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> st
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
-    from envforge.record import record
+    from envforge.commands.record import record
     from tests.support.models import pinned_requirements
 
     root = tmp_path_factory.mktemp("registry-models")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from envforge import cache_admin
-from envforge.cache import MARKER, lock_name
 from envforge.errors import UsageError
-from envforge.locking import locked, using
-from envforge.usage import USED, note_use
+from envforge.store import prune as cache_admin
+from envforge.store.envs import MARKER, lock_name
+from envforge.store.filelocks import locked, using
+from envforge.store.usage import USED, note_use
 
 DAY = 86400.0
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from envforge.backends.base import BuildOptions
-from envforge.backends.conda import external, lockfile, pip_lock
+from envforge.backends.conda import external, lockformat, pip_lock
 from envforge.backends.conda.channels import effective, public_url, scrub
 from envforge.backends.conda.link import solve_and_link
 from envforge.backends.conda.lock import conda_specs, offline_check
@@ -135,32 +135,32 @@ def test_lock_round_trips_through_conda_locks_own_models(tmp_path: Path) -> None
     pip = [PipPackage("mlflow", "2.9.0", "https://files/mlflow-2.9.0-py3-none-any.whl", "d" * 64),
            PipPackage("private", "1.0", "https://files/private-1.0-py3-none-any.whl", "e" * 64, direct=True)]
     path = tmp_path / "conda-lock.yml"
-    lockfile.write(lockfile.build_lockfile(conda, pip, platform="linux-64", channels=["https://u:secret@host/ch"], spec=spec,
+    lockformat.write(lockformat.build_lockfile(conda, pip, platform="linux-64", channels=["https://u:secret@host/ch"], spec=spec,
                                            specs=conda_specs(spec), sources=["conda.yaml"]), path)
     text = path.read_text()
     assert "secret" not in text and "conda-lock install" in text  # conda-lock's own header
     data = yaml.safe_load(text)
     assert data["version"] == 1 and data["metadata"]["platforms"] == ["linux-64"]
     assert len(data["metadata"]["content_hash"]["linux-64"]) == 64
-    back_conda, back_pip, channels = lockfile.read(path, "linux-64")
+    back_conda, back_pip, channels = lockformat.read(path, "linux-64")
     assert channels == ["https://host/ch"]
     assert sorted((p.name, p.version, p.build, p.md5, p.sha256, p.depends) for p in back_conda) == sorted(
         (p.name, p.version, p.build, p.md5, p.sha256, p.depends) for p in conda)
     assert sorted(back_pip, key=lambda p: p.name) == pip
-    lockfile.validate(path)  # conda-lock's own parser accepts it
+    lockformat.validate(path)  # conda-lock's own parser accepts it
     with pytest.raises(ModelDirError, match="no packages for this platform"):
-        lockfile.read(path, "osx-arm64")
+        lockformat.read(path, "osx-arm64")
     no_md5 = yaml.safe_load(text)
     del next(p for p in no_md5["package"] if p["manager"] == "conda")["hash"]["md5"]
     path.write_text(yaml.safe_dump(no_md5))
     with pytest.raises(ModelDirError, match="not a valid conda-lock file"):
-        lockfile.validate(path)
+        lockformat.validate(path)
     for field, value in (("name", "--index-url=http://evil.example/simple"), ("version", "1.0 -r /etc/passwd")):
         data = yaml.safe_load(text)
         next(p for p in data["package"] if p["manager"] == "pip")[field] = value
         path.write_text(yaml.safe_dump(data))  # a lock from a model dir is untrusted: it must not smuggle in options
         with pytest.raises(ModelDirError, match="malformed pip entry"):
-            lockfile.read(path, "linux-64")
+            lockformat.read(path, "linux-64")
 
 
 def test_external_solvers_dry_run_json_is_read() -> None:

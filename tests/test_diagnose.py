@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envforge.diagnose import annotate, load_hint
+from envforge.execution.diagnose import annotate, load_hint
 from envforge.spec import load_spec
 
 MLMODEL = "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    python_version: 3.9.12\n"

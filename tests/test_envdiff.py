@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import Env
-from envforge.envdiff import diff_env, requested_versions
-from envforge.envs import LoadedModel
-from envforge.expectations import Expectations
+from envforge.commands.diff import diff_env, requested_versions
+from envforge.modeldir.expectations import Expectations
+from envforge.pipeline import LoadedModel
 from envforge.spec import EnvSpec
 
 

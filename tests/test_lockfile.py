@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from envforge.errors import ModelDirError
-from envforge.lockfile import apply_lock, installed_packages, read_lock
 from envforge.spec import EnvSpec
+from envforge.spec.envlock import apply_lock, installed_packages, read_lock
 
 UV_STYLE = """\
 # envforge lock: the exact packages of the environment rebuilt for models:/iris/3

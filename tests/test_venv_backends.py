@@ -10,10 +10,10 @@ import pytest
 from envforge.backends import NAMES, get_backend
 from envforge.backends.base import BuildOptions, built_from, choose_interpreter
 from envforge.backends.virtualenv import VirtualenvBackend, pip_env
-from envforge.cache import _interpreter_mismatch
 from envforge.cli import build_parser
 from envforge.interpreters import Choice, Interpreter
 from envforge.spec import EnvSpec
+from envforge.store.envs import _interpreter_mismatch
 
 PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 

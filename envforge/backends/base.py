@@ -91,7 +91,7 @@ class Backend(Protocol):
 
 
 class Executor(Protocol):
-    """How the runner is started for one model (envforge.predict.execute_runner drives it)."""
+    """How the runner is started for one model (envforge.execution.executor.execute_runner drives it)."""
 
     model_dir: str  # the model directory as the runner sees it
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envforge import bytecode
 from envforge.backends.base import (
     BuildOptions,
     Built,
@@ -21,6 +20,7 @@ from envforge.backends.base import (
 )
 from envforge.proc import run
 from envforge.spec import EnvSpec
+from envforge.store import bytecode
 
 _REMEDY = (
     "Check that every pinned version exists on the package index (uv's message above names the package); "

@@ -12,7 +12,7 @@ values.py the comparison of their elements.
 
 from __future__ import annotations
 
-from envforge.compare.model import DEFAULT_ATOL, DEFAULT_RTOL, DIFF_KINDS, Comparison, Diff, ExampleComparison
+from envforge.compare.results import DEFAULT_ATOL, DEFAULT_RTOL, DIFF_KINDS, Comparison, Diff, ExampleComparison
 from envforge.compare.structures import compare, compare_values
 
 __all__ = ["DEFAULT_RTOL", "DEFAULT_ATOL", "DIFF_KINDS", "Diff", "ExampleComparison", "Comparison",

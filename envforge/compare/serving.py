@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envforge.compare.model import DEFAULT_ATOL, DEFAULT_RTOL, ExampleComparison
+from envforge.compare.results import DEFAULT_ATOL, DEFAULT_RTOL, ExampleComparison
 from envforge.compare.structures import compare_values
 
 

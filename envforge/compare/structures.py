@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from envforge.compare.model import DEFAULT_ATOL, DEFAULT_RTOL, PRIMITIVES, Comparison, Diff, ExampleComparison, severity, short
+from envforge.compare.results import DEFAULT_ATOL, DEFAULT_RTOL, PRIMITIVES, Comparison, Diff, ExampleComparison, severity, short
 from envforge.compare.values import Ctx, check_tolerances, compare_seq, holds_floats, is_num, same
 
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from envforge.compare.model import DEFAULT_ATOL, DEFAULT_RTOL, PRIMITIVES, ROOT, Diff, num, short
+from envforge.compare.results import DEFAULT_ATOL, DEFAULT_RTOL, PRIMITIVES, ROOT, Diff, num, short
 from envforge.errors import UsageError
 
 _MAX_SAMPLES = 5

@@ -49,7 +49,7 @@ class Plan:
 def make_plan(targets: list[Target], options: RegistryOptions, log: object = None) -> Plan:
     """Resolve each target (cached downloads) and read its EnvSpec; sequential, because MLflow's
     download goes through process-wide tracking settings."""
-    from envforge.envs import load_model
+    from envforge.pipeline import load_model
 
     by_key: dict[str, list[Target]] = {}
     specs: dict[str, tuple[str | None, tuple[str, ...]]] = {}

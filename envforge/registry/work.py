@@ -63,7 +63,7 @@ def _unfinished(result: VerifyResult) -> bool:
 
 
 def _load(member: _Member, options: RegistryOptions) -> bool:
-    from envforge.envs import load_model
+    from envforge.pipeline import load_model
 
     start = time.perf_counter()
     try:
@@ -82,10 +82,11 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
                    stop: Callable[[], bool]) -> None:
-    from envforge import bytecode, diagnose
-    from envforge.envs import open_env
-    from envforge.predict import run_runner_many
-    from envforge.verify import examples_to_run, judge_output
+    from envforge.commands.verify import examples_to_run, judge_output
+    from envforge.execution import diagnose
+    from envforge.execution.executor import run_runner_many
+    from envforge.pipeline import open_env
+    from envforge.store import bytecode
 
     first = members[0].loaded
     start = time.perf_counter()
@@ -128,7 +129,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
 
 
 def _verify_options(options: RegistryOptions) -> Any:
-    from envforge.verify import VerifyOptions
+    from envforge.commands.verify import VerifyOptions
 
     return VerifyOptions(backend=options.backend, tracking_uri=options.tracking_uri, require_expected=options.require_expected,
                          rtol=options.rtol, atol=options.atol, predict_timeout=options.model_timeout, build=options.build)

@@ -16,7 +16,7 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
     suite = ET.Element("testsuite", name="envforge", tests=str(len(results)), failures=str(failures),
                        errors=str(errors), skipped=str(skipped), time=f"{sum(r.seconds for r in results):.3f}")
     for result in results:
-        case = ET.SubElement(suite, "testcase", classname=f"envforge.verify.{result.backend}",
+        case = ET.SubElement(suite, "testcase", classname=f"envforge.commands.verify.{result.backend}",
                              name=redact(result.uri), time=f"{result.seconds:.3f}")
         if result.status == FAILED:
             ET.SubElement(case, "failure", message=redact(result.reason)).text = _details(result)

@@ -21,14 +21,14 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from envforge import bytecode
 from envforge.backends.base import BuildOptions, Built, Log
-from envforge.backends.conda import lockfile, pip_lock
+from envforge.backends.conda import lockformat, pip_lock
 from envforge.backends.conda.channels import public_url
 from envforge.backends.conda.lock import install_lock, save, solve_into
 from envforge.backends.conda.spec import LOCK_NAME, lock_path
 from envforge.proc import child_env, run
 from envforge.spec import EnvSpec
+from envforge.store import bytecode
 
 
 class CondaBackend:
@@ -46,10 +46,10 @@ class CondaBackend:
         source = lock_path(model_dir, options)
         with ThreadPoolExecutor(max_workers=1) as pool:  # conda-lock imports slowly: in a thread, while the work goes on
             if source is not None:
-                checked = pool.submit(lockfile.validate, source)  # conda-lock's own parser must accept the lock
+                checked = pool.submit(lockformat.validate, source)  # conda-lock's own parser must accept the lock
                 locked = install_lock(source, spec, dest, options, log)
             else:
-                checked = pool.submit(lockfile.preload)
+                checked = pool.submit(lockformat.preload)
                 locked = solve_into(spec, model_dir, dest, options, log)
             log(f"installing {len(locked.pip)} locked pip package(s) with uv (hash-checked)")
             pip_lock.install(locked.pip, spec, model_dir, python, options)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envforge.backends.base import BuildOptions, Log
-from envforge.backends.conda import lockfile, pip_lock
+from envforge.backends.conda import lockformat, pip_lock
 from envforge.backends.conda.channels import describe, effective
 from envforge.backends.conda.link import link_exact, solve_and_link
 from envforge.backends.conda.pip_lock import PipPackage
@@ -70,7 +70,7 @@ def solve_into(spec: EnvSpec, model_dir: Path, prefix: Path, options: BuildOptio
 
 def install_lock(path: Path, spec: EnvSpec, prefix: Path, options: BuildOptions, log: Log) -> Locked:
     """Link exactly the conda packages of a conda-lock file (no solve); its pip part is installed by the caller."""
-    conda, pip, lock_channels = lockfile.read(path, platform())
+    conda, pip, lock_channels = lockformat.read(path, platform())
     channels = offline_check(effective(options.channels or tuple(lock_channels)), options)
     log(f"installing the lock {path.name}: {len(conda)} conda and {len(pip)} pip package(s), from {describe(channels)}")
     linked = link_exact(channels, conda, prefix, timeout=options.timeout)
@@ -79,15 +79,15 @@ def install_lock(path: Path, spec: EnvSpec, prefix: Path, options: BuildOptions,
 
 def save(locked: Locked, spec: EnvSpec, path: Path) -> None:
     """Write `locked` as a conda-lock file for this platform."""
-    content = lockfile.build_lockfile(locked.conda, locked.pip, platform=platform(), channels=locked.channels,
+    content = lockformat.build_lockfile(locked.conda, locked.pip, platform=platform(), channels=locked.channels,
                                       spec=spec, specs=locked.specs or conda_specs(spec), sources=["conda.yaml"])
-    lockfile.write(content, path)
+    lockformat.write(content, path)
 
 
 def write_lock(spec: EnvSpec, model_dir: Path, output: Path, options: BuildOptions, log: Log) -> Locked:
     """`envforge lock --backend conda`: solve conda.yaml and write its conda-lock file to `output` (no env is built)."""
     with ThreadPoolExecutor(max_workers=1) as pool:  # import conda-lock (slow) while the solvers run in child processes
-        loading = pool.submit(lockfile.preload)
+        loading = pool.submit(lockformat.preload)
         with tempfile.TemporaryDirectory(prefix="envforge-conda-lock-") as tmp:
             locked = solve_into(spec, model_dir, Path(tmp) / "prefix", options, log)
         loading.result()

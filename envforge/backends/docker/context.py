@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from envforge.backends.base import BuildOptions, index_args
+from envforge.execution.runner import script_path
 from envforge.redact import redact
-from envforge.runner import script_path
 from envforge.spec import EnvSpec
 
 PREFIX = "/opt/envforge"

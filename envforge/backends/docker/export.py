@@ -13,7 +13,7 @@ from envforge.backends.base import BuildOptions, index_overrides
 from envforge.backends.docker import uv_version
 from envforge.backends.docker.context import combined_context, default_base_image, env_context, write_context
 from envforge.errors import UsageError
-from envforge.resolve import resolve
+from envforge.modeldir.resolve import resolve
 from envforge.spec import load_spec
 from envforge.spec.mlmodel import read_mlmodel
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from envforge.errors import EnvBuildError
-from envforge.home import locks_dir
+from envforge.store.layout import locks_dir
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import logging
 import os
 from pathlib import Path
 
-from envforge.home import home
+from envforge.store.layout import home
 
 log = logging.getLogger(__name__)
 _HEADER = 16  # magic, flags, source mtime, source size

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from envforge.backends.base import Env
-from envforge.envs import LoadedModel
-from envforge.expectations import Expectations
-from envforge.lockfile import installed_packages
+from envforge.modeldir.expectations import Expectations
+from envforge.pipeline import LoadedModel
+from envforge.spec.envlock import installed_packages
 
 CHANGED, MISSING, UNSATISFIED, ADDED, SAME, TRAINING_ONLY = "changed", "missing", "unsatisfied", "added", "same", "training-only"
 OK = "ok"  # without a recording: installed, and meets its requirement if it has one

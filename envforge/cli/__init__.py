@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from envforge import __version__
-from envforge.cli_docker import add_docker_options, docker_options
-from envforge.cli_docker import add_parsers as add_docker_parsers
+from envforge.cli.docker_commands import add_docker_options, docker_options
+from envforge.cli.docker_commands import add_parsers as add_docker_parsers
 from envforge.errors import EXIT_USAGE, EnvforgeError, Terminated
 
 DESCRIPTION = """\
@@ -116,10 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train a tiny scikit-learn model, log it with an input example to a local MLflow "
                                        "store (SQLite), record its predictions, and verify it with the uv backend.")
     quick.add_argument("--dir", type=Path, default=Path("envforge-quickstart"), help="where the local store lives (default: ./envforge-quickstart)")
-    from envforge.cli_debug import add_parsers
+    from envforge.cli.debug_commands import add_parsers
 
     add_parsers(sub)  # shell, run, diff, serve-check, lock, cache
-    from envforge.registry.cli import add_parsers as add_registry_parsers
+    from envforge.cli.registry_commands import add_parsers as add_registry_parsers
 
     add_registry_parsers(sub)  # verify-registry, status
     add_docker_parsers(sub)  # dockerfile
@@ -180,8 +180,8 @@ def _escape(text: str) -> str:
 
 
 def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from envforge.commands.verify import verify
     from envforge.report.console import ConsoleProgress, print_result
-    from envforge.verify import verify
 
     if not args.quiet:
         err.print(f"[bold]envforge verify[/] {_escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
@@ -213,7 +213,7 @@ def write_reports(results: list[Any], json_path: Path | None, junit_path: Path |
 
 
 def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from envforge.record import record
+    from envforge.commands.record import record
 
     with err.status("recording predictions in the current environment…"):
         result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock)
@@ -227,7 +227,7 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
 def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
     import json
 
-    from envforge.inspect import inspect
+    from envforge.commands.inspect_model import inspect
 
     info = inspect(args.uri, tracking_uri=args.tracking_uri, backend=args.backend, index_url=args.index_url,
                    extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links))
@@ -245,8 +245,8 @@ def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from envforge.quickstart import log_quickstart_model
-    from envforge.record import record
+    from envforge.commands.quickstart import log_quickstart_model
+    from envforge.commands.record import record
 
     with err.status("training and logging a scikit-learn iris model…"):
         model = log_quickstart_model(args.dir)
@@ -266,7 +266,7 @@ COMMANDS = {"verify": cmd_verify, "record": cmd_record, "inspect": cmd_inspect, 
 
 
 def _debug_commands() -> None:
-    from envforge.cli_debug import COMMANDS as debug
+    from envforge.cli.debug_commands import COMMANDS as debug
 
     COMMANDS.update(debug)
 
@@ -275,7 +275,7 @@ _debug_commands()
 
 
 def _docker_commands() -> None:
-    from envforge.cli_docker import COMMANDS as docker
+    from envforge.cli.docker_commands import COMMANDS as docker
 
     COMMANDS.update(docker)
 
@@ -284,7 +284,7 @@ _docker_commands()
 
 
 def _registry_commands() -> None:
-    from envforge.registry.cli import COMMANDS as registry
+    from envforge.cli.registry_commands import COMMANDS as registry
 
     COMMANDS.update(registry)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.errors import ModelRunError
+from envforge.execution.runner import script_path
 from envforge.proc import Outcome, child_env, passed_env, run
 from envforge.redact import redact
-from envforge.runner import script_path
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
-from envforge.home import models_dir
-from envforge.locking import locked
 from envforge.redact import redact
+from envforge.store.filelocks import locked
+from envforge.store.layout import models_dir
 
 _MARKER = ".envforge-download.json"
 _VERSION_RE = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)(?P<rest>/.*)?$")

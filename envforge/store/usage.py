@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from envforge.errors import EnvforgeError
-from envforge.locking import locked
 from envforge.redact import redact
+from envforge.store.filelocks import locked
 
 USED = ".envforge-used"
 MODELS = ".envforge-models.json"
@@ -21,7 +21,7 @@ MAX_MODELS = 20
 
 def note_use(env_dir: Path, key: str, uri: str) -> None:
     """Record that `uri` used the env now. Best effort: bookkeeping never fails a command."""
-    from envforge.cache import lock_name
+    from envforge.store.envs import lock_name
 
     try:
         with locked(lock_name(key), timeout=30):

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envforge import __version__
-from envforge import examples as examples_mod
-from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
-from envforge.predict import run_runner
+from envforge.execution.executor import run_runner
+from envforge.modeldir import examples as examples_mod
+from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.proc import child_env
-from envforge.resolve import ModelDir, resolve
 from envforge.spec.mlmodel import read_mlmodel
 
 
@@ -61,8 +61,8 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
 def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:
     """Lock the env rebuilt from the model's own requirements (a stored lock is ignored: this
     one replaces it) and store it next to the expectations."""
-    from envforge.envs import load_model, open_env
-    from envforge.lockfile import LOCK_FILENAME, write_lock
+    from envforge.pipeline import load_model, open_env
+    from envforge.spec.envlock import LOCK_FILENAME, write_lock
 
     loaded = load_model(str(model.path) if model.is_local else uri, tracking_uri=tracking_uri, stored_lock=False, build=build)
     with open_env(loaded, build, lambda text: None) as env:

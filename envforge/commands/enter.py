@@ -1,6 +1,6 @@
 """`envforge shell` and `envforge run`: a command, a shell or a Python REPL inside the rebuilt env.
 
-The env is built or reused like verify's (envforge.envs), held "in use" for as long as the
+The env is built or reused like verify's (envforge.pipeline), held "in use" for as long as the
 command runs, and entered the way a virtualenv's activate script would: its bin directory
 first on PATH, VIRTUAL_ENV set, the model directory in $MODEL_DIR. The user's own environment
 is kept (their debugging script may need credentials or a tracking URI), except the variables
@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from envforge.backends.base import BuildOptions, ContainerBackend, Env
-from envforge.envs import LoadedModel, load_model, open_env
 from envforge.errors import UsageError
+from envforge.pipeline import LoadedModel, load_model, open_env
 from envforge.proc import run_attached
 
 _DROP_PREFIXES = ("PYTHON", "CONDA_", "VIRTUAL_ENV", "__PYVENV")
@@ -26,7 +26,7 @@ NOT_FOUND, NOT_EXECUTABLE = 127, 126
 def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: BuildOptions | None = None,
           announce: Callable[[str], None] | None = None, **load: object) -> int:
     """Run `argv` (None: an interactive shell, or a Python REPL with python=True) in the model's
-    rebuilt env and return its exit code. `load` goes to envforge.envs.load_model."""
+    rebuilt env and return its exit code. `load` goes to envforge.pipeline.load_model."""
     if argv is not None and not argv:
         raise UsageError("No command given to run.", "Put the command after `--`, e.g. `envforge run URI -- python my_debug.py`.")
     build = build or BuildOptions()

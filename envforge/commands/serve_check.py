@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions, Env
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
-from envforge.envs import LoadedModel, load_model, open_env
 from envforge.errors import EXIT_FAILED, EnvforgeError, ModelRunError, UsageError
-from envforge.examples import MAX_INPUT_BYTES, MODEL_EXAMPLE
+from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir.examples import MAX_INPUT_BYTES, MODEL_EXAMPLE
+from envforge.pipeline import LoadedModel, load_model, open_env
 from envforge.proc import Background, child_env
 from envforge.progress import Progress, Silent, timed
 from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult

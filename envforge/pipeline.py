@@ -14,14 +14,14 @@ from pathlib import Path
 
 from envforge.backends import get_backend
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, index_overrides
-from envforge.cache import get_env, lock_name
 from envforge.errors import EnvBuildError, UsageError
-from envforge.lockfile import LOCK_FILENAME, Lock, apply_lock, read_lock
-from envforge.locking import using
-from envforge.resolve import ModelDir, resolve
+from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.spec import EnvSpec, load_spec
+from envforge.spec.envlock import LOCK_FILENAME, Lock, apply_lock, read_lock
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
-from envforge.usage import note_use
+from envforge.store.envs import get_env, lock_name
+from envforge.store.filelocks import using
+from envforge.store.usage import note_use
 
 Log = Callable[[str], None]
 

@@ -1,7 +1,7 @@
 """`envforge cache list` and `envforge cache prune`: the built envs under $ENVFORGE_HOME/envs.
 
 Prune never removes an env another envforge process is working with: it takes the env's
-per-key build lock and its "in use" lock without waiting (envforge.locking) and skips the env
+per-key build lock and its "in use" lock without waiting (envforge.store.filelocks) and skips the env
 when either is held. The state marker goes first, so an interrupted removal leaves a directory
 that get_env treats as an unfinished build (wiped and rebuilt), never as a usable env.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge.cache import MARKER, lock_name
 from envforge.errors import UsageError
-from envforge.home import envs_dir
-from envforge.locking import try_locked, try_unused
-from envforge.usage import last_used, models
+from envforge.store.envs import MARKER, lock_name
+from envforge.store.filelocks import try_locked, try_unused
+from envforge.store.layout import envs_dir
+from envforge.store.usage import last_used, models
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _SIZE = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}

@@ -7,16 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge import bytecode, diagnose
-from envforge import examples as examples_mod
-from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
-from envforge.envs import load_model, open_env
 from envforge.errors import EXIT_FAILED, EnvforgeError
-from envforge.predict import RunnerOutput, execute_runner, open_executor
+from envforge.execution import diagnose
+from envforge.execution.executor import RunnerOutput, execute_runner, open_executor
+from envforge.modeldir import examples as examples_mod
+from envforge.modeldir import expectations as expectations_mod
+from envforge.pipeline import load_model, open_env
 from envforge.progress import Progress, Silent, timed
 from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult
+from envforge.store import bytecode
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def verify(uri: str, *, progress: Progress | None = None, **options: Any) -> Ver
         from envforge.errors import UsageError
 
         raise UsageError(f"verify() got unknown option(s): {', '.join(sorted(unknown))}.",
-                         "See help(envforge.verify) for the options it takes.")
+                         "See help(envforge.commands.verify) for the options it takes.")
     build = BuildOptions(**{k: options.pop(k) for k in list(options) if k in build_keys})
     opts = VerifyOptions(build=build, **options)
     progress = progress or Silent()

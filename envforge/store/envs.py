@@ -16,9 +16,9 @@ from pathlib import Path
 
 from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
 from envforge.errors import EnvBuildError
-from envforge.home import envs_dir
-from envforge.locking import locked
 from envforge.spec import EnvSpec
+from envforge.store.filelocks import locked
+from envforge.store.layout import envs_dir
 
 MARKER = ".envforge-state.json"
 
@@ -28,7 +28,7 @@ def env_dir(spec: EnvSpec) -> Path:
 
 
 def lock_name(key: str) -> str:
-    """The per-key lock held while an env is built, checked, or removed (envforge.locking)."""
+    """The per-key lock held while an env is built, checked, or removed (envforge.store.filelocks)."""
     return f"env-{key[:24]}"
 
 

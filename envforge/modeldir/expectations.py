@@ -80,7 +80,7 @@ def _download(uri: str, tracking_uri: str | None) -> Path:
 
     import mlflow.artifacts
 
-    from envforge.resolve import tracking_scope
+    from envforge.modeldir.resolve import tracking_scope
 
     tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
     try:

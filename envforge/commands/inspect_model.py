@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from envforge import examples as examples_mod
-from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions, index_overrides
 from envforge.errors import EnvforgeError
+from envforge.modeldir import examples as examples_mod
+from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir.resolve import resolve
 from envforge.redact import redact
-from envforge.resolve import resolve
 from envforge.spec import load_spec
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.wheels import find_wheels

@@ -1,6 +1,6 @@
 """CLI for debugging a model's rebuilt env: shell, run, diff, serve-check, lock, cache.
 
-Argument parsing and printing only; the work is in envforge.enter, envdiff, serve_check,
+Argument parsing and printing only; the work is in envforge.commands.enter, envdiff, serve_check,
 lockfile and cache_admin. Registered by envforge.cli (add_parsers, COMMANDS).
 """
 
@@ -114,7 +114,7 @@ def build_options(args: argparse.Namespace) -> Any:
 
 
 def _load(args: argparse.Namespace, err: Any) -> Any:
-    from envforge.envs import load_model
+    from envforge.pipeline import load_model
 
     return load_model(args.uri, backend=args.backend, tracking_uri=args.tracking_uri, refresh=args.refresh, lock=args.lock,
                       stored_lock=not args.no_stored_lock, build=build_options(args), progress=_say(err))
@@ -156,7 +156,7 @@ def cmd_run(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 
 def _enter(args: argparse.Namespace, command: list[str] | None, err: Any) -> int:
-    from envforge.enter import enter
+    from envforge.commands.enter import enter
 
     return enter(args.uri, command, python=bool(getattr(args, "repl", False)), build=build_options(args), announce=_say(err),
                  backend=args.backend, tracking_uri=args.tracking_uri, refresh=args.refresh, lock=args.lock,
@@ -164,9 +164,9 @@ def _enter(args: argparse.Namespace, command: list[str] | None, err: Any) -> int
 
 
 def cmd_diff(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from envforge import expectations as expectations_mod
-    from envforge.envdiff import diff_env
-    from envforge.envs import open_env
+    from envforge.commands.diff import diff_env
+    from envforge.modeldir import expectations as expectations_mod
+    from envforge.pipeline import open_env
 
     loaded = _load(args, err)
     with open_env(loaded, build_options(args), _say(err)) as env:
@@ -210,8 +210,8 @@ def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) ->
 
 def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.cli import _escape, write_reports
+    from envforge.commands.serve_check import serve_check
     from envforge.report.console import ConsoleProgress, print_result
-    from envforge.serve_check import serve_check
 
     err.print(f"[bold]envforge serve-check[/] {_escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
     options = build_options(args)
@@ -226,8 +226,8 @@ def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 def cmd_lock(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.cli import _escape
-    from envforge.envs import open_env
-    from envforge.lockfile import write_lock
+    from envforge.pipeline import open_env
+    from envforge.spec.envlock import write_lock
 
     if args.backend == "conda":
         return _lock_conda(args, out, err)
@@ -273,7 +273,7 @@ def _lock_conda(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 
 def cmd_cache(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from envforge import cache_admin
+    from envforge.store import prune as cache_admin
 
     if args.cache_command == "list":
         envs = cache_admin.list_envs()
@@ -302,8 +302,8 @@ def cmd_cache(args: argparse.Namespace, out: Any, err: Any) -> int:
 def _print_envs(out: Any, envs: list[Any]) -> None:
     from rich.table import Table
 
-    from envforge import cache_admin
     from envforge.cli import _escape
+    from envforge.store import prune as cache_admin
 
     if not envs:
         out.print("no cached environments")
