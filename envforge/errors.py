@@ -10,6 +10,9 @@ EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ENV = 3
+EXIT_INTERNAL = 70      # a bug in envforge (EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143   # SIGTERM (128 + SIGTERM): a cancelled CI job
 
 
 class Terminated(KeyboardInterrupt):
@@ -57,3 +60,9 @@ class ModelRunError(EnvforgeError):
     """The runner could not run at all inside the environment (not the model's own error)."""
 
     exit_code = EXIT_FAILED
+
+
+class TaskError(EnvforgeError):
+    """A verification task that ended for a reason outside the model: a lost worker, a bug in a task."""
+
+    exit_code = EXIT_ENV

@@ -1,26 +1,39 @@
-"""Build or reuse the environment for a model URI: resolve -> spec (-> lock) -> get_env.
+"""The steps every command composes: resolve -> spec (-> lock) -> env -> run -> judge.
 
-The one sequence behind verify, shell, run, diff, lock and serve-check. `open_env` holds a
-shared "in use" lock on the env for as long as its caller works in it, so that `envforge cache
-prune` in another process leaves the env alone, and notes the use for `envforge cache list`.
+verify, serve-check, record, shell/run, diff, lock and verify-registry are each a composition of these
+steps; the bookkeeping a step leaves in a VerifyResult (note_model, note_env), the expectations a model is
+compared with (find_expectations), the inputs it runs (inputs_to_run) and the verdicts (judge) are written
+once, here. `open_env` holds a shared "in use" lock on the env for as long as its caller works in it, so
+that `envforge cache prune` in another process leaves the env alone, and notes the use for `cache list`.
+No code here knows a backend by name: what differs between backends is a hook of backends.base.Backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from envforge.backends import get_backend
-from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, index_overrides
-from envforge.errors import EnvBuildError, UsageError
+from envforge.backends import NAMES, get_backend
+from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
+from envforge.backends.index import index_overrides
+from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
+from envforge.errors import EXIT_FAILED, EnvBuildError, UsageError
+from envforge.execution.executor import RunnerOutput
+from envforge.modeldir import examples as examples_mod
+from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.resolve import ModelDir, resolve
+from envforge.progress import Progress, Silent, timed
+from envforge.result import FAILED, PASSED, UNVERIFIED, Step, VerifyResult
 from envforge.spec import EnvSpec, load_spec
 from envforge.spec.envlock import LOCK_FILENAME, Lock, apply_lock, read_lock
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
-from envforge.store.envs import get_env, lock_name
+from envforge.store.envs import get_env
 from envforge.store.filelocks import using
+from envforge.store.layout import env_lock_name
 from envforge.store.usage import note_use
 
 Log = Callable[[str], None]
@@ -46,18 +59,15 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     model = resolve(uri, tracking_uri=tracking_uri, refresh=refresh, progress=progress,
                     timeout=(build or BuildOptions()).download_timeout)
     mlmodel = read_mlmodel(model.path)
-    overrides = index_overrides(build or BuildOptions(), chosen.name)
-    requested = load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides)
-    if isinstance(chosen, ContainerBackend):  # the base image (and CA bundle) join the key
-        requested = chosen.specialize(requested, build or BuildOptions())
-    if chosen.name == "conda":  # conda-lock files (--lockfile, conda-lock.yml) and --channel: backends/conda/spec.py
-        from envforge.backends.conda.spec import conda_spec
-
-        if lock:
-            raise UsageError(f"--lock {lock}: envforge's pip-style locks are for the uv and virtualenv backends.",
-                             "With --backend conda pass a conda-lock file as --lockfile FILE.")
-        return LoadedModel(model, mlmodel, conda_spec(requested, model.path, build or BuildOptions()), requested, None, chosen)
-    found = _find_lock(model.path, lock, stored_lock)
+    options = build or BuildOptions()
+    overrides = index_overrides(options, chosen.name)
+    # What else the env depends on joins the key: a base image, a conda lock, the user's channels.
+    requested = chosen.specialize(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), model.path, options)
+    if lock and not chosen.uses_pip_locks:
+        users = ", ".join(name for name in NAMES if get_backend(name).uses_pip_locks)
+        raise UsageError(f"--lock {lock}: envforge's pip-style locks are installed by the {users} backends, not by {chosen.name}.",
+                         chosen.lock_remedy)
+    found = _find_lock(model.path, lock, stored_lock) if chosen.uses_pip_locks else None
     spec = apply_lock(requested, found) if found else requested
     return LoadedModel(model, mlmodel, spec, requested, found, chosen)
 
@@ -68,10 +78,20 @@ def open_env(loaded: LoadedModel, options: BuildOptions, log: Log) -> Iterator[E
     unavailable = loaded.backend.available()
     if unavailable:
         raise EnvBuildError(f"The {loaded.backend.name} backend cannot run here: {unavailable}", "")
-    with using(lock_name(loaded.spec.key)):
+    with using(env_lock_name(loaded.spec.key)):
         env = get_env(loaded.spec, loaded.model.path, loaded.backend, options, log)
         note_use(env.path, env.key, str(loaded.model.path) if loaded.model.is_local else loaded.model.uri)
         yield env
+
+
+def write_lock(loaded: LoadedModel, uri: str, options: BuildOptions, log: Log) -> WrittenLock:
+    """`envforge lock`: the backend locks the env (building it first when its lock is read from a built env)."""
+    unavailable = loaded.backend.available()
+    if unavailable:
+        raise EnvBuildError(f"The {loaded.backend.name} backend cannot run here: {unavailable}", "")
+    with ExitStack() as stack:
+        return loaded.backend.lock(loaded.spec, loaded.model.path, uri, options, log,
+                                   lambda: stack.enter_context(open_env(loaded, options, log)))
 
 
 def _find_lock(model_dir: Path, explicit: str | None, stored: bool) -> Lock | None:
@@ -84,3 +104,87 @@ def _find_lock(model_dir: Path, explicit: str | None, stored: bool) -> Lock | No
     if stored and path.is_file():
         return read_lock(path, f"{LOCK_FILENAME} (stored with the model)")
     return None
+
+
+def find_expectations(model_dir: Path, expected: str | None, tracking_uri: str | None) -> Expectations | None:
+    """What the model's predictions are compared with: --expected (a file or URI), else the ones stored with the model."""
+    if expected:
+        return expectations_mod.load(expected, tracking_uri=tracking_uri)
+    found = expectations_mod.find(model_dir)
+    return expectations_mod.load(found) if found else None
+
+
+def inputs_to_run(model_dir: Path, mlmodel: MLmodel, expected: Expectations | None, inputs: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The inputs a verification runs: the recorded ones (so both sides saw the same rows), else --input files,
+    else the model's own input example."""
+    if expected is not None and not inputs:
+        return expected.runner_examples()
+    extra = examples_mod.input_files(list(inputs), mlmodel)
+    return extra or examples_mod.model_examples(model_dir, mlmodel)
+
+
+def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = None) -> None:
+    """What the resolve and spec steps leave in a result."""
+    model, spec = loaded.model, loaded.spec
+    if step is not None:
+        step.detail = "cached" if model.from_cache else ("local" if model.is_local else "downloaded")
+    result.model_dir, result.env_key, result.logged_python = str(model.path), spec.key, spec.python
+    result.warnings += list(spec.notes)
+
+
+def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by: int = 1) -> None:
+    """What the env step leaves in a result: where the env is, which interpreter and why, and the
+    interpreter warning (a same-minor fallback) when there is one."""
+    if step is not None:
+        shared = f" (shared by {shared_by} model(s))" if shared_by > 1 else ""
+        step.detail = ("reused" if env.reused else f"built in {env.build_seconds:.1f} s") + shared
+    result.env_path, result.env_reused = str(env.path), env.reused
+    result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
+    if env.interpreter_warning and env.interpreter_warning not in result.warnings:
+        result.warnings.append(env.interpreter_warning)
+
+
+@dataclass(frozen=True)
+class Judging:
+    """How predictions are judged: the tolerances, and whether a model without expectations fails."""
+
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    require_expected: bool = False
+
+
+def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | None, runs: list[dict[str, Any]],
+          how: Judging, progress: Progress | None = None) -> VerifyResult:
+    """The verdict on one model's runner output: failed to load, raised, nothing to run, nothing to compare
+    with (unverified), or the comparison's answer."""
+    result.examples = [{k: e.get(k) for k in ("name", "ok", "seconds", "stage")} for e in output.examples]
+    unverified_code = EXIT_FAILED if how.require_expected else None
+    if output.load_error:
+        result.model_error = {"stage": "load", **output.load_error}
+        hint = output.load_error.get("hint")
+        return result.finish(FAILED, f"the model failed to load: {headline(output.load_error)}" + (f". Likely cause: {hint}" if hint else ""))
+    failures = output.failures()
+    if failures:
+        first = failures[0]
+        result.model_error = {"example": first["name"], "stage": first.get("stage"), **(first.get("error") or {})}
+        return result.finish(FAILED, f"the model raised on {first['name']!r}: {headline(first.get('error') or {})}")
+    if not runs:
+        return result.finish(UNVERIFIED, "the model loaded, but it has no input example: nothing could be run (pass --input FILE)",
+                             unverified_code)
+    if expected is None:
+        reason = "predictions ran, but no expectations were recorded (run `envforge record` or pass --expected)"
+        return result.finish(UNVERIFIED, reason, unverified_code)
+    with timed(result.steps, progress or Silent(), "compare") as step:
+        result.expectations = expected.source
+        wanted = {e["name"]: expected.predictions()[e["name"]] for e in runs if e["name"] in expected.predictions()}
+        result.comparison = compare(wanted, output.predictions(), rtol=how.rtol, atol=how.atol)
+        step.detail = "match" if result.comparison.ok else "differ"
+    if result.comparison.ok:
+        return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions")
+    return result.finish(FAILED, result.comparison.summary())
+
+
+def headline(error: dict[str, Any]) -> str:
+    """`Type: first line of the message` of a model's error."""
+    message = str(error.get("message") or "").strip().splitlines()
+    return f"{error.get('type', 'Error')}: {message[0] if message else ''}".strip()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.compare import Comparison
-from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE
+from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, EnvforgeError
 
 PASSED, FAILED, UNVERIFIED, ERROR = "passed", "failed", "unverified", "error"
 
@@ -55,6 +55,18 @@ class VerifyResult:
         default = {PASSED: EXIT_PASSED, UNVERIFIED: EXIT_PASSED, FAILED: EXIT_FAILED, ERROR: EXIT_ENV}[status]
         self.exit_code = default if exit_code is None else exit_code
         return self
+
+    @classmethod
+    def from_error(cls, uri: str, backend: str, exc: EnvforgeError) -> VerifyResult:
+        """A new result that ends with `exc` (see error_from)."""
+        return cls(uri=uri, backend=backend).error_from(exc)
+
+    def error_from(self, exc: EnvforgeError) -> VerifyResult:
+        """End this result with an envforge error: the one mapping of an error to a verdict. An error whose exit
+        code says the model failed (ModelRunError) is `failed`; any other (a bad model directory, an env that
+        could not be built) is `error`, with the error's own exit code."""
+        self.error = {"kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy}
+        return self.finish(FAILED if exc.exit_code == EXIT_FAILED else ERROR, exc.message.splitlines()[0], exc.exit_code)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -199,8 +199,8 @@ def test_cache_prune_leaves_envs_other_processes_hold(sklearn_model: Path, home:
         os.utime(Path(env["path"]) / ".envforge-used", (month_ago, month_ago))
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom envforge.store.envs import lock_name\nfrom envforge.store.filelocks import locked\n"
-         "with locked(lock_name(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(300)\n",
+        [sys.executable, "-c", "import sys, time\nfrom envforge.store.layout import env_lock_name\nfrom envforge.store.filelocks import locked\n"
+         "with locked(env_lock_name(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(300)\n",
          by_model[str(sklearn_model)]["key"]],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "ENVFORGE_HOME": str(home)})
     try:

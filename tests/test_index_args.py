@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from envforge.backends.base import BuildOptions, index_args, index_overrides, installer_env
+from envforge.backends.base import BuildOptions
 from envforge.backends.failure import summarize
+from envforge.backends.index import index_args, index_overrides, installer_env
 from envforge.errors import ModelDirError
 from envforge.proc import Outcome
 from envforge.spec import load_spec

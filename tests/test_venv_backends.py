@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from envforge.backends import NAMES, get_backend
-from envforge.backends.base import BuildOptions, built_from, choose_interpreter
+from envforge.backends.options import BuildOptions
+from envforge.backends.venv import built_from, choose_interpreter
 from envforge.backends.virtualenv import VirtualenvBackend, pip_env
 from envforge.cli import build_parser
 from envforge.interpreters import Choice, Interpreter

@@ -1,28 +1,22 @@
-"""Backends by name: each module satisfies envforge.backends.base.Backend."""
+"""Backends by name. The list is backends/registry.py; each module satisfies backends.base.Backend."""
 
 from __future__ import annotations
 
-from envforge.backends.base import Backend
+import importlib
+from typing import TYPE_CHECKING
+
+from envforge.backends.registry import DEFAULT, NAMES, REGISTRY
 from envforge.errors import UsageError
 
-NAMES = ("uv", "virtualenv", "conda", "docker")
+if TYPE_CHECKING:
+    from envforge.backends.base import Backend
+
+__all__ = ["DEFAULT", "NAMES", "REGISTRY", "get_backend"]
 
 
 def get_backend(name: str) -> Backend:
-    if name == "uv":
-        from envforge.backends.uv import UvBackend
-
-        return UvBackend()
-    if name == "virtualenv":
-        from envforge.backends.virtualenv import VirtualenvBackend
-
-        return VirtualenvBackend()
-    if name == "conda":
-        from envforge.backends.conda import CondaBackend
-
-        return CondaBackend()
-    if name == "docker":
-        from envforge.backends.docker import DockerBackend
-
-        return DockerBackend()
-    raise UsageError(f"Unknown backend {name!r}.", f"Choose one of: {', '.join(NAMES)}.")
+    found = REGISTRY.get(name)
+    if found is None:
+        raise UsageError(f"Unknown backend {name!r}.", f"Choose one of: {', '.join(NAMES)}.")
+    backend: Backend = getattr(importlib.import_module(found.module), found.cls)()
+    return backend

@@ -1,50 +1,28 @@
-"""The Backend protocol every backend module satisfies, and what they share."""
+"""The Backend protocol every backend module satisfies, the types it speaks, and `check` for failed steps.
+
+Every hook a backend may have is declared here (pre-commit's language protocol): building, the health
+check that says *why* an env is not usable, running a command in it, what else it owns outside its
+directory (`remove`), how its env is locked (`lock`), what it adds to a spec's key (`specialize`).
+The venv-based backends share their behaviour in backends/venv.py.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-# One translation of index settings and offline mode for every backend (index_args & co.).
-from envforge.backends.index import OFFLINE_REMEDY, index_args, index_overrides, install_remedy, installer_env, user_index_options  # noqa: F401
+from envforge.backends.options import BuildOptions
 from envforge.errors import EnvBuildError
-from envforge.interpreters import Choice, choose
 from envforge.proc import Outcome
 from envforge.redact import redact
 from envforge.spec import EnvSpec
 
 Log = Callable[[str], None]
 
-
-@dataclass(frozen=True)
-class BuildOptions:
-    python: str | None = None           # --python PATH
-    python_match: str = "auto"          # exact | minor | auto
-    allow_python_download: bool = False
-    offline: bool = False               # any index access is an error (see backends/index.py)
-    timeout: float = 1800.0             # --build-timeout: each step of a build (env creation, each install)
-    download_timeout: float = 600.0     # --download-timeout: fetching the model from the tracking server
-    pass_env: tuple[str, ...] = ()      # --pass-env NAME: variables the model's process may see (else a minimal env)
-    index_url: str | None = None        # --index-url: replaces the model's
-    extra_index_urls: tuple[str, ...] = ()  # --extra-index-url (repeatable)
-    find_links: tuple[str, ...] = ()    # --find-links (repeatable)
-    # conda backend (backends/conda/): --channel replaces conda.yaml's channels, --lockfile installs a
-    # conda-lock file instead of solving, --conda-exe solves with conda/mamba/micromamba instead of py-rattler.
-    channels: tuple[str, ...] = ()
-    lockfile: str | None = None
-    conda_exe: str | None = None
-    # docker backend (backends/docker/): the image to build on, a CA bundle trusted during the build,
-    # a name for the verified image (with a serving entrypoint), keep the model image, run limits.
-    base_image: str | None = None
-    ca_bundle: str | None = None
-    tag: str | None = None
-    keep_image: bool = False
-    memory: str = "4g"
+__all__ = ["Backend", "BuildOptions", "Built", "ContainerBackend", "Env", "Executor", "WrittenLock", "Log", "check"]
 
 
 @dataclass(frozen=True)
@@ -74,24 +52,45 @@ class Env:
     build_seconds: float
 
 
+@dataclass(frozen=True)
+class WrittenLock:
+    """What `envforge lock` wrote: the lock's text and a one-line summary of it."""
+
+    text: str
+    summary: str
+
+
 class Backend(Protocol):
     name: str
+    uses_pip_locks: bool  # installs envforge's pip-style locks (`verify --lock`, `record --lock`)
+    lock_remedy: str      # when it does not: what to pass instead
 
     def available(self) -> str | None:
         """None when usable here, else why not (with the remedy)."""
 
+    def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
+        """The spec this backend builds: with what else the env depends on (a base image, a conda lock) in its key."""
+
     def build(self, spec: EnvSpec, model_dir: Path, dest: Path, options: BuildOptions, log: Log) -> Built:
         """Create the environment at `dest` (an empty path); raise EnvBuildError on failure."""
 
-    def health_check(self, env_dir: Path, python: str) -> bool:
-        """True when a previously built env at env_dir still works."""
+    def health_check(self, env_dir: Path, python: str) -> str | None:
+        """None when a previously built env at env_dir still works, else why it does not."""
 
     def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
         """argv to run `argv` (starting with "python") inside the env."""
 
+    def remove(self, env_dir: Path) -> None:
+        """Remove what the env owns outside its directory (an image), before the directory goes."""
+
+    def lock(self, spec: EnvSpec, model_dir: Path, uri: str, options: BuildOptions, log: Log,
+             open_env: Callable[[], Env]) -> WrittenLock:
+        """`envforge lock`: the env's exact package set as a lock file's text; `open_env` builds (or reuses) the env
+        for a backend whose lock is read from a built env."""
+
 
 class Executor(Protocol):
-    """How the runner is started for one model (envforge.execution.executor.execute_runner drives it)."""
+    """How the runner is started (envforge.execution.executor drives it)."""
 
     model_dir: str  # the model directory as the runner sees it
 
@@ -105,35 +104,13 @@ class Executor(Protocol):
 @runtime_checkable
 class ContainerBackend(Backend, Protocol):
     """A backend whose environments are images: the runner runs in a container, not on the host.
-    The other backends get a host subprocess built from `command()` (predict.open_executor)."""
-
-    def specialize(self, spec: EnvSpec, options: BuildOptions) -> EnvSpec:
-        """The spec with what else the image depends on (base image, CA bundle) in its key."""
+    The other backends get a host subprocess built from `command()` (execution.executor.open_executor)."""
 
     def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> AbstractContextManager[Executor]:
         """A runner executor for `model_dir` in `env`, cleaned up when the block ends."""
 
     def interactive(self, env_dir: Path, model_dir: Path | None, argv: list[str], *, tty: bool) -> list[str]:
         """argv for a user's command in a container of the env (`envforge shell` / `run`), the model mounted."""
-
-
-def requirement_lines(spec: EnvSpec, model_dir: Path, items: tuple[str, ...]) -> list[str]:
-    """Requirement lines with "./relative" local files turned into absolute paths."""
-    return [str(spec.local_file(model_dir, item)) if item.startswith("./") else item for item in items]
-
-
-@contextmanager
-def requirement_files(spec: EnvSpec, model_dir: Path) -> Iterator[tuple[Path, Path | None]]:
-    """Temporary requirements (build deps first) and constraints files for pip/uv."""
-    with tempfile.TemporaryDirectory(prefix="envforge-req-") as tmp:
-        reqs = Path(tmp) / "requirements.txt"
-        lines = list(spec.build_dependencies) + requirement_lines(spec, model_dir, spec.requirements)
-        reqs.write_text("\n".join(lines) + "\n")
-        constraints = None
-        if spec.constraints:
-            constraints = Path(tmp) / "constraints.txt"
-            constraints.write_text("\n".join(requirement_lines(spec, model_dir, spec.constraints)) + "\n")
-        yield reqs, constraints
 
 
 def check(outcome: Outcome, what: str, remedy: str) -> Outcome:
@@ -145,23 +122,3 @@ def check(outcome: Outcome, what: str, remedy: str) -> Outcome:
     headline, excerpt = summarize(outcome)  # the first line (the report's reason) names the package and pin
     message = f"{what} failed: {headline}.\n{outcome.describe()}:\n" if headline else f"{what} failed: {outcome.describe()}.\n"
     raise EnvBuildError(redact(f"{message}{excerpt}\n"), remedy)
-
-
-def venv_python(dest: Path) -> Path:
-    return dest / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def choose_interpreter(spec: EnvSpec, options: BuildOptions, log: Log) -> Choice:
-    """The host interpreter a venv-based backend (uv, virtualenv) builds from: one policy, one call, for all."""
-    choice = choose(spec.python, match=options.python_match, explicit=options.python,
-                    allow_download=options.allow_python_download, offline=options.offline)
-    log(f"python {choice.interpreter.version}: {choice.reason}")
-    return choice
-
-
-def built_from(choice: Choice, python: str, installed: tuple[str, ...]) -> Built:
-    """A venv-based backend's report: the env's python, which host interpreter it came from, and why."""
-    where = choice.interpreter.path
-    reason = choice.reason if where in choice.reason else f"{choice.reason}: {where}"
-    return Built(python=python, python_version=choice.interpreter.version, interpreter_reason=reason,
-                 interpreter_warning=choice.warning, installed=installed)

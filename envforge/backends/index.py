@@ -17,13 +17,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from envforge.backends.options import BuildOptions
 from envforge.proc import child_env
 from envforge.spec import EnvSpec
-
-if TYPE_CHECKING:
-    from envforge.backends.base import BuildOptions
 
 TOOLS = ("uv", "pip")
 _VALUE = ("--index-url", "--extra-index-url", "--find-links", "--trusted-host")

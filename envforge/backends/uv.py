@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envforge.backends.base import (
-    BuildOptions,
-    Built,
-    Log,
-    built_from,
-    check,
-    choose_interpreter,
-    index_args,
-    install_remedy,
-    installer_env,
-    requirement_files,
-    requirement_lines,
-    venv_python,
-)
+from envforge.backends.base import Built, Log, check
+from envforge.backends.index import index_args, install_remedy, installer_env
+from envforge.backends.options import BuildOptions
+from envforge.backends.tools import uv_bin
+from envforge.backends.venv import VenvBackend, built_from, choose_interpreter, requirement_files, requirement_lines, venv_python
 from envforge.proc import run
 from envforge.spec import EnvSpec
 from envforge.store import bytecode
@@ -28,13 +19,7 @@ _REMEDY = (
 )
 
 
-def uv_bin() -> str:
-    import uv
-
-    return str(uv.find_uv_bin())
-
-
-class UvBackend:
+class UvBackend(VenvBackend):
     name = "uv"
 
     def available(self) -> str | None:
@@ -69,9 +54,3 @@ class UvBackend:
             log(f"reused {seeded} compiled module(s) from envforge's bytecode store")
         frozen = run([uv, "pip", "freeze", "--python", python], timeout=120, env=env)
         return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else ())
-
-    def health_check(self, env_dir: Path, python: str) -> bool:
-        return Path(python).is_file() and run([python, "-I", "-c", "import sys"], timeout=60).ok
-
-    def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
-        return [python, *argv[1:]] if argv and argv[0] == "python" else list(argv)

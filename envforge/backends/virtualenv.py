@@ -14,20 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from envforge.backends.base import (
-    BuildOptions,
-    Built,
-    Log,
-    built_from,
-    check,
-    choose_interpreter,
-    index_args,
-    install_remedy,
-    installer_env,
-    requirement_files,
-    requirement_lines,
-    venv_python,
-)
+from envforge.backends.base import Built, Log, check
+from envforge.backends.index import index_args, install_remedy, installer_env
+from envforge.backends.options import BuildOptions
+from envforge.backends.venv import VenvBackend, built_from, choose_interpreter, requirement_files, requirement_lines, venv_python
 from envforge.errors import EnvBuildError
 from envforge.proc import Outcome, run
 from envforge.spec import EnvSpec
@@ -64,7 +54,7 @@ def _too_old(created: Outcome, version: str, path: str) -> None:
     )
 
 
-class VirtualenvBackend:
+class VirtualenvBackend(VenvBackend):
     name = "virtualenv"
 
     def available(self) -> str | None:
@@ -105,9 +95,3 @@ class VirtualenvBackend:
                       f"Installing the model's code_path wheels with pip{on}", remedy)
         frozen = run([python, "-m", "pip", "freeze", "--all", "--disable-pip-version-check"], timeout=120, env=env)
         return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else ())
-
-    def health_check(self, env_dir: Path, python: str) -> bool:
-        return Path(python).is_file() and run([python, "-I", "-c", "import sys"], timeout=60).ok
-
-    def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
-        return [python, *argv[1:]] if argv and argv[0] == "python" else list(argv)

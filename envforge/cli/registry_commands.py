@@ -1,4 +1,4 @@
-"""The `verify-registry` and `status` subcommands (wired into envforge.cli)."""
+"""`envforge verify-registry` and `envforge status`: parsing and printing only; the work is in envforge.registry."""
 
 from __future__ import annotations
 
@@ -7,34 +7,32 @@ import os
 from pathlib import Path
 from typing import Any
 
+from envforge.cli import options as opt
 from envforge.errors import UsageError
 
 
 def add_parsers(sub: Any) -> None:
-    from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
-
     p = sub.add_parser("verify-registry", help="verify many registered model versions, each environment built once",
                        description="Select model versions from a registry (or a file of URIs), group them by environment, "
                                    "build each environment once and run all its models in one process; report all.")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+    opt.add_tracking(p)
     p.add_argument("--models", metavar="GLOB", help="registered model names to include, e.g. 'fraud-*' (default: all)")
     p.add_argument("--aliases", metavar="A,B", help="only the versions with one of these aliases, e.g. champion,candidate")
     p.add_argument("--latest", type=int, metavar="N", help="the N highest versions of each model (with --aliases: both)")
     p.add_argument("--uris-file", metavar="FILE", help="verify the model URIs listed in FILE (one a line)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (environments and their models) and stop")
-    p.add_argument("--backend", default="uv", choices=["uv", "virtualenv"], help="how to build environments (default: uv)")
+    opt.add_backend(p, "how to build environments")
     p.add_argument("--executor", default="local", choices=["local", "dask"], help="local (default) or a Dask distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, e.g. tcp://scheduler:8786")
     p.add_argument("--workers", type=int, default=2, help="environment groups run at once by the local executor (default: 2)")
     p.add_argument("--model-timeout", type=float, default=600.0, metavar="SECONDS", help="limit per model for load + predict (default: 600)")
-    p.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS", help="limit per environment build (default: 1800)")
-    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance for floats (default: {DEFAULT_RTOL:g})")
-    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance for floats (default: {DEFAULT_ATOL:g})")
+    opt.add_build_timeout(p)
+    opt.add_tolerances(p)
     p.add_argument("--require-expected", action="store_true", help="a model without expectations fails instead of 'unverified'")
-    p.add_argument("--refresh", action="store_true", help="download the models again even when they are cached")
-    p.add_argument("--offline", action="store_true", help="never access a package index")
-    p.add_argument("--json", type=Path, metavar="FILE", help="write all results as JSON")
-    p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per model version")
+    opt.add_refresh(p)
+    opt.add_offline(p)
+    opt.add_image_build(p)
+    opt.add_reports(p, "all results (one test case per model version)")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--previous", type=Path, metavar="OLD.json", help="list what changed status since this earlier --json report")
     p.add_argument("--tag-results", action="store_true", help="write envforge.status/verified_at/env_key/version tags on each version")
@@ -43,7 +41,7 @@ def add_parsers(sub: Any) -> None:
                        description="Print the envforge.* tags `verify-registry --tag-results` wrote on a model version; "
                                    "exit 0 if its status is passed, 1 otherwise.")
     s.add_argument("uri", help="models:/<name>/<version> or models:/<name>@<alias>")
-    s.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+    opt.add_tracking(s)
 
 
 def _tracking(args: argparse.Namespace) -> str:
@@ -57,7 +55,6 @@ def _tracking(args: argparse.Namespace) -> str:
 def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     from rich.markup import escape
 
-    from envforge.backends.base import BuildOptions
     from envforge.registry import html, report, tags
     from envforge.registry.plan import RegistryOptions, describe, make_plan
     from envforge.registry.run import execute
@@ -71,7 +68,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
                           latest=args.latest, uris_file=args.uris_file)
     options = RegistryOptions(tracking_uri=tracking, backend=args.backend, model_timeout=args.model_timeout, rtol=args.rtol,
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
-                              build=BuildOptions(timeout=args.build_timeout, offline=args.offline))
+                              build=opt.build_options(args))
     targets = select(selection, tracking)
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")

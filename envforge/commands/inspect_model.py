@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from envforge.backends.base import BuildOptions, index_overrides
+from envforge.backends.base import BuildOptions
+from envforge.backends.index import index_overrides
 from envforge.errors import EnvforgeError
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod

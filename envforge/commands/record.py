@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from envforge import __version__
 from envforge.backends.base import BuildOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
@@ -16,6 +15,7 @@ from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.proc import child_env
 from envforge.spec.mlmodel import read_mlmodel
+from envforge.version import __version__
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,11 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
 def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:
     """Lock the env rebuilt from the model's own requirements (a stored lock is ignored: this
     one replaces it) and store it next to the expectations."""
-    from envforge.pipeline import load_model, open_env
-    from envforge.spec.envlock import LOCK_FILENAME, write_lock
+    from envforge.pipeline import load_model, write_lock
+    from envforge.spec.envlock import LOCK_FILENAME
 
     loaded = load_model(str(model.path) if model.is_local else uri, tracking_uri=tracking_uri, stored_lock=False, build=build)
-    with open_env(loaded, build, lambda text: None) as env:
-        text, _ = write_lock(env, loaded.spec, loaded.model.path, uri, build)
+    text = write_lock(loaded, uri, build, lambda text: None).text
     local = model.path / LOCK_FILENAME
     tmp = local.with_suffix(".tmp")
     tmp.write_text(text)

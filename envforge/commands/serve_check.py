@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge.backends.base import BuildOptions, Env
+from envforge.backends.base import Env
+from envforge.backends.options import BuildOptions, split_options
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
-from envforge.errors import EXIT_FAILED, EnvforgeError, ModelRunError, UsageError
+from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.examples import MAX_INPUT_BYTES, MODEL_EXAMPLE
-from envforge.pipeline import LoadedModel, load_model, open_env
+from envforge.pipeline import LoadedModel, find_expectations, load_model, note_env, note_model, open_env
 from envforge.proc import Background, child_env
 from envforge.progress import Progress, Silent, timed
-from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult
+from envforge.result import FAILED, PASSED, UNVERIFIED, VerifyResult
 from envforge.spec.paths import inside
 
 SERVING_EXAMPLE = "serving_input_example"
@@ -50,33 +51,27 @@ class ServeOptions:
 
 def serve_check(uri: str, *, progress: Progress | None = None, **options: Any) -> VerifyResult:
     """Serve the model from its rebuilt env and check the answer. Never raises EnvforgeError."""
-    build_keys = set(BuildOptions.__dataclass_fields__)
-    build = BuildOptions(**{k: options.pop(k) for k in list(options) if k in build_keys})
-    opts = ServeOptions(build=build, **options)
+    build, own = split_options(options, ServeOptions)
+    opts = ServeOptions(build=build, **own)
     progress = progress or Silent()
     result = VerifyResult(uri=uri, backend=opts.backend)
     try:
         with ExitStack() as stack:  # unwinds in reverse: the server stops before its log is deleted
             return _serve_check(uri, opts, progress, result, stack)
     except EnvforgeError as exc:
-        result.error = {"kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy}
-        return result.finish(FAILED if exc.exit_code == EXIT_FAILED else ERROR, exc.message.splitlines()[0], exc.exit_code)
+        return result.error_from(exc)
 
 
 def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: VerifyResult, stack: ExitStack) -> VerifyResult:
     with timed(result.steps, progress, "resolve") as step:
         loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
                             lock=opts.lock, build=opts.build, progress=progress.update)
-        step.detail = "cached" if loaded.model.from_cache else ("local" if loaded.model.is_local else "downloaded")
-        result.model_dir, result.env_key, result.logged_python = str(loaded.model.path), loaded.spec.key, loaded.spec.python
-        result.warnings += list(loaded.spec.notes)
+        note_model(result, loaded, step)
         payload = serving_payload(loaded)
-        expected = _expectations(loaded.model.path, opts)
+        expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
     with timed(result.steps, progress, "build") as step:
         env = stack.enter_context(open_env(loaded, opts.build, progress.update))
-        step.detail = "reused" if env.reused else f"built in {env.build_seconds:.1f} s"
-        result.env_path, result.env_reused = str(env.path), env.reused
-        result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
+        note_env(result, env, step)
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
         server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack)
@@ -101,13 +96,6 @@ def serving_payload(loaded: LoadedModel) -> bytes:
     if path.stat().st_size > MAX_INPUT_BYTES:
         raise UsageError(f"{path} is larger than {MAX_INPUT_BYTES // 2**20} MB.", "Log a smaller input example.")
     return path.read_bytes()
-
-
-def _expectations(model_dir: Path, opts: ServeOptions) -> expectations_mod.Expectations | None:
-    if opts.expected:
-        return expectations_mod.load(opts.expected, tracking_uri=opts.tracking_uri)
-    found = expectations_mod.find(model_dir)
-    return expectations_mod.load(found) if found else None
 
 
 def _start(loaded: LoadedModel, env: Env, log: Path, timeout: float, stack: ExitStack) -> tuple[Background, int]:

@@ -6,7 +6,7 @@ exactly (True != 1); floats compare like numpy.isclose with the expected value a
 reference, NaN equals NaN and an infinity only equals itself. Predictions come from
 untrusted models, so odd input never raises: it becomes a Diff of kind "kind".
 
-model.py holds the result types, structures.py the comparison of typed values and
+results.py holds the result types, structures.py the comparison of typed values and
 values.py the comparison of their elements.
 """
 

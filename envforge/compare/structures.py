@@ -13,7 +13,7 @@ from envforge.compare.values import Ctx, check_tolerances, compare_seq, holds_fl
 def compare_values(example: str, expected: dict, actual: dict, *, rtol: float = DEFAULT_RTOL,
                    atol: float = DEFAULT_ATOL) -> ExampleComparison:
     """Compare one example's typed prediction with its recorded one."""
-    ctx = Ctx(str(example), *check_tolerances(rtol, atol))
+    ctx = Ctx(str(example), *check_tolerances(rtol, atol), nested=compare_typed)
     try:
         diffs = compare_typed(ctx, "", expected, actual)
     except Exception as exc:  # untrusted predictions must never crash the host

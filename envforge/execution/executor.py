@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
-from envforge.errors import ModelRunError
+from envforge.errors import EnvforgeError, ModelRunError
 from envforge.execution.runner import script_path
 from envforge.proc import Outcome, child_env, passed_env, run
 from envforge.redact import redact
@@ -80,61 +80,78 @@ def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOpt
 
 
 def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeout: float, freeze: bool = False) -> RunnerOutput:
-    """Write the request, run the runner through `executor`, read back what it wrote."""
-    with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
-        request = Path(tmp) / "request.json"
-        result = Path(tmp) / "result.json"
-        request.write_text(json.dumps({"model_dir": executor.model_dir, "examples": examples, "freeze": freeze}))
-        outcome = executor.execute(Path(tmp), timeout)
-        if outcome.timed_out:
-            raise ModelRunError(
-                f"The model did not finish loading and predicting within {timeout:.0f} s.",
-                "Raise --predict-timeout if the model is legitimately slow, or look for a hang in its predict().",
-            )
-        try:
-            data = json.loads(result.read_text())
-        except (OSError, ValueError):
-            raise ModelRunError(
-                f"The model's process exited with code {outcome.returncode} before writing a result "
-                f"(it may have called exit() or crashed).\n{redact(outcome.tail(15))}\n",
-                "Run `envforge shell` on the model to investigate inside the rebuilt environment.",
-            ) from None
+    """One model: write the request, run the runner through `executor`, read back what it wrote."""
+    request = {"model_dir": executor.model_dir, "examples": examples, "freeze": freeze}
+    outcome, data = _run_request(executor, request, timeout)
+    if outcome.timed_out:
+        raise ModelRunError(
+            f"The model did not finish loading and predicting within {timeout:.0f} s.",
+            "Raise --predict-timeout if the model is legitimately slow, or look for a hang in its predict().",
+        )
+    if data is None:
+        raise ModelRunError(
+            f"The model's process exited with code {outcome.returncode} before writing a result "
+            f"(it may have called exit() or crashed).\n{redact(outcome.tail(15))}\n",
+            "Run `envforge shell` on the model to investigate inside the rebuilt environment.",
+        )
     return RunnerOutput(data=data, seconds=outcome.seconds, stderr_tail=outcome.tail(15))
 
 
-def run_runner_many(
-    python_argv: list[str],
-    models: list[tuple[Path, list[dict[str, Any]]]],
-    *,
-    model_timeout: float,
-    env: dict[str, str] | None = None,
-    startup_timeout: float = 300.0,
-) -> list[RunnerOutput]:
-    """Run several models of one environment in ONE runner process (mlflow is imported once).
-    Each model has `model_timeout` seconds (enforced inside the runner); the process as a whole
-    gets their sum plus `startup_timeout`. Never raises for one model: a model the runner did not
-    finish (killed, crashed, timed out) gets an output whose load error says so."""
+def _run_request(executor: Executor, request: dict[str, Any], timeout: float) -> tuple[Outcome, dict[str, Any] | None]:
+    """The one loop every run goes through: request.json in, the runner, result.json out (None if it wrote none)."""
     with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
-        request = Path(tmp) / "request.json"
-        result = Path(tmp) / "result.json"
-        entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
-        request.write_text(json.dumps({"models": entries}))
-        outcome = run([*python_argv, str(script_path()), str(request), str(result)],
-                      timeout=startup_timeout + model_timeout * len(models), env=env if env is not None else child_env(), cwd=tmp)
+        (Path(tmp) / "request.json").write_text(json.dumps(request))
+        outcome = executor.execute(Path(tmp), timeout)
         try:
-            data = json.loads(result.read_text())
+            data = json.loads((Path(tmp) / "result.json").read_text())
         except (OSError, ValueError):
-            data = {}
-    done = list(data.get("models") or [])
-    common = {k: v for k, v in data.items() if k != "models"}
+            data = None
+    return outcome, data if isinstance(data, dict) else None
+
+
+def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str, Any]]]], options: BuildOptions, *,
+              model_timeout: float, log: Log, startup_timeout: float = 300.0) -> list[RunnerOutput]:
+    """Several models of one environment. On the host: ONE runner process for all of them (mlflow is imported
+    once), each model with `model_timeout` seconds (enforced inside the runner). In containers: one container
+    per model, of the one env image. Never raises for one model: a model that did not finish (killed, crashed,
+    timed out, its image failed to build) gets an output whose load error says so."""
+    if isinstance(backend, ContainerBackend):
+        return [_in_container(backend, env, model_dir, runs, options, model_timeout, log) for model_dir, runs in models]
+    return run_runner_many(backend.command(env.path, env.python, ["python", "-I"]), models, model_timeout=model_timeout,
+                           env=child_env(passed_env(options.pass_env)), startup_timeout=startup_timeout)
+
+
+def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[str, Any]]]], *, model_timeout: float,
+                    env: dict[str, str] | None = None, startup_timeout: float = 300.0) -> list[RunnerOutput]:
+    """Several models in ONE host runner process started as `python_argv`; the process as a whole gets the
+    models' timeouts added up plus `startup_timeout`."""
+    executor = LocalExecutor(list(python_argv), "", env)
+    entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
+    outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models))
+    done = list((data or {}).get("models") or [])
+    common = {k: v for k, v in (data or {}).items() if k != "models"}
     why = ("the runner process timed out" if outcome.timed_out else f"the runner process exited with code {outcome.returncode}")
     outputs = []
     for i in range(len(models)):
         if i < len(done) and "load" in done[i] and "seconds" in done[i]:  # "seconds" is written when a model is done
             entry = done[i]
         else:  # never reached, or interrupted half-way: the process ended before writing this model
-            entry = {"load": {"ok": False, "error": {"type": "RunnerError",
-                                                     "message": f"{why} before this model finished\n{redact(outcome.tail(15))}"}}}
+            entry = _not_run(f"{why} before this model finished\n{redact(outcome.tail(15))}")
         outputs.append(RunnerOutput(data={**common, **entry}, seconds=float(entry.get("seconds") or 0.0),
                                     stderr_tail=outcome.tail(15)))
     return outputs
+
+
+def _in_container(backend: ContainerBackend, env: Env, model_dir: Path, runs: list[dict[str, Any]], options: BuildOptions,
+                  timeout: float, log: Log) -> RunnerOutput:
+    try:
+        with backend.executor(env, model_dir, options, log) as executor:
+            output = execute_runner(executor, runs, timeout=timeout)
+            executor.finish(False)
+            return output
+    except EnvforgeError as exc:
+        return RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="")
+
+
+def _not_run(message: str) -> dict[str, Any]:
+    return {"load": {"ok": False, "error": {"type": "RunnerError", "message": message}}}

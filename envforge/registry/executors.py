@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from envforge.errors import UsageError
+from envforge.errors import TaskError, UsageError
 from envforge.redact import redact
-from envforge.registry.plan import Group, RegistryOptions, error_result
+from envforge.registry.plan import Group, RegistryOptions
 from envforge.registry.work import INTERRUPTED, GroupOutcome, verify_group
 from envforge.result import VerifyResult
 
@@ -83,12 +83,9 @@ def _outcome(group: Group, future: object, backend: str) -> GroupOutcome:
 
 
 def failed(group: Group, message: str, backend: str) -> GroupOutcome:
-    from envforge.errors import EnvforgeError
-
     outcome = GroupOutcome(key=group.key)
-    error = EnvforgeError(f"The task for this environment group failed: {message}", "Rerun with ENVFORGE_DEBUG=1 and report it.")
-    error.exit_code = 3
-    outcome.results = [(t, error_result(VerifyResult(uri=t.uri, backend=backend), error)) for t in group.targets]
+    error = TaskError(f"The task for this environment group failed: {message}", "Rerun with ENVFORGE_DEBUG=1 and report it.")
+    outcome.results = [(t, VerifyResult.from_error(t.uri, backend, error)) for t in group.targets]
     return outcome
 
 
@@ -96,6 +93,6 @@ def interrupted(group: Group, backend: str) -> GroupOutcome:
     from envforge.errors import EnvBuildError
 
     outcome = GroupOutcome(key=group.key, env="interrupted")
-    outcome.results = [(t, error_result(VerifyResult(uri=t.uri, backend=backend), EnvBuildError(INTERRUPTED, "Run verify-registry again.")))
+    outcome.results = [(t, VerifyResult.from_error(t.uri, backend, EnvBuildError(INTERRUPTED, "Run verify-registry again.")))
                        for t in group.targets]
     return outcome

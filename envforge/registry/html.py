@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from envforge import __version__
 from envforge.redact import redact
+from envforge.version import __version__
 
 _COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#9a6700", "unverified": "#6e7781"}
 _STYLE = """

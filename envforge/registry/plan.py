@@ -4,12 +4,16 @@ all its models run in one runner process."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from envforge.backends.base import BuildOptions
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from envforge.errors import EXIT_FAILED, EnvforgeError
+from envforge.errors import EnvforgeError
 from envforge.registry.select import Target
-from envforge.result import ERROR, FAILED, Step, VerifyResult
+from envforge.result import Step, VerifyResult
+
+if TYPE_CHECKING:
+    from envforge.pipeline import Judging
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,12 @@ class RegistryOptions:
     require_expected: bool = False
     refresh: bool = False
     build: BuildOptions = field(default_factory=BuildOptions)
+
+    @property
+    def judging(self) -> Judging:
+        from envforge.pipeline import Judging
+
+        return Judging(rtol=self.rtol, atol=self.atol, require_expected=self.require_expected)
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def make_plan(targets: list[Target], options: RegistryOptions, log: object = Non
                                 refresh=options.refresh, build=options.build)
         except EnvforgeError as exc:
             result.steps.append(step)
-            unplanned.append((target, error_result(result, exc)))
+            unplanned.append((target, result.error_from(exc)))
             continue
         if not target.name and loaded.model.name and loaded.model.version:
             target = replace(target, name=loaded.model.name, version=loaded.model.version)
@@ -72,11 +82,6 @@ def make_plan(targets: list[Target], options: RegistryOptions, log: object = Non
         specs[loaded.spec.key] = (loaded.spec.python, loaded.spec.requirements)
     groups = [Group(key=k, python=specs[k][0], requirements=specs[k][1], targets=tuple(ts)) for k, ts in by_key.items()]
     return Plan(groups=groups, unplanned=unplanned)
-
-
-def error_result(result: VerifyResult, exc: EnvforgeError) -> VerifyResult:
-    result.error = {"kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy}
-    return result.finish(FAILED if exc.exit_code == EXIT_FAILED else ERROR, exc.message.splitlines()[0], exc.exit_code)
 
 
 def describe(plan: Plan) -> list[str]:

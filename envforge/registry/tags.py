@@ -6,10 +6,10 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from envforge import __version__
 from envforge.errors import ResolveError, UsageError
 from envforge.redact import redact
 from envforge.registry.run import RegistryRun
+from envforge.version import __version__
 
 STATUS, VERIFIED_AT, ENV_KEY, VERSION = "envforge.status", "envforge.verified_at", "envforge.env_key", "envforge.version"
 _URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[^/]+))/?$")

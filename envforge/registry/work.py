@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.errors import EnvBuildError, EnvforgeError
-from envforge.registry.plan import Group, RegistryOptions, error_result
+from envforge.registry.plan import Group, RegistryOptions
 from envforge.registry.select import Target
 from envforge.result import Step, VerifyResult
 
@@ -34,6 +34,7 @@ class _Member:
     target: Target
     result: VerifyResult
     loaded: Any = None
+    expected: Any = None
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -50,7 +51,7 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
         outcome.env = "interrupted" if outcome.env == "failed" else outcome.env
         for m in members:
             if _unfinished(m.result):
-                error_result(m.result, EnvBuildError(INTERRUPTED, "Run verify-registry again."))
+                m.result.error_from(EnvBuildError(INTERRUPTED, "Run verify-registry again."))
     outcome.results = [(m.target, m.result) for m in members]
     return outcome
 
@@ -63,7 +64,7 @@ def _unfinished(result: VerifyResult) -> bool:
 
 
 def _load(member: _Member, options: RegistryOptions) -> bool:
-    from envforge.pipeline import load_model
+    from envforge.pipeline import load_model, note_model
 
     start = time.perf_counter()
     try:
@@ -71,21 +72,19 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
                                    build=options.build)
     except EnvforgeError as exc:
         member.result.steps.append(Step("resolve", time.perf_counter() - start, "failed"))
-        error_result(member.result, exc)
+        member.result.error_from(exc)
         return False
-    model, spec = member.loaded.model, member.loaded.spec
-    member.result.steps.append(Step("resolve", time.perf_counter() - start, "cached" if model.from_cache else "downloaded"))
-    member.result.model_dir, member.result.env_key, member.result.logged_python = str(model.path), spec.key, spec.python
-    member.result.warnings += list(spec.notes)
+    step = Step("resolve", time.perf_counter() - start)
+    note_model(member.result, member.loaded, step)
+    member.result.steps.append(step)
     return True
 
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
                    stop: Callable[[], bool]) -> None:
-    from envforge.commands.verify import examples_to_run, judge_output
     from envforge.execution import diagnose
-    from envforge.execution.executor import run_runner_many
-    from envforge.pipeline import open_env
+    from envforge.execution.executor import run_group
+    from envforge.pipeline import find_expectations, inputs_to_run, judge, note_env, open_env
     from envforge.store import bytecode
 
     first = members[0].loaded
@@ -97,39 +96,28 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         outcome.build_seconds = seconds
         for m in members:
             m.result.steps.append(Step("build", seconds, "failed"))
-            error_result(m.result, exc)
+            m.result.error_from(exc)
         return
     outcome.env, outcome.build_seconds = ("reused" if env.reused else "built"), time.perf_counter() - start
-    shared = f"shared by {len(members)} model(s)"
-    detail = f"reused ({shared})" if env.reused else f"built in {env.build_seconds:.1f} s ({shared})"
-    vopts = _verify_options(options)
     runnable = []
     for m in members:
-        m.result.steps.append(Step("build", outcome.build_seconds, detail))
-        m.result.env_path, m.result.env_reused = str(env.path), env.reused
-        m.result.python_version, m.result.interpreter_reason = env.python_version, env.interpreter_reason
-        if env.interpreter_warning:
-            m.result.warnings.append(env.interpreter_warning)
+        step = Step("build", outcome.build_seconds)
+        note_env(m.result, env, step, shared_by=len(members))
+        m.result.steps.append(step)
         try:
-            m.runs = examples_to_run(m.loaded.model.path, m.loaded.mlmodel, vopts)
+            m.expected = find_expectations(m.loaded.model.path, None, options.tracking_uri)
+            m.runs = inputs_to_run(m.loaded.model.path, m.loaded.mlmodel, m.expected, ())
             runnable.append(m)
         except EnvforgeError as exc:
-            error_result(m.result, exc)
+            m.result.error_from(exc)
     if not runnable or stop():
         return
-    command = first.backend.command(env.path, env.python, ["python", "-I"])
-    outputs = run_runner_many(command, [(m.loaded.model.path, m.runs) for m in runnable], model_timeout=options.model_timeout)
+    outputs = run_group(first.backend, env, [(m.loaded.model.path, m.runs) for m in runnable], options.build,
+                        model_timeout=options.model_timeout, log=lambda text: None)
     for m, output in zip(runnable, outputs, strict=True):
         diagnose.annotate(output.data, env.installed, m.loaded.spec)
         m.result.runner_python = output.data.get("python")
         m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.runs)} example(s)"))
-        judge_output(m.result, output, m.loaded.model.path, m.loaded.mlmodel, vopts, m.runs)
+        judge(m.result, output, m.expected, m.runs, options.judging)
     if not env.reused:
         bytecode.harvest(env.path)
-
-
-def _verify_options(options: RegistryOptions) -> Any:
-    from envforge.commands.verify import VerifyOptions
-
-    return VerifyOptions(backend=options.backend, tracking_uri=options.tracking_uri, require_expected=options.require_expected,
-                         rtol=options.rtol, atol=options.atol, predict_timeout=options.model_timeout, build=options.build)

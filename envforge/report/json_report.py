@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from envforge import __version__
 from envforge.redact import redact
 from envforge.result import VerifyResult
+from envforge.version import __version__
 
 
 def write_json(results: list[VerifyResult], path: Path) -> None:

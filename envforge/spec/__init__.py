@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envforge.errors import ModelDirError
+from envforge.backends.registry import REGISTRY as BACKENDS
+from envforge.backends.registry import Entry
+from envforge.errors import ModelDirError, UsageError
 from envforge.spec.conda_env import read_conda_env
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.paths import inside
@@ -90,12 +92,20 @@ class EnvSpec:
         }
 
 
+def backend_entry(name: str) -> Entry:
+    found = BACKENDS.get(name)
+    if found is None:
+        raise UsageError(f"Unknown backend {name!r}.", f"Choose one of: {', '.join(BACKENDS)}.")
+    return found
+
+
 def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = None,
               index_overrides: tuple[str, ...] = ()) -> EnvSpec:
     """index_overrides: the user's index options (backends.index.user_index_options), for the key."""
+    traits = backend_entry(backend)  # what this backend reads and installs (backends/registry.py)
     model_dir = model_dir.resolve()
     mlmodel = mlmodel or read_mlmodel(model_dir)
-    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel, prefer_conda=backend == "conda")
+    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel, prefer_conda=traits.reads_conda_yaml)
     code_dir = mlmodel.code_dir or "code"
     inside(model_dir, code_dir, "python_function's `code` (the code_paths directory)")
     code_wheels = find_wheels(model_dir, code_dir)
@@ -105,9 +115,10 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
         build = []
     files = {**parsed.files, **code_wheels}
     system, system_file = read_system_packages(model_dir)
-    if system and backend != "docker":
-        notes.append(f"{system_file} declares system packages ({', '.join(system)}); only --backend docker installs them")
-    if not any(_names_mlflow(line) for line in [*parsed.requirements, *(conda_deps if backend == "conda" else [])]):
+    if system and not traits.installs_system_packages:
+        installers = [name for name, e in BACKENDS.items() if e.installs_system_packages]
+        notes.append(f"{system_file} declares system packages ({', '.join(system)}); only --backend {' or '.join(installers)} installs them")
+    if not any(_names_mlflow(line) for line in [*parsed.requirements, *(conda_deps if traits.reads_conda_yaml else [])]):
         parsed.requirements.append("mlflow")
         notes.append("the model's requirements do not name mlflow; envforge adds an unpinned `mlflow` to load it")
     return EnvSpec(
@@ -122,7 +133,7 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
         file_hashes=tuple(sorted((token, sha256_file(path)) for token, path in files.items())),
         conda_dependencies=tuple(conda_deps),
         index_overrides=tuple(index_overrides),
-        conda_channels=_conda_channels(model_dir, mlmodel) if backend == "conda" else (),
+        conda_channels=_conda_channels(model_dir, mlmodel) if traits.reads_conda_yaml else (),
         system_packages=system,
         notes=tuple(notes),
     )

@@ -1,7 +1,6 @@
 """Exact locks: the rebuilt env written as `name==version --hash=...` lines, and read back.
 
-`envforge lock` writes one from a built env's installed set (uv compiles it with hashes,
-without resolving again: `--no-deps` on the exact pins); `verify --lock FILE` and a lock stored
+`envforge lock` writes one from a built env's installed set (backends/exact_lock.py); `verify --lock FILE` and a lock stored
 with the model by `record --lock` replace the model's requirements in the EnvSpec, so the env
 gets its own cache key. Packages installed from the model's own files (code_path wheels,
 `./wheels/...` requirements) are not locked: they stay pinned by their content hash in the spec.
@@ -9,17 +8,13 @@ gets its own cache key. Packages installed from the model's own files (code_path
 
 from __future__ import annotations
 
-import datetime
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from envforge.backends.base import BuildOptions, Env, check, index_args, install_remedy, installer_env
-from envforge.errors import EnvBuildError, ModelDirError
-from envforge.proc import run
-from envforge.redact import redact
+from envforge.errors import ModelDirError
 from envforge.spec import EnvSpec
+from envforge.spec.lines import logical_lines, split_option
 
 LOCK_FILENAME = "envforge-lock.txt"
 _PYTHON_RE = re.compile(r"^#\s*python:\s*(\S+)")
@@ -81,7 +76,7 @@ def read_lock(path: Path, source: str | None = None) -> Lock:
         raise ModelDirError(f"Cannot read the lock {where}: {exc}.", _REMEDY) from None
     python = next((m.group(1) for m in map(_PYTHON_RE.match, text.splitlines()) if m), None)
     requirements, options = [], []
-    for number, line in _logical_lines(text):
+    for number, line in logical_lines(text.splitlines()):
         if line.startswith("-"):
             options += _option(line, f"{where}, line {number}")
         else:
@@ -102,74 +97,8 @@ def apply_lock(spec: EnvSpec, lock: Lock) -> EnvSpec:
                    notes=spec.notes + tuple(notes))
 
 
-def write_lock(env: Env, spec: EnvSpec, model_dir: Path, uri: str, options: BuildOptions) -> tuple[str, list[Installed]]:
-    """The lock text for a built env, and the packages left out because they came from local files.
-    Hashes come from the same indexes the env was built from (the model's and the user's)."""
-    from envforge import __version__
-    from envforge.backends.uv import uv_bin
-
-    packages = installed_packages(env.installed)
-    local = [p for p in packages if p.local]
-    pinned = [p for p in packages if not p.local]
-    if not pinned:
-        raise EnvBuildError(f"The environment at {env.path} reports no installed packages, so there is nothing to lock.",
-                            "Rebuild it (`envforge verify --refresh`), then lock again.")
-    with tempfile.TemporaryDirectory(prefix="envforge-lock-") as tmp:
-        source = Path(tmp) / "installed.txt"
-        source.write_text("\n".join(p.line for p in pinned) + "\n")
-        argv = [uv_bin(), "pip", "compile", str(source), "--generate-hashes", "--no-deps", "--no-header",
-                "--no-annotate", "--quiet", "--python-version", env.python_version,
-                *index_args(spec, options, "uv", model_dir=model_dir)]
-        env_vars = installer_env("uv", options, {"UV_PYTHON_DOWNLOADS": "never"})
-        outcome = check(run(argv, timeout=min(options.timeout, 900.0), env=env_vars, cwd=tmp), "Locking the environment with uv",
-                        install_remedy(options, "Check that the package index is reachable: the hashes come from it."))
-    body = outcome.stdout.strip() + "\n"
-    written = sum(1 for _ in _logical_lines(body))
-    if written != len(pinned):
-        raise EnvBuildError(f"uv locked {written} of the environment's {len(pinned)} packages.", "Report this as a bug in envforge.")
-    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    header = [
-        f"# envforge lock: the exact packages of the environment rebuilt for {redact(uri)}",
-        f"# python: {env.python_version}",
-        f"# backend {env.backend}, env key {env.key[:24]}, written by envforge {__version__} at {stamp}",
-        "# use: envforge verify URI --lock THIS_FILE  (or: uv pip install --require-hashes -r THIS_FILE)",
-    ]
-    header += [f"# not locked (installed from the model's own files): {p.line}" for p in local]
-    return "\n".join(header) + "\n" + body, local
-
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    buffer, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not buffer:
-            start = number
-        if line.endswith("\\"):
-            buffer += line[:-1] + " "
-            continue
-        full = _uncomment(buffer + line)
-        buffer = ""
-        if full:
-            out.append((start, full))
-    if _uncomment(buffer):
-        out.append((start, _uncomment(buffer)))
-    return out
-
-
-def _uncomment(line: str) -> str:
-    if line.lstrip().startswith("#"):
-        return ""
-    return re.split(r"\s#", line, maxsplit=1)[0].strip()
-
-
 def _option(line: str, where: str) -> list[str]:
-    if line.startswith("--"):
-        head, _, rest = line.partition(" ")
-        name, _, inline = head.partition("=")
-        value = f"{inline} {rest}".strip()
-    else:
-        name, value = line[:2], line[2:].strip()
+    name, value = split_option(line)
     if name == "--no-index":
         return [name]
     if name not in _OPTIONS or not value:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envforge.errors import ModelDirError
+from envforge.spec.lines import logical_lines, split_option
 from envforge.spec.paths import inside
 
 _INCLUDE = {"-r": "requirement", "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint"}
@@ -35,7 +36,7 @@ def parse_lines(lines: list[str], model_dir: Path, origin: str, parsed: Parsed |
     parsed = parsed if parsed is not None else Parsed()
     if depth > MAX_DEPTH:
         raise ModelDirError(f"{origin}: requirement files include each other more than {MAX_DEPTH} levels deep.", "Remove the include cycle.")
-    for number, line in _logical_lines(lines):
+    for number, line in logical_lines(lines):
         where = f"{origin}, line {number}"
         _parse_line(line, where, model_dir, parsed, constraint, depth)
     return parsed
@@ -51,34 +52,6 @@ def parse_file(relative: str, model_dir: Path, parsed: Parsed | None = None, *, 
         raise ModelDirError(f"Cannot read {path}: {exc}.", "Fix or re-log the file.") from None
     rel = path.relative_to(model_dir.resolve()).as_posix()
     return parse_lines(text.splitlines(), model_dir, rel, parsed, constraint=constraint, depth=depth)
-
-
-def _logical_lines(lines: list[str]) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    buffer, start = "", 0
-    for number, raw in enumerate(lines, 1):
-        text = raw.rstrip("\r\n")
-        if not buffer:
-            start = number
-        if text.endswith("\\"):
-            buffer += text[:-1]
-            continue
-        full = _strip_comment(buffer + text)
-        buffer = ""
-        if full:
-            out.append((start, full))
-    if buffer and _strip_comment(buffer):
-        out.append((start, _strip_comment(buffer)))
-    return out
-
-
-def _strip_comment(text: str) -> str:
-    if text.lstrip().startswith("#"):
-        return ""
-    for i, ch in enumerate(text):
-        if ch == "#" and i > 0 and text[i - 1] in " \t":
-            return text[:i].strip()
-    return text.strip()
 
 
 def _parse_line(line: str, where: str, model_dir: Path, parsed: Parsed, constraint: bool, depth: int) -> None:
@@ -100,7 +73,7 @@ def _parse_line(line: str, where: str, model_dir: Path, parsed: Parsed, constrai
 
 
 def _parse_option(line: str, where: str, model_dir: Path, parsed: Parsed, depth: int) -> None:
-    name, value = _split_option(line)
+    name, value = split_option(line)
     if name in _INCLUDE:
         if not value:
             raise ModelDirError(f"{where}: {name} needs a file name.", "Fix the requirements file.")
@@ -135,16 +108,6 @@ def _local_links(value: str, where: str, model_dir: Path, parsed: Parsed) -> str
         real = inside(model_dir, str(item), f"{where} (--find-links {item.name})")
         parsed.files["./" + item.relative_to(root).as_posix()] = real
     return token
-
-
-def _split_option(line: str) -> tuple[str, str]:
-    if not line.startswith("--"):
-        return line[:2], line[2:].strip()
-    head, _, rest = line.partition(" ")
-    if "=" in head:
-        name, _, value = head.partition("=")
-        return name, (value + " " + rest).strip()
-    return head, rest.strip()
 
 
 def _local_reference(line: str) -> str | None:

@@ -8,7 +8,6 @@ is wiped, never reused. A marker is trusted only after the backend's health chec
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import time
@@ -18,34 +17,30 @@ from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
 from envforge.errors import EnvBuildError
 from envforge.spec import EnvSpec
 from envforge.store.filelocks import locked
-from envforge.store.layout import envs_dir
-
-MARKER = ".envforge-state.json"
+from envforge.store.layout import env_dir as _env_dir
+from envforge.store.layout import env_lock_name, envs_dir
+from envforge.store.marker import read_marker, write_marker
 
 
 def env_dir(spec: EnvSpec) -> Path:
-    return envs_dir() / f"{spec.backend}-{spec.key[:24]}"
-
-
-def lock_name(key: str) -> str:
-    """The per-key lock held while an env is built, checked, or removed (envforge.store.filelocks)."""
-    return f"env-{key[:24]}"
+    return _env_dir(spec.backend, spec.key)
 
 
 def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log) -> Env:
     """Reuse the healthy env for spec.key, or build it (once, however many processes ask)."""
     dest = env_dir(spec)
-    with locked(lock_name(spec.key), timeout=options.timeout,
+    with locked(env_lock_name(spec.key), timeout=options.timeout,
                 on_wait=lambda: log("another envforge process is building this environment; waiting")):
-        state = _read_marker(dest)
+        state = read_marker(dest)
         if state and state.get("key") == spec.key:
             mismatch = _interpreter_mismatch(state, spec, options)
+            unhealthy = None if mismatch else backend.health_check(dest, str(state.get("python") or ""))
             if mismatch:
                 log(f"{mismatch}; rebuilding")
-            elif backend.health_check(dest, state["python"]):
+            elif unhealthy is None:
                 return _env(dest, state, reused=True)
             else:
-                log("the cached environment failed its health check; rebuilding")
+                log(f"the cached environment failed its health check: {unhealthy}; rebuilding")
         elif dest.exists():
             log("removing an interrupted or outdated build")
         _wipe(dest)
@@ -54,7 +49,7 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
         try:
             built = backend.build(spec, model_dir, dest, options, log)
             state = _state(spec, built, options, time.monotonic() - start)
-            _write_marker(dest, state)
+            write_marker(dest, state)
         except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
             _wipe(dest)
             no_space = _out_of_space(exc)
@@ -111,23 +106,6 @@ def _env(dest: Path, state: dict[str, object], *, reused: bool) -> Env:
         installed=tuple(state.get("installed") or ()),  # type: ignore[arg-type]
         reused=reused, build_seconds=0.0 if reused else float(state["build_seconds"]),  # type: ignore[arg-type]
     )
-
-
-def _read_marker(dest: Path) -> dict[str, object] | None:
-    try:
-        data = json.loads((dest / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and "python" in data else None
-
-
-def _write_marker(dest: Path, state: dict[str, object]) -> None:
-    tmp = dest / (MARKER + ".tmp")
-    with tmp.open("w") as handle:
-        json.dump(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, dest / MARKER)
 
 
 def _wipe(dest: Path) -> None:

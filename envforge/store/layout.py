@@ -1,9 +1,20 @@
-"""Where envforge keeps its state: $ENVFORGE_HOME, else the platform's user cache dir."""
+"""The layout of envforge's store, in one place: $ENVFORGE_HOME (else the platform's user cache dir) holds
+
+    envs/<backend>-<key[:24]>/   a built env; its state marker (store/marker.py) is written last
+    models/<digest>/             downloaded model artifacts (modeldir/resolve.py)
+    locks/env-<key[:24]>.lock    the per-key build lock; .use: the shared "in use" lock (store/filelocks.py)
+    bytecode/cpython-X.Y.Z/      .pyc files shared between envs (store/bytecode.py)
+
+Everything else builds these paths by calling the functions here, and reads an env directory's name
+back with `parse_env_dir`.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+KEY_CHARS = 24  # of EnvSpec.key (sha256 hex) in directory and lock names
 
 
 def home() -> Path:
@@ -25,3 +36,23 @@ def models_dir() -> Path:
 
 def locks_dir() -> Path:
     return home() / "locks"
+
+
+def bytecode_dir(name: str) -> Path:
+    return home() / "bytecode" / name
+
+
+def env_dir(backend: str, key: str) -> Path:
+    """Where the env of this backend and EnvSpec.key lives."""
+    return envs_dir() / f"{backend}-{key[:KEY_CHARS]}"
+
+
+def parse_env_dir(path: Path) -> tuple[str, str]:
+    """(backend, short key) from an env directory's name: env_dir's inverse."""
+    backend, _, short_key = path.name.rpartition("-")
+    return backend, short_key
+
+
+def env_lock_name(key: str) -> str:
+    """The name of the per-key lock held while an env is built, checked, used or removed (store/filelocks.py)."""
+    return f"env-{key[:KEY_CHARS]}"

@@ -1,16 +1,15 @@
-"""`envforge cache list` and `envforge cache prune`: the built envs under $ENVFORGE_HOME/envs.
+"""The built envs under $ENVFORGE_HOME/envs: listed, and pruned (`envforge cache list` / `cache prune`).
 
 Prune never removes an env another envforge process is working with: it takes the env's
 per-key build lock and its "in use" lock without waiting (envforge.store.filelocks) and skips the env
-when either is held. The state marker goes first, so an interrupted removal leaves a directory
+when either is held. The env's backend removes what the env owns outside its directory first (the
+docker backend's image), then the state marker goes, so an interrupted removal leaves a directory
 that get_env treats as an unfinished build (wiped and rebuilt), never as a usable env.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -18,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from envforge.errors import UsageError
-from envforge.store.envs import MARKER, lock_name
 from envforge.store.filelocks import try_locked, try_unused
-from envforge.store.layout import envs_dir
+from envforge.store.layout import env_lock_name, envs_dir, parse_env_dir
+from envforge.store.marker import read_marker, remove_marker
 from envforge.store.usage import last_used, models
-
-_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_SIZE = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 @dataclass(frozen=True)
@@ -48,6 +44,7 @@ class Pruned:
     removed: list[CachedEnv] = field(default_factory=list)
     in_use: list[CachedEnv] = field(default_factory=list)
     kept: list[CachedEnv] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -56,7 +53,7 @@ class Pruned:
 
     def to_dict(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "freed": self.freed, "removed": [e.to_dict() for e in self.removed],
-                "in_use": [e.to_dict() for e in self.in_use], "kept": [e.to_dict() for e in self.kept]}
+                "in_use": [e.to_dict() for e in self.in_use], "kept": [e.to_dict() for e in self.kept], "warnings": self.warnings}
 
 
 def list_envs() -> list[CachedEnv]:
@@ -95,39 +92,36 @@ def prune(*, older_than: float | None = None, max_size: int | None = None, every
 
 
 def _remove(env: CachedEnv, result: Pruned, dry_run: bool) -> bool:
-    with try_locked(lock_name(env.key)) as free, try_unused(lock_name(env.key)) as unused:
+    with try_locked(env_lock_name(env.key)) as free, try_unused(env_lock_name(env.key)) as unused:
         if not (free and unused):
             if env not in result.in_use:
                 result.in_use.append(env)
             return False
         if not dry_run:
-            _backend_cleanup(env)
-            (env.path / MARKER).unlink(missing_ok=True)
+            problem = _backend_cleanup(env)
+            if problem:
+                result.warnings.append(f"{env.path.name}: {problem}")
+            remove_marker(env.path)
             shutil.rmtree(env.path, ignore_errors=True)
         result.removed.append(env)
         return True
 
 
-def _backend_cleanup(env: CachedEnv) -> None:
-    """A backend that keeps something outside the env directory (an image) may offer
-    `remove(env_dir)`; it is called before the directory goes. Best effort."""
+def _backend_cleanup(env: CachedEnv) -> str | None:
+    """The backend's `remove` hook (what the env owns outside its directory); why it failed, if it did."""
     from envforge.backends import get_backend
+    from envforge.errors import EnvforgeError
 
     try:
-        remove = getattr(get_backend(env.backend), "remove", None)
-        if callable(remove):
-            remove(env.path)
-    except Exception:  # a cleanup failure must not stop the prune
-        pass
+        get_backend(env.backend).remove(env.path)
+    except EnvforgeError as exc:  # e.g. an engine that is down: the directory still goes, the reason is reported
+        return exc.message.splitlines()[0]
+    return None
 
 
 def _describe(path: Path) -> CachedEnv:
-    try:
-        state = json.loads((path / MARKER).read_text())
-    except (OSError, ValueError):
-        state = None
-    state = state if isinstance(state, dict) else {}
-    backend, _, short_key = path.name.rpartition("-")
+    state = read_marker(path) or {}
+    backend, short_key = parse_env_dir(path)
     built_at = state.get("built_at")
     return CachedEnv(
         path=path, key=str(state.get("key") or short_key), backend=str(state.get("backend") or backend or "?"),
@@ -151,34 +145,3 @@ def dir_size(path: Path) -> int:
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_size
     return total
-
-
-def parse_duration(text: str) -> float:
-    """"14d", "12h", "30m", "90s", "2w" -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
-    if not match:
-        raise UsageError(f"{text!r} is not a duration.", "Use a number and a unit: s, m, h, d or w (e.g. 14d, 12h).")
-    return float(match.group(1)) * _DURATION[match.group(2)]
-
-
-def parse_size(text: str) -> int:
-    """"5G", "500M", "1.5GiB", "2048" -> bytes (K, M, G, T are powers of 1024)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
-    if not match:
-        raise UsageError(f"{text!r} is not a size.", "Use a number with an optional unit K, M, G or T (e.g. 5G, 500M).")
-    return int(float(match.group(1)) * _SIZE[match.group(2)])
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "K", "M", "G"):
-        if size < 1024:
-            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    return f"{size:.1f}T"
-
-
-def human_age(seconds: float) -> str:
-    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= length:
-            return f"{seconds / length:.0f} {unit} ago"
-    return "just now"

@@ -21,10 +21,10 @@ MAX_MODELS = 20
 
 def note_use(env_dir: Path, key: str, uri: str) -> None:
     """Record that `uri` used the env now. Best effort: bookkeeping never fails a command."""
-    from envforge.store.envs import lock_name
+    from envforge.store.layout import env_lock_name
 
     try:
-        with locked(lock_name(key), timeout=30):
+        with locked(env_lock_name(key), timeout=30):
             (env_dir / USED).touch()
             os.utime(env_dir / USED)
             entry = redact(uri)

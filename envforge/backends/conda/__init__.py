@@ -18,14 +18,16 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from envforge.backends.base import BuildOptions, Built, Log
+from envforge.backends.base import BuildOptions, Built, Env, Log, WrittenLock
 from envforge.backends.conda import lockformat, pip_lock
 from envforge.backends.conda.channels import public_url
-from envforge.backends.conda.lock import install_lock, save, solve_into
-from envforge.backends.conda.spec import LOCK_NAME, lock_path
+from envforge.backends.conda.lock import install_lock, save, solve_into, write_lock
+from envforge.backends.conda.spec import LOCK_NAME, conda_spec, lock_path
 from envforge.proc import child_env, run
 from envforge.spec import EnvSpec
 from envforge.store import bytecode
@@ -33,6 +35,12 @@ from envforge.store import bytecode
 
 class CondaBackend:
     name = "conda"
+    uses_pip_locks = False
+    lock_remedy = "With --backend conda pass a conda-lock file as --lockfile FILE (write one with `envforge lock URI --backend conda`)."
+
+    def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
+        """--channel replaces the logged channels; a conda-lock file (--lockfile, the model's own) joins the key."""
+        return conda_spec(spec, model_dir, options)
 
     def available(self) -> str | None:
         missing = [m for m in ("rattler", "conda_lock", "uv") if importlib.util.find_spec(m) is None]
@@ -68,9 +76,26 @@ class CondaBackend:
         return Built(python=str(python), python_version=locked.python_version, interpreter_reason=reason,
                      installed=self._freeze(python))
 
-    def health_check(self, env_dir: Path, python: str) -> bool:
-        has_meta = any((env_dir / "conda-meta").glob("*.json"))
-        return has_meta and Path(python).is_file() and run([python, "-I", "-c", "import sys"], timeout=60, env=child_env()).ok
+    def health_check(self, env_dir: Path, python: str) -> str | None:
+        if not any((env_dir / "conda-meta").glob("*.json")):
+            return "its conda-meta/ records are gone"
+        if not Path(python).is_file():
+            return f"its interpreter {python} is gone"
+        probe = run([python, "-I", "-c", "import sys"], timeout=60, env=child_env())
+        return None if probe.ok else f"its interpreter does not start ({probe.describe()})"
+
+    def remove(self, env_dir: Path) -> None:
+        """A conda env owns nothing outside its directory (py-rattler's package cache is shared, and kept)."""
+
+    def lock(self, spec: EnvSpec, model_dir: Path, uri: str, options: BuildOptions, log: Log,
+             open_env: Callable[[], Env]) -> WrittenLock:
+        """conda.yaml solved and written as a conda-lock file for this platform; no env is built."""
+        with tempfile.TemporaryDirectory(prefix="envforge-lock-") as tmp:
+            target = Path(tmp) / LOCK_NAME
+            locked = write_lock(spec, model_dir, target, options, log)
+            text = target.read_text()
+        return WrittenLock(text, f"{len(locked.conda)} conda and {len(locked.pip)} pip packages with hashes "
+                                 f"(python {locked.python_version})")
 
     def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
         """argv inside the env, activated as `conda run` would: its bin/ first on PATH, CONDA_PREFIX set."""
@@ -80,7 +105,7 @@ class CondaBackend:
                 f"CONDA_DEFAULT_ENV={env_dir}", *rest]
 
     def _freeze(self, python: Path) -> tuple[str, ...]:
-        from envforge.backends.uv import uv_bin
+        from envforge.backends.tools import uv_bin
 
         frozen = run([uv_bin(), "pip", "freeze", "--python", str(python)], timeout=120, env=child_env())
         return tuple(frozen.stdout.split()) if frozen.ok else ()

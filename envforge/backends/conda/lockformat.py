@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from envforge import __version__
 from envforge.backends.conda.channels import public_url
 from envforge.backends.conda.pip_lock import PipPackage
 from envforge.backends.conda.records import CondaPackage, dependency_map
 from envforge.errors import ModelDirError
 from envforge.spec import EnvSpec
+from envforge.version import __version__
 
 _PIP_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _PIP_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]*")

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envforge.backends.base import BuildOptions, check, index_args, install_remedy, installer_env, requirement_lines
+from envforge.backends.base import BuildOptions, check
 from envforge.backends.conda.channels import public_url
+from envforge.backends.index import index_args, install_remedy, installer_env
+from envforge.backends.venv import requirement_lines
 from envforge.errors import EnvBuildError
 from envforge.proc import run
 from envforge.spec import EnvSpec
@@ -59,7 +61,7 @@ def conda_python_packages(prefix: Path) -> dict[str, str]:
 
 def resolve(spec: EnvSpec, model_dir: Path, python: Path, python_version: str, options: BuildOptions) -> list[PipPackage]:
     """Lock the pip section for the env whose interpreter is `python` (its conda part already linked)."""
-    from envforge.backends.uv import uv_bin
+    from envforge.backends.tools import uv_bin
 
     wanted = [r for r in spec.requirements if not r.startswith("./")]
     if not wanted:
@@ -81,7 +83,7 @@ def resolve(spec: EnvSpec, model_dir: Path, python: Path, python_version: str, o
 
 def install(packages: list[PipPackage], spec: EnvSpec, model_dir: Path, python: Path, options: BuildOptions) -> None:
     """Install exactly the locked files (hash-checked, no resolution), then the model's own local files."""
-    from envforge.backends.uv import uv_bin
+    from envforge.backends.tools import uv_bin
 
     base = [uv_bin(), "pip", "install", "--python", str(python), *index_args(spec, options, "uv", model_dir=model_dir)]
     env = installer_env("uv", options, {"UV_PYTHON_DOWNLOADS": "never"})

@@ -14,14 +14,14 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from envforge.backends.base import BuildOptions, Built, Env, Log
+from envforge.backends.base import BuildOptions, Built, Env, Log, WrittenLock
 from envforge.backends.docker.build import build_image
 from envforge.backends.docker.context import FORMAT, MODEL_DIR, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
 from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
@@ -35,11 +35,14 @@ IMAGE_FILE = "image.json"  # in the env's cache dir: which image is this env
 
 class DockerBackend:
     name = "docker"
+    uses_pip_locks = True
+    lock_remedy = ""
 
     def available(self) -> str | None:
         return sdk_missing()
 
-    def specialize(self, spec: EnvSpec, options: BuildOptions) -> EnvSpec:
+    def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
+        """The base image (by id), envforge's image format, uv's version and the CA bundle join the key."""
         client = connect()
         base = options.base_image or default_base_image(spec.python)
         image = base_image(client, base)
@@ -70,12 +73,32 @@ class DockerBackend:
         return Built(python=VENV_PYTHON, python_version=probe["version"], interpreter_reason=reason,
                      interpreter_warning=warning, installed=tuple(probe["installed"]))
 
-    def health_check(self, env_dir: Path, python: str) -> bool:
+    def health_check(self, env_dir: Path, python: str) -> str | None:
         info = image_info(env_dir)
         if not info:
-            return False
+            return f"its {IMAGE_FILE} (which image is this env) is missing or unreadable"
         image = find_image(connect(), info["tag"])
-        return image is not None and image.id == info["id"]
+        if image is None:
+            return f"its image {info['tag']} is no longer in the engine"
+        return None if image.id == info["id"] else f"its tag {info['tag']} now names another image ({image.id[:19]})"
+
+    def remove(self, env_dir: Path) -> None:
+        """The env image `envforge-env:<key>` lives in the engine, not in the env directory: remove it too
+        (an image a container or another tag still uses stays; the engine says so and prune goes on)."""
+        info = image_info(env_dir)
+        if not info:
+            return
+        client = connect()
+        if find_image(client, info["tag"]) is not None:
+            with engine_errors(f"Removing the env image {info['tag']}"):
+                client.images.remove(info["tag"])
+
+    def lock(self, spec: EnvSpec, model_dir: Path, uri: str, options: BuildOptions, log: Log,
+             open_env: Callable[[], Env]) -> WrittenLock:
+        """The image's venv locked like a local venv's: its installed set with hashes."""
+        from envforge.backends.exact_lock import write_exact_lock
+
+        return write_exact_lock(open_env(), spec, model_dir, uri, options)
 
     def command(self, env_dir: Path, python: str, argv: list[str]) -> list[str]:
         """A `docker run` of argv in the env image (no network), for interactive commands."""

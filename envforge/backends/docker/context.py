@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from envforge.backends.base import BuildOptions, index_args
+from envforge.backends.base import BuildOptions
+from envforge.backends.index import index_args
 from envforge.execution.runner import script_path
 from envforge.redact import redact
 from envforge.spec import EnvSpec

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from envforge.backends.base import BuildOptions, index_overrides
+from envforge.backends.base import BuildOptions
 from envforge.backends.docker import uv_version
 from envforge.backends.docker.context import combined_context, default_base_image, env_context, write_context
+from envforge.backends.index import index_overrides
 from envforge.errors import UsageError
 from envforge.modeldir.resolve import resolve
 from envforge.spec import load_spec

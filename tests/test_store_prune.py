@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from envforge.cli import cache_commands
 from envforge.errors import UsageError
 from envforge.store import prune as cache_admin
-from envforge.store.envs import MARKER, lock_name
 from envforge.store.filelocks import locked, using
+from envforge.store.layout import env_lock_name
+from envforge.store.marker import MARKER
 from envforge.store.usage import USED, note_use
 
 DAY = 86400.0
@@ -73,7 +75,7 @@ def test_prune_skips_envs_whose_lock_or_use_lock_is_held(envs: Path) -> None:
     building = _make(envs, "a" * 64, 10, 30)
     used = _make(envs, "b" * 64, 10, 30)
     idle = _make(envs, "c" * 64, 10, 30)
-    with locked(lock_name("a" * 64)), using(lock_name("b" * 64)):
+    with locked(env_lock_name("a" * 64)), using(env_lock_name("b" * 64)):
         dry = cache_admin.prune(everything=True, dry_run=True)
         assert [e.path for e in dry.removed] == [idle] and idle.exists()
         pruned = cache_admin.prune(everything=True)
@@ -85,13 +87,13 @@ def test_prune_skips_envs_whose_lock_or_use_lock_is_held(envs: Path) -> None:
 def test_prune_needs_a_criterion_and_parses_ages_and_sizes(envs: Path) -> None:
     with pytest.raises(UsageError):
         cache_admin.prune()
-    assert cache_admin.parse_duration("14d") == 14 * DAY
-    assert cache_admin.parse_duration("12h") == 12 * 3600
-    assert cache_admin.parse_size("5G") == 5 * 1024**3
-    assert cache_admin.parse_size("1.5GiB") == int(1.5 * 1024**3)
-    assert cache_admin.parse_size("500m") == 500 * 1024**2
+    assert cache_commands.parse_duration("14d") == 14 * DAY
+    assert cache_commands.parse_duration("12h") == 12 * 3600
+    assert cache_commands.parse_size("5G") == 5 * 1024**3
+    assert cache_commands.parse_size("1.5GiB") == int(1.5 * 1024**3)
+    assert cache_commands.parse_size("500m") == 500 * 1024**2
     for bad in ("14", "two days", "-1d"):
         with pytest.raises(UsageError):
-            cache_admin.parse_duration(bad)
+            cache_commands.parse_duration(bad)
     with pytest.raises(UsageError):
-        cache_admin.parse_size("5 lots")
+        cache_commands.parse_size("5 lots")

@@ -1,0 +1,118 @@
+"""The commands about one model's verdict: verify, record, inspect, quickstart. Parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from envforge.cli import options as opt
+from envforge.cli.output import escape, write_reports
+
+
+def add_parsers(sub: Any) -> None:
+    verify = sub.add_parser("verify", help="rebuild a model's environment and check its predictions",
+                            description="Rebuild the model's environment, run its input examples inside it and compare "
+                                        "the predictions with the recorded ones.")
+    opt.add_uri(verify)
+    opt.add_env(verify)
+    opt.add_expected(verify)
+    verify.add_argument("--require-expected", action="store_true",
+                        help="fail (exit 1) when there are no expectations instead of reporting 'unverified'")
+    verify.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input example to run (repeatable); replaces the model's own")
+    opt.add_tolerances(verify)
+    opt.add_reports(verify)
+    opt.add_image_run(verify)
+    verify.add_argument("--predict-timeout", type=float, default=900.0, metavar="SECONDS", help="limit for loading and predicting (default: 900)")
+    opt.add_pass_env(verify)
+    verify.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
+
+    record = sub.add_parser("record", help="store the model's predictions from the current (training) environment",
+                            description="Run the model in the current Python environment (in a subprocess) and store its "
+                                        "predictions and a freeze of the environment next to the model.")
+    opt.add_uri(record)
+    opt.add_tracking(record)
+    record.add_argument("--input", action="append", default=[], metavar="FILE", help="also record on this JSON input (repeatable)")
+    record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
+    record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
+                                                             "later verifies install exactly that set")
+
+    inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything")
+    opt.add_uri(inspect)
+    opt.add_tracking(inspect)
+    opt.add_print_json(inspect)
+    opt.add_backend(inspect, "the backend whose environment key to show")
+    opt.add_index(inspect)
+
+    quick = sub.add_parser("quickstart", help="train, log, record and verify a tiny model in a local MLflow store",
+                           description="Train a tiny scikit-learn model, log it with an input example to a local MLflow "
+                                       "store (SQLite), record its predictions, and verify it with the uv backend.")
+    quick.add_argument("--dir", type=Path, default=Path("envforge-quickstart"), help="where the local store lives (default: ./envforge-quickstart)")
+
+
+def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from envforge.commands.verify import verify
+    from envforge.report.console import ConsoleProgress, print_result
+
+    if not args.quiet:
+        err.print(f"[bold]envforge verify[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
+    result = verify(
+        args.uri, progress=None if args.quiet else ConsoleProgress(err), backend=args.backend,
+        tracking_uri=args.tracking_uri, expected=args.expected, require_expected=args.require_expected,
+        inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, refresh=args.refresh,
+        predict_timeout=args.predict_timeout, lock=args.lock, stored_lock=not args.no_stored_lock,
+        **opt.build_keywords(args),
+    )
+    write_reports([result], args.json, args.junit)
+    print_result(out, result)
+    return result.exit_code
+
+
+def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from envforge.commands.record import record
+
+    with err.status("recording predictions in the current environment…"):
+        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock)
+    out.print(f"[bold green]recorded[/] {len(result.examples)} example(s) with Python {result.python} "
+              f"-> {escape(result.location)}", highlight=False)
+    if result.lock:
+        out.print(f"[bold green]locked[/] the rebuilt environment -> {escape(result.lock)}", highlight=False)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from envforge.commands.inspect_model import inspect
+
+    info = inspect(args.uri, tracking_uri=args.tracking_uri, backend=args.backend, index_url=args.index_url,
+                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links))
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    for key, value in info.items():
+        if isinstance(value, (list, tuple)):
+            out.print(f"[bold]{key}:[/]" + ("" if value else " (none)"), highlight=False)
+            for item in value:
+                out.print(f"  - {escape(str(item))}", highlight=False)
+        else:
+            out.print(f"[bold]{key}:[/] {escape(str(value))}", highlight=False)
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from envforge.commands.quickstart import log_quickstart_model
+    from envforge.commands.record import record
+
+    with err.status("training and logging a scikit-learn iris model…"):
+        model = log_quickstart_model(args.dir)
+    out.print(f"logged [bold]{model.model_uri}[/] to {model.tracking_uri}", highlight=False)
+    with err.status("recording its predictions in this environment…"):
+        recorded = record(model.model_uri, tracking_uri=model.tracking_uri)
+    out.print(f"recorded {len(recorded.examples)} example(s) -> {escape(recorded.location)}", highlight=False)
+    parser = argparse.ArgumentParser(prog="envforge")
+    add_parsers(parser.add_subparsers(dest="command"))  # verify's own defaults, as if the user had typed it
+    verify_args = parser.parse_args(["verify", model.model_uri, "--tracking-uri", model.tracking_uri, "--backend", "uv"])
+    return cmd_verify(verify_args, out, err)
+
+
+COMMANDS = {"verify": cmd_verify, "record": cmd_record, "inspect": cmd_inspect, "quickstart": cmd_quickstart}

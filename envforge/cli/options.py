@@ -1,0 +1,149 @@
+"""Every command-line option, defined once (nox's _options.py); commands compose the groups they take.
+
+`build_options(args)` is the one way the parsed arguments become BuildOptions: an option a command
+does not define keeps BuildOptions' default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from envforge.backends.options import BuildOptions
+from envforge.backends.registry import DEFAULT, NAMES, help_text
+from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
+
+URI_HELP = ("model URI: a local directory, file:..., runs:/<run_id>/<path>, models:/<name>/<version>, "
+            "models:/<name>@<alias>, models:/<name>/latest or models:/m-<model id>")
+
+
+def add_uri(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uri", help=URI_HELP)
+
+
+def add_tracking(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+
+
+def add_backend(p: argparse.ArgumentParser, what: str = "how to build the environment") -> None:
+    p.add_argument("--backend", default=DEFAULT, choices=NAMES, help=f"{what}: {help_text()} (default: {DEFAULT})")
+
+
+def add_index(p: argparse.ArgumentParser) -> None:
+    """The user's index settings; they are part of the env's key."""
+    add_index_urls(p)
+    p.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL",
+                   help="a directory or page of wheels to install from (repeatable)")
+
+
+def add_index_urls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index-url", metavar="URL", help="package index to use instead of the model's (or the installer's default)")
+    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                   help="another package index, asked before the model's own extra indexes (repeatable)")
+
+
+def add_image_build(p: argparse.ArgumentParser, prefix: str = "--backend docker: ") -> None:
+    """What an env image is built on and trusts (backends/docker/)."""
+    p.add_argument("--base-image", metavar="IMAGE", help=f"{prefix}the image to build on (default: python:<logged X.Y>-slim)")
+    p.add_argument("--ca-bundle", metavar="PEM", help=f"{prefix}CA certificates to trust while building (e.g. a proxy's)")
+
+
+def add_image_run(p: argparse.ArgumentParser) -> None:
+    """What happens to the model image after a container verification (backends/docker/)."""
+    p.add_argument("--tag", metavar="NAME", help="--backend docker: keep the image that passed as NAME; it serves the model on port 8080")
+    p.add_argument("--keep-image", action="store_true", help="--backend docker: keep the model image even without --tag or a pass")
+    p.add_argument("--memory", default="4g", metavar="SIZE", help="--backend docker: the container's memory limit (default: 4g)")
+
+
+def add_conda(p: argparse.ArgumentParser) -> None:
+    """The conda backend's options (backends/conda/); the other backends ignore them."""
+    p.add_argument("--channel", action="append", default=[], metavar="URL",
+                   help="--backend conda: a conda channel (name or URL; repeatable) replacing conda.yaml's, e.g. a mirror")
+    p.add_argument("--lockfile", metavar="FILE", help="--backend conda: install exactly this conda-lock file, no solve "
+                                                      "(default: the model's conda-lock.yml, if it has one)")
+    p.add_argument("--conda-exe", metavar="PATH", help="--backend conda: solve with this conda, mamba or micromamba instead of py-rattler")
+
+
+def add_build_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="limit for each step of building the environment: creating it, each install (default: 1800)")
+
+
+def add_offline(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offline", action="store_true",
+                   help="never access a package index: install only from the model's wheels, --find-links and the installer's cache")
+
+
+def add_refresh(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--refresh", action="store_true", help="download the model again even when it is cached")
+
+
+def add_env(p: argparse.ArgumentParser, interpreter_flag: str = "--python") -> None:
+    """How to get the model's env, for every command that builds or reuses one (verify, serve-check, shell, run,
+    diff, lock): the tracking server, the backend, a lock, the interpreter, package sources and limits."""
+    add_tracking(p)
+    add_backend(p)
+    p.add_argument("--lock", metavar="FILE", help="install exactly the packages of this lock (`envforge lock`) instead of the "
+                                                  "model's requirements (default: the lock stored by `record --lock`, if any)")
+    p.add_argument("--no-stored-lock", action="store_true", help="ignore a lock stored with the model by `record --lock`")
+    p.add_argument(interpreter_flag, dest="interpreter", metavar="PATH", help="use this interpreter for the environment")
+    p.add_argument("--python-match", choices=["auto", "exact", "minor"], default="auto",
+                   help="auto (default): the logged patch version if installed, else the same minor with a warning")
+    p.add_argument("--allow-python-download", action="store_true", help="let uv download a missing interpreter")
+    add_offline(p)
+    add_index(p)
+    add_refresh(p)
+    add_build_timeout(p)
+    p.add_argument("--download-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="limit for fetching the model from the tracking server (default: 600)")
+    add_conda(p)
+    add_image_build(p)
+
+
+def add_tolerances(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance for floats (default: {DEFAULT_RTOL:g})")
+    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance for floats (default: {DEFAULT_ATOL:g})")
+
+
+def add_expected(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--expected", metavar="PATH_OR_URI",
+                   help="expectations file to compare with (default: the one `envforge record` stored with the model)")
+
+
+def add_reports(p: argparse.ArgumentParser, what: str = "the result") -> None:
+    p.add_argument("--json", type=Path, metavar="FILE", help=f"write {what} as JSON")
+    p.add_argument("--junit", type=Path, metavar="FILE", help=f"write {what} as JUnit XML")
+
+
+def add_print_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_pass_env(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pass-env", action="append", default=[], metavar="NAME",
+                   help="let the model's process see this environment variable (repeatable); it otherwise gets a "
+                        "minimal environment: no cloud credentials or tokens")
+
+
+# argparse dest -> BuildOptions field, where the names differ; the other fields share the dest's name.
+_RENAMED = {"interpreter": "python", "build_timeout": "timeout", "extra_index_url": "extra_index_urls",
+            "channel": "channels"}
+_TUPLES = {"extra_index_urls", "find_links", "channels", "pass_env"}
+
+
+def build_options(args: argparse.Namespace) -> BuildOptions:
+    """BuildOptions from whatever build options the command defined."""
+    given = {_RENAMED.get(k, k): v for k, v in vars(args).items()}
+    values: dict[str, Any] = {}
+    for f in fields(BuildOptions):
+        if f.name in given and given[f.name] is not None:
+            values[f.name] = tuple(given[f.name]) if f.name in _TUPLES else given[f.name]
+    return BuildOptions(**values)
+
+
+def build_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """build_options(args) as keywords for the Python API (envforge.verify(..., **keywords))."""
+    options = build_options(args)
+    return {f.name: getattr(options, f.name) for f in fields(BuildOptions)}
