@@ -8,7 +8,8 @@ from typing import Any
 from envforge import examples as examples_mod
 from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions, index_overrides
-from envforge.errors import EnvforgeError
+from envforge.errors import EnvforgeError, ModelDirError
+from envforge.inspect_gaps import unbuildable
 from envforge.redact import redact
 from envforge.resolve import resolve
 from envforge.spec import load_spec
@@ -20,9 +21,12 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
             extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = ()) -> dict[str, Any]:
     """The index options change the env's key as they do for `verify`, so both print the same key."""
     model = resolve(uri, tracking_uri=tracking_uri)
-    mlmodel = read_mlmodel(model.path)
     options = BuildOptions(index_url=index_url, extra_index_urls=extra_index_urls, find_links=find_links)
-    spec = load_spec(model.path, backend, mlmodel, index_overrides=index_overrides(options, backend))
+    try:
+        mlmodel = read_mlmodel(model.path)
+        spec = load_spec(model.path, backend, mlmodel, index_overrides=index_overrides(options, backend))
+    except ModelDirError as exc:  # a readable MLmodel is always inspected: say what stops verify (inspect_gaps.py)
+        return unbuildable(uri, model.path, backend, exc)
     return {
         "uri": redact(uri),
         "model_dir": str(model.path),
@@ -43,7 +47,8 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
         "expectations": _expectations(model.path),
         "backend": backend,
         "env_key": spec.key,
-        "notes": list(spec.notes),
+        "gaps": list(spec.gaps),  # what is missing and what envforge does about it (spec/fallbacks.py)
+        "notes": [note for note in spec.notes if note not in spec.gaps],
     }
 
 
