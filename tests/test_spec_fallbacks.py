@@ -68,7 +68,7 @@ def test_no_env_file_at_all_infers_requirements_from_mlmodel(tmp_path: Path, nam
     spec = load_spec(_strip(corpus_copy(name, tmp_path), *ENV_FILES))
     assert spec.requirements == INFERRED[name]
     assert (spec.python, spec.python_source) == (PYTHONS[name], "MLmodel")
-    assert spec.build_dependencies == () and spec.conda_dependencies == ()
+    assert spec.build_dependencies == ("pip", "setuptools", "wheel") and spec.conda_dependencies == ()
     head = spec.gaps[0]
     assert head.startswith("the model directory has no python_env.yaml, conda.yaml or requirements.txt: "
                            "envforge infers the requirements from MLmodel: ")
@@ -200,4 +200,4 @@ def test_inferred_specs_have_stable_distinct_keys(tmp_path: Path) -> None:
     with_files = load_spec(corpus_copy("vnb-statsmodels", tmp_path / "a"))
     inferred = load_spec(_strip(corpus_copy("vnb-statsmodels", tmp_path / "b"), *ENV_FILES))
     assert inferred.key == load_spec(tmp_path / "b" / "vnb-statsmodels").key
-    assert inferred.key != with_files.key  # no build dependencies: another environment
+    assert inferred.key != with_files.key  # unpinned build dependencies: another environment

@@ -172,7 +172,8 @@ def _environment(model_dir: Path, mlmodel: MLmodel, prefer_conda: bool = False,
         python, source = _pick_python(None, "", None, mlmodel)
         return python, source, [], parse_file("requirements.txt", model_dir), [], notes
     python, source = _pick_python(None, "", None, mlmodel)
-    return python, source, [], fallbacks.no_env_files(model_dir, mlmodel, gaps), [], notes
+    parsed, build = fallbacks.no_env_files(model_dir, mlmodel, gaps)
+    return python, source, build, parsed, [], notes
 
 
 def _names_mlflow(line: str) -> bool:

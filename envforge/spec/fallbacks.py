@@ -11,7 +11,7 @@ MLflow itself gives up on those. envforge builds from what the model still says,
   an error when it is the model's only env file: guessing would ignore what the model says);
 - the backend's preferred file missing (python_env.yaml; conda.yaml for the conda backend): the next one;
 - no env file at all: the requirements MLmodel records (mlflow_version, the flavor's library version,
-  python_function.python_version).
+  python_function.python_version), with MLflow's usual build dependencies.
 
 A broken python_env.yaml is not filled: it is the file MLflow itself builds from, so verify stops
 (exit 2) and `inspect` says why. Each gap filled is returned as a sentence (EnvSpec.gaps, also in
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from envforge.errors import ModelDirError
 from envforge.spec.conda_env import CondaEnv, read_conda_env
-from envforge.spec.inferred import infer_requirements, mlflow_date_note
+from envforge.spec.inferred import BUILD_DEPENDENCIES, infer_requirements, mlflow_date_note
 from envforge.spec.mlmodel import MLmodel
 from envforge.spec.paths import inside
 from envforge.spec.python_env import PythonEnv
@@ -79,16 +79,18 @@ def python_env_requirements(env: PythonEnv, venv_file: Path, model_dir: Path, co
     return parsed
 
 
-def no_env_files(model_dir: Path, mlmodel: MLmodel, gaps: list[str]) -> Parsed:
-    """The model directory has no python_env.yaml, conda.yaml or requirements.txt: read MLmodel."""
+def no_env_files(model_dir: Path, mlmodel: MLmodel, gaps: list[str]) -> tuple[Parsed, list[str]]:
+    """The model directory has no python_env.yaml, conda.yaml or requirements.txt: read MLmodel.
+    Returns the requirements and the build dependencies (MLflow's usual pip, setuptools, wheel, unpinned)."""
     inferred = infer_requirements(model_dir)
     python = (f"Python {mlmodel.python_version} (python_function.python_version)" if mlmodel.python_version
               else "no Python version (MLmodel records none: the default interpreter is used)")
     gaps.append("the model directory has no python_env.yaml, conda.yaml or requirements.txt: envforge infers the "
-                f"requirements from MLmodel: {', '.join(inferred.sources)}, {python}; what those need resolves "
-                "unpinned, anything else the model imports is unknown")
+                f"requirements from MLmodel: {', '.join(inferred.sources)}, {python}, and the build dependencies MLflow "
+                f"writes to python_env.yaml ({', '.join(BUILD_DEPENDENCIES)}, unpinned: MLmodel does not record their "
+                "versions); what those need resolves unpinned, anything else the model imports is unknown")
     gaps.extend(inferred.notes)
-    return parse_lines(inferred.requirements, model_dir, "MLmodel")
+    return parse_lines(inferred.requirements, model_dir, "MLmodel"), list(BUILD_DEPENDENCIES)
 
 
 def missing_declared(mlmodel: MLmodel, venv_file: Path | None, conda_file: Path | None, used: str,

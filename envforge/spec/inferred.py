@@ -55,6 +55,9 @@ LIBRARIES: dict[str, Library] = {
     "python_function": Library("cloudpickle_version", "cloudpickle"),
 }
 _KERAS_BACKENDS = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
+# What MLflow writes as python_env.yaml's build_dependencies (pinned there to the logging env's versions,
+# which MLmodel does not record): old MLflow imports pkg_resources, which only setuptools provides.
+BUILD_DEPENDENCIES = ("pip", "setuptools", "wheel")
 
 
 @dataclass
