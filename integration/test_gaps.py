@@ -9,6 +9,7 @@ report carries the warning. Two builds (the second differs only in its build dep
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,19 @@ def test_no_env_file_builds_from_what_mlmodel_records(tmp_path: Path, home: Path
     assert result["env"]["key"] == inspected["env_key"] and result["env"]["logged_python"] == "3.11.8"
     assert [w for w in result["warnings"] if "envforge infers the requirements from MLmodel" in w] == inspected["gaps"]
     assert {"mlflow-2.12.2", "statsmodels-0.14.0"} <= _installed(result)
+
+
+@pytest.mark.conda
+def test_conda_backend_without_conda_yaml_builds_from_python_env(conda_channel: str, sklearn_model_template: Path,
+                                                                 tmp_path: Path, home: Path) -> None:
+    """A real model logged by MLflow in the test, its conda.yaml removed: the conda backend takes Python from
+    the (local, real) conda channel and python_env.yaml's requirements with pip, and says so."""
+    model = Path(shutil.copytree(sklearn_model_template, tmp_path / "iris"))
+    (model / "conda.yaml").unlink()
+    run = envforge("verify", str(model), "--backend", "conda", "--channel", conda_channel, "--json", str(tmp_path / "r.json"),
+                   home=home, timeout=1800)
+    result = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    assert run.returncode == 0 and result["status"] == "unverified", run.output[-3000:]  # it ran; nothing was recorded
+    assert ("MLmodel names conda.yaml, which is not in the model directory: envforge builds from python_env.yaml instead "
+            "(Python from conda, the requirements with pip)") in result["warnings"]
+    assert "MLmodel names conda.yaml" in run.stdout
