@@ -201,3 +201,40 @@ def test_inferred_specs_have_stable_distinct_keys(tmp_path: Path) -> None:
     inferred = load_spec(_strip(corpus_copy("vnb-statsmodels", tmp_path / "b"), *ENV_FILES))
     assert inferred.key == load_spec(tmp_path / "b" / "vnb-statsmodels").key
     assert inferred.key != with_files.key  # unpinned build dependencies: another environment
+
+
+def test_python_env_without_dependencies_is_filled_too(tmp_path: Path) -> None:
+    model = _strip(corpus_copy("vnb-statsmodels", tmp_path), "requirements.txt")
+    (model / "python_env.yaml").write_text("python: 3.11.8\nbuild_dependencies: [pip==23.3.1]\ndependencies: []\n")
+    spec = load_spec(model)
+    assert spec.requirements == ("mlflow==2.12.2", "statsmodels==0.14.0") and spec.build_dependencies == ("pip==23.3.1",)
+    assert spec.gaps[0].startswith("python_env.yaml lists no dependencies and there is no requirements.txt: "
+                                   "envforge installs conda.yaml's pip section instead")
+
+
+def test_a_conda_pin_of_mlflow_needs_no_date(tmp_path: Path) -> None:
+    model = corpus_copy("talha-sklearn-condaonly", tmp_path)
+    conda = (model / "conda.yaml").read_text().replace("- pip\n", "- pip\n- conda-forge::mlflow=1.20.2\n")
+    (model / "conda.yaml").write_text(conda.replace("  - mlflow\n", ""))
+    assert load_spec(model, "conda").gaps == ()
+
+
+MLMODEL_FLAVORS = {
+    "catboost": ("  catboost:\n    catboost_version: 1.2.5\n", ("catboost==1.2.5",)),
+    "onnx": ("  onnx:\n    onnx_version: 1.16.0\n", ("onnx==1.16.0", "onnxruntime")),
+    "tensorflow-keras": ("  tensorflow:\n    model_type: keras\n    keras_version: 2.15.0\n", ("tensorflow==2.15.0",)),
+    "tensorflow-module": ("  tensorflow:\n    model_type: tf2-module\n", ("tensorflow",)),
+    "keras3": ("  keras:\n    keras_version: 3.3.3\n    keras_backend: jax\n", ("keras==3.3.3", "jax")),
+    "keras-1x-tf": ("  keras:\n    keras_module: tensorflow.keras\n    keras_version: 2.4.0\n", ("tensorflow",)),
+    "unknown-flavor": ("  my_flavor:\n    my_version: 1.0\n", ()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MLMODEL_FLAVORS))
+def test_flavor_keys_mlflow_writes(tmp_path: Path, case: str) -> None:
+    section, expected = MLMODEL_FLAVORS[case]
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: mlflow.x\n    python_version: 3.11.7\n"
+                                   f"{section}mlflow_version: 2.14.1\n")
+    assert load_spec(model).requirements == ("mlflow==2.14.1", *expected)

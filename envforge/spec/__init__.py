@@ -181,7 +181,7 @@ def _names_mlflow(line: str) -> bool:
 
     if line.startswith("./"):  # a local wheel or archive: its file name starts with the project name
         line = line.rsplit("/", 1)[-1].split("-", 1)[0]
-    name = re.match(r"[A-Za-z0-9_.\-]+", line)
+    name = re.match(r"[A-Za-z0-9_.\-]+", line.split("::")[-1])  # a conda spec may name its channel: conda-forge::mlflow=2.9
     return bool(name) and name.group(0).lower().replace("_", "-") in ("mlflow", "mlflow-skinny")
 
 

@@ -20,6 +20,7 @@ EnvSpec.notes, so every report's warnings carry it).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from envforge.errors import ModelDirError
@@ -31,6 +32,7 @@ from envforge.spec.python_env import PythonEnv
 from envforge.spec.requirements import Parsed, parse_file, parse_lines
 
 _INCLUDES = ("-r", "--requirement")
+_CONDA_MLFLOW_PIN = re.compile(r"^(?:[^:\s]+::)?mlflow(?:-skinny)?\s*==?\s*[0-9]")
 
 
 def read_conda(conda_file: Path | None, stand_in: str | None, gaps: list[str], prefer_conda: bool) -> CondaEnv | None:
@@ -121,8 +123,8 @@ def _pins_mlflow(line: str) -> bool:
 
     try:
         req = Requirement(line)
-    except InvalidRequirement:
-        return False
+    except InvalidRequirement:  # a conda spec (the conda backend): `mlflow=1.20.2`, `conda-forge::mlflow==1.20.2`
+        return bool(_CONDA_MLFLOW_PIN.match(line.strip()))
     return req.name.lower().replace("_", "-") in ("mlflow", "mlflow-skinny") and any(s.operator in ("==", "===") for s in req.specifier)
 
 
