@@ -143,12 +143,11 @@ def _conda_channels(model_dir: Path, mlmodel: MLmodel) -> tuple[str, ...]:
         return ()
 
 
-def _environment(model_dir: Path, mlmodel: MLmodel, prefer_conda: bool = False,
-                 gaps: list[str] | None = None) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
+def _environment(model_dir: Path, mlmodel: MLmodel, prefer_conda: bool = False, *,
+                 gaps: list[str]) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
     """prefer_conda (the conda backend): conda.yaml wins over python_env.yaml, and every conda spec of
     it (python and pip included) is a conda dependency. `gaps` collects the gaps filled (spec/fallbacks.py)."""
     notes: list[str] = []
-    gaps = gaps if gaps is not None else []
     venv_file = _existing(model_dir, mlmodel.virtualenv_file, "python_env.yaml")
     conda_file = _existing(model_dir, mlmodel.conda_file, "conda.yaml")
     has_requirements = (model_dir / "requirements.txt").is_file()
