@@ -32,7 +32,7 @@ def unbuildable(uri: str, model_dir: Path, backend: str, error: ModelDirError) -
         mlmodel = None
     flavors = raw.get("flavors") if isinstance(raw.get("flavors"), dict) else {}
     python_version = mlmodel.python_version if mlmodel else None
-    gap = f"{error.message.rstrip('.')}: verify and the other commands stop here (exit 2). {error.remedy}"
+    gap = redact(f"{error.message.rstrip('.')}: verify and the other commands stop here (exit 2). {error.remedy}")
     empty: list[str] = []
     return {
         "uri": redact(uri),

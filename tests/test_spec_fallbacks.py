@@ -238,3 +238,13 @@ def test_flavor_keys_mlflow_writes(tmp_path: Path, case: str) -> None:
     (model / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: mlflow.x\n    python_version: 3.11.7\n"
                                    f"{section}mlflow_version: 2.14.1\n")
     assert load_spec(model).requirements == ("mlflow==2.14.1", *expected)
+
+
+def test_a_token_in_the_conda_pip_section_stays_out_of_the_gap_note(tmp_path: Path) -> None:
+    model = _strip(corpus_copy("vnb-statsmodels", tmp_path), "requirements.txt")
+    conda = (model / "conda.yaml").read_text()
+    (model / "conda.yaml").write_text(conda.replace("  - mlflow==2.12.2\n",
+                                                    "  - --extra-index-url https://user:tk-secret-42@pkgs.example/simple\n  - mlflow==2.12.2\n"))
+    spec = load_spec(model)
+    assert spec.index_options == ("--extra-index-url", "https://user:tk-secret-42@pkgs.example/simple")  # passed on as written
+    assert "conda.yaml's pip section instead" in spec.gaps[0] and "tk-secret-42" not in " ".join(spec.gaps)

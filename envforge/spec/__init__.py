@@ -156,7 +156,7 @@ def _environment(model_dir: Path, mlmodel: MLmodel, prefer_conda: bool = False, 
     if venv_file and not (prefer_conda and conda):
         env = read_python_env(venv_file)
         gaps += fallbacks.missing_declared(mlmodel, venv_file, conda_file, venv_file.name, prefer_conda)
-        parsed = fallbacks.python_env_requirements(env, venv_file, model_dir, conda, conda_file, mlmodel, gaps)
+        parsed = fallbacks.python_env_requirements(env, venv_file, model_dir, conda, conda_file, gaps)
         python, source = _pick_python(env.python, "python_env.yaml", conda, mlmodel)
         return python, source, list(env.build_dependencies), parsed, [], notes
     if conda and conda_file:

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from envforge.errors import ModelDirError
+from envforge.redact import redact
 from envforge.spec.conda_env import CondaEnv, read_conda_env
 from envforge.spec.inferred import BUILD_DEPENDENCIES, infer_requirements, mlflow_date_note
 from envforge.spec.mlmodel import MLmodel
@@ -44,19 +45,18 @@ def read_conda(conda_file: Path | None, stand_in: str | None, gaps: list[str], p
     except ModelDirError as exc:
         if not stand_in:
             raise
-        use = stand_in
         if prefer_conda:
-            effect = f"the conda backend builds from {use} instead (Python from conda, the requirements with pip)"
-        elif use == "requirements.txt":
+            effect = f"the conda backend builds from {stand_in} instead (Python from conda, the requirements with pip)"
+        elif stand_in == "requirements.txt":
             effect = "envforge builds from requirements.txt instead, with the Python version MLmodel records"
         else:
-            effect = f"envforge builds from {use}, which does not need it (MLflow's conda env manager would fail on it)"
+            effect = f"envforge builds from {stand_in}, which does not need it (MLflow's conda env manager would fail on it)"
         gaps.append(f"{exc.message.rstrip('.')}: {effect}")
         return None
 
 
 def python_env_requirements(env: PythonEnv, venv_file: Path, model_dir: Path, conda: CondaEnv | None,
-                            conda_file: Path | None, mlmodel: MLmodel, gaps: list[str]) -> Parsed:
+                            conda_file: Path | None, gaps: list[str]) -> Parsed:
     """python_env.yaml's dependencies; a `-r FILE` whose FILE is missing is replaced (and said so)."""
     deps = list(env.dependencies)
     missing = [(line, name) for line in deps if (name := _missing_include(line, model_dir))]
@@ -70,7 +70,8 @@ def python_env_requirements(env: PythonEnv, venv_file: Path, model_dir: Path, co
             else f"{venv_file.name} lists no dependencies and there is no requirements.txt")
     if conda is not None and conda_file is not None and conda.pip and not any(_missing_include(p, model_dir) for p in conda.pip):
         parse_lines(list(conda.pip), model_dir, conda_file.name, parsed)
-        gaps.append(f"{what}: envforge installs {conda_file.name}'s pip section instead ({', '.join(conda.pip)}), "
+        listed = ", ".join(redact(p) for p in conda.pip)  # an index URL there may carry a token
+        gaps.append(f"{what}: envforge installs {conda_file.name}'s pip section instead ({listed}), "
                     "the list MLflow writes to both files")
         return parsed
     inferred = infer_requirements(model_dir)
