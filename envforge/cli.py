@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="expectations file to compare with (default: the one `envforge record` stored with the model)")
     verify.add_argument("--require-expected", action="store_true", help="fail (exit 1) when there are no expectations instead of reporting 'unverified'")
     verify.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input example to run (repeatable); replaces the model's own")
+    verify.add_argument("--no-synthesize", action="store_true",
+                        help="without an input example or --input, run nothing instead of synthesizing an input "
+                             "from the model's signature (or from what the loaded model reports)")
     verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance for floats (default: {DEFAULT_RTOL:g})")
     verify.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance for floats (default: {DEFAULT_ATOL:g})")
     verify.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("uri", help=URI_HELP)
     tracking(record)
     record.add_argument("--input", action="append", default=[], metavar="FILE", help="also record on this JSON input (repeatable)")
+    record.add_argument("--no-synthesize", action="store_true",
+                        help="without an input example or --input, fail instead of recording on a synthesized input")
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
     record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
                                                              "later verifies install exactly that set")
@@ -194,7 +199,7 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         download_timeout=args.download_timeout, pass_env=tuple(args.pass_env), index_url=args.index_url,
         extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
         lock=args.lock, channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe,
-        **docker_options(args),
+        synthesize=not args.no_synthesize, **docker_options(args),
     )
     write_reports([result], args.json, args.junit)
     print_result(out, result)
@@ -216,8 +221,11 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.record import record
 
     with err.status("recording predictions in the current environment…"):
-        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock)
-    out.print(f"[bold green]recorded[/] {len(result.examples)} example(s) with Python {result.python} "
+        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
+                        synthesize_inputs=not args.no_synthesize)
+    made = sorted(set(result.sources) - {"example", "file"})
+    out.print(f"[bold green]recorded[/] {len(result.examples)} example(s)" + (f" (synthesized: {', '.join(made)})" if made else "")
+              + f" with Python {result.python} "
               f"-> {_escape(result.location)}", highlight=False)
     if result.lock:
         out.print(f"[bold green]locked[/] the rebuilt environment -> {_escape(result.lock)}", highlight=False)

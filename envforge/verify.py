@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge import bytecode, diagnose
+from envforge import bytecode, diagnose, synthesize
 from envforge import examples as examples_mod
 from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions
@@ -31,6 +31,7 @@ class VerifyOptions:
     refresh: bool = False
     predict_timeout: float = 900.0
     lock: str | None = None  # a lock file: install exactly its set (default: the lock stored with the model, if any)
+    synthesize: bool = True  # no example and no --input: synthesize one (envforge.synthesize)
     build: BuildOptions = field(default_factory=BuildOptions)
 
 
@@ -100,12 +101,14 @@ def _examples(model_dir: Path, mlmodel: Any, expected: expectations_mod.Expectat
     if expected is not None and not opts.inputs:
         return expected.runner_examples()
     extra = examples_mod.input_files(list(opts.inputs), mlmodel)
-    return (extra or examples_mod.model_examples(model_dir, mlmodel))
+    runs = extra or examples_mod.model_examples(model_dir, mlmodel)
+    return runs if runs or not opts.synthesize else synthesize.for_model(model_dir)
 
 
 def _judge(result: VerifyResult, output: RunnerOutput, expected: expectations_mod.Expectations | None,
            runs: list[dict[str, Any]], opts: VerifyOptions, progress: Progress) -> VerifyResult:
-    result.examples = [{k: e.get(k) for k in ("name", "ok", "seconds", "stage")} for e in output.examples]
+    result.examples = synthesize.reported(output.examples, runs)
+    sources = {e["name"]: e["source"] for e in result.examples}
     if output.load_error:
         result.model_error = {"stage": "load", **output.load_error}
         hint = output.load_error.get("hint")
@@ -114,12 +117,22 @@ def _judge(result: VerifyResult, output: RunnerOutput, expected: expectations_mo
     if failures:
         first = failures[0]
         result.model_error = {"example": first["name"], "stage": first.get("stage"), **(first.get("error") or {})}
+        if expected is None and sources.get(first["name"]) in synthesize.SYNTHESIZED:  # the input may be at fault
+            return result.finish(UNVERIFIED, f"the model loaded, but raised on an input {synthesize.phrase(sources.get(first['name']))}: "
+                                             f"{_headline(first.get('error') or {})} (a synthesized input may not be one the model "
+                                             "accepts: pass --input FILE)", EXIT_FAILED if opts.require_expected else None)
         return result.finish(FAILED, f"the model raised on {first['name']!r}: {_headline(first.get('error') or {})}")
     if not runs:
         return result.finish(UNVERIFIED, "the model loaded, but it has no input example: nothing could be run (pass --input FILE)",
                              EXIT_FAILED if opts.require_expected else None)
+    unknowable = output.unknowable()
+    if unknowable and not output.predictions():
+        return result.finish(UNVERIFIED, "the model loaded, but it has no input example and none could be synthesized: "
+                                         f"{unknowable[0]['unknowable']} (pass --input FILE)", EXIT_FAILED if opts.require_expected else None)
+    made = sorted({s for s in sources.values() if s in synthesize.SYNTHESIZED})
     if expected is None:
-        reason = "predictions ran, but no expectations were recorded (run `envforge record` or pass --expected)"
+        on = f" on an input {synthesize.phrase(made[0])} (so: it loads and predicts, not that it predicts right)" if made else ""
+        reason = f"predictions ran{on}, but no expectations were recorded (run `envforge record` or pass --expected)"
         return result.finish(UNVERIFIED, reason, EXIT_FAILED if opts.require_expected else None)
     with timed(result.steps, progress, "compare") as step:
         result.expectations = expected.source
@@ -127,7 +140,8 @@ def _judge(result: VerifyResult, output: RunnerOutput, expected: expectations_mo
         result.comparison = compare(wanted, output.predictions(), rtol=opts.rtol, atol=opts.atol)
         step.detail = "match" if result.comparison.ok else "differ"
     if result.comparison.ok:
-        return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions")
+        return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions"
+                                     + (f" (inputs {synthesize.phrase(made[0])} at record time)" if made else ""))
     return result.finish(FAILED, result.comparison.summary())
 
 
@@ -145,7 +159,10 @@ def judge_output(result: VerifyResult, output: RunnerOutput, model_dir: Path, ml
 
 
 def examples_to_run(model_dir: Path, mlmodel: Any, opts: VerifyOptions) -> list[dict[str, Any]]:
-    """The inputs verify() would run for this model (the recorded ones, else --input, else its example)."""
+    """The inputs verify() would run for this model: the recorded ones, else --input, else its example,
+    else (unless opts.synthesize is off) one synthesized from its signature or, without one, an
+    `introspect` request the runner answers; `synthesize.settle(runs, output.examples)` then fixes
+    those rows, so that other envs (bisect's steps) run the same ones."""
     return _examples(model_dir, mlmodel, _expectations(model_dir, opts), opts)
 
 
