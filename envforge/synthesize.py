@@ -171,7 +171,8 @@ def _tensors(specs: list[dict[str, Any]], rows: int, rng: random.Random) -> tupl
         made[spec.get("name")] = _nested(dims, dtype, rng)
         dtypes[spec.get("name")] = dtype
         shapes.append(f"{dtype}{tuple(dims)}".replace(",)", ")"))
-    detail = f"tensor(s) {', '.join(shapes)} from the signature (-1: {rows} rows first, {OTHER_DIM} elsewhere)"
+    others = any(-1 in (s.get("tensor-spec") or {}).get("shape", [])[1:] for s in specs)
+    detail = f"tensor(s) {', '.join(shapes)} from the signature (-1: {rows} rows" + (f" first, {OTHER_DIM} elsewhere)" if others else ")")
     if len(specs) == 1 and not isinstance(names[0], str):
         return {"inputs": made[names[0]]}, dtypes[names[0]], detail
     return {"inputs": made}, dtypes, detail

@@ -91,11 +91,13 @@ def introspect(model, request):
     rows = int(request.get("rows") or 5)
     rng = random.Random(int(request.get("seed") or 0))
     raw = raw_model(model)
-    module = type(raw).__module__.split(".")[0]
     kind = "%s.%s" % (type(raw).__module__, type(raw).__name__)
     asks = {"sklearn": ask_sklearn, "xgboost": ask_xgboost, "lightgbm": ask_lightgbm, "catboost": ask_catboost,
             "statsmodels": ask_statsmodels, "torch": ask_torch, "keras": ask_keras, "tensorflow": ask_keras,
             "tf_keras": ask_keras}
+    # the library the class comes from, or one of its bases does (a user's nn.Module or estimator subclass)
+    libraries = [getattr(c, "__module__", "").split(".")[0] for c in getattr(type(raw), "__mro__", ())]
+    module = next((lib for lib in libraries if lib in asks), libraries[0] if libraries else "")
     if module not in asks and hasattr(raw, "n_features_in_"):  # a model with scikit-learn's API
         asks[module] = ask_sklearn
     if module not in asks:
@@ -130,7 +132,7 @@ def features(names, width, rows, rng, where):
 
 def ask_sklearn(raw, rows, rng, kind):
     steps = getattr(raw, "steps", None)
-    candidates = [(raw, kind)]
+    candidates = [(raw, "the %s's" % type(raw).__name__)]
     if steps:  # a Pipeline: its own attributes, else its first step's, else its last step's
         candidates += [(steps[0][1], "the Pipeline's first step"), (steps[-1][1], "the Pipeline's last step")]
     for est, where in candidates:
