@@ -15,7 +15,7 @@ import yaml
 
 from envforge import synthesize
 from tests.support.cli import envforge, report
-from tests.support.synth_models import save_iris_bare, save_iris_with_signature, save_opaque_model, save_tensor_model
+from tests.support.synth_models import save_iris_bare, save_iris_with_signature, save_opaque_model, save_picky_model, save_tensor_model
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,8 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("synth-models")
     return {"column": save_iris_with_signature(root / "column"), "bare": save_iris_bare(root / "bare"),
-            "tensor": save_tensor_model(root / "tensor"), "opaque": save_opaque_model(root / "opaque")}
+            "tensor": save_tensor_model(root / "tensor"), "opaque": save_opaque_model(root / "opaque"),
+            "picky": save_picky_model(root / "picky")}
 
 
 def _copy(templates: dict[str, Path], name: str, tmp_path: Path) -> Path:
@@ -46,7 +47,7 @@ def test_the_models_have_no_example(templates: dict[str, Path]) -> None:
     for name, path in templates.items():
         mlmodel = yaml.safe_load((path / "MLmodel").read_text())
         assert "saved_input_example_info" not in mlmodel and not (path / "input_example.json").exists(), name
-        assert bool(mlmodel.get("signature")) == (name in ("column", "tensor")), name
+        assert bool(mlmodel.get("signature")) == (name in ("column", "tensor", "picky")), name
 
 
 def test_a_column_signature_is_synthesized_and_predicts(templates: dict[str, Path], shared_home: Path, tmp_path: Path) -> None:
@@ -136,3 +137,19 @@ def test_record_then_verify_compares_the_same_synthesized_rows(templates: dict[s
     (model / "envforge-expectations.json").write_text(json.dumps(document))
     changed, result = _verify(model, shared_home, tmp_path)
     assert changed.returncode == 1 and result["status"] == "failed", changed.output
+
+
+def test_a_model_that_raises_on_a_synthesized_input_is_unverified_with_its_error(templates: dict[str, Path], shared_home: Path,
+                                                                                 tmp_path: Path) -> None:
+    """The input, not the model, may be at fault: not a failure, but the error is shown; record refuses."""
+    model = _copy(templates, "picky", tmp_path)
+    run, result = _verify(model, shared_home, tmp_path)
+    assert run.returncode == 0, run.output
+    assert result["status"] == "unverified"
+    assert result["reason"].startswith("the model loaded, but raised on an input synthesized from its signature: ValueError: unknown color(s)")
+    assert "a synthesized input may not be one the model accepts: pass --input FILE" in result["reason"]
+    assert result["model_error"]["stage"] == "predict" and result["model_error"]["example"] == "synthesized"
+    assert "model error" in run.stdout
+    recorded = envforge("record", str(model), home=shared_home)
+    assert recorded.returncode == 1, recorded.output
+    assert "(an input synthesized from its signature)" in recorded.output and "--input FILE" in recorded.output

@@ -74,3 +74,26 @@ def save_opaque_model(path: Path) -> Path:
     """))
     mlflow.pyfunc.save_model(str(path), python_model=str(source), pip_requirements=pinned_requirements())
     return path
+
+
+def save_picky_model(path: Path) -> Path:
+    """A pyfunc model with a string-column signature that raises on any value it was not built for,
+    as a model with a fixed vocabulary would on a synthesized input."""
+    import mlflow.pyfunc
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    source = path.parent / f"{path.name}_model.py"
+    source.write_text(textwrap.dedent("""
+        import mlflow.pyfunc
+        class Picky(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):
+                unknown = sorted(set(model_input["color"]) - {"red", "green"})
+                if unknown:
+                    raise ValueError("unknown color(s): " + ", ".join(unknown))
+                return model_input["color"].str.len()
+        mlflow.models.set_model(Picky())
+    """))
+    signature = ModelSignature(inputs=Schema([ColSpec("string", "color")]))
+    mlflow.pyfunc.save_model(str(path), python_model=str(source), signature=signature, pip_requirements=pinned_requirements())
+    return path
