@@ -222,7 +222,7 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
 
     with err.status("recording predictions in the current environment…"):
         result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
-                        synthesize_inputs=not args.no_synthesize)
+                        synthesize=not args.no_synthesize)
     made = sorted(set(result.sources) - {"example", "file"})
     out.print(f"[bold green]recorded[/] {len(result.examples)} example(s)" + (f" (synthesized: {', '.join(made)})" if made else "")
               + f" with Python {result.python} "

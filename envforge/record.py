@@ -7,9 +7,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from envforge import __version__, synthesize
+from envforge import __version__
 from envforge import examples as examples_mod
 from envforge import expectations as expectations_mod
+from envforge import synthesize as synth
 from envforge.backends.base import BuildOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.predict import run_runner
@@ -31,14 +32,14 @@ class RecordResult:
 
 def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
            predict_timeout: float = 900.0, python: str | None = None, lock: bool = False,
-           build: BuildOptions | None = None, synthesize_inputs: bool = True) -> RecordResult:
+           build: BuildOptions | None = None, synthesize: bool = True) -> RecordResult:
     """Predict with the current interpreter (or `python`) in a subprocess and store the expectations;
     with `lock`, also rebuild the model's env from its requirements and store its exact lock."""
     model = resolve(uri, tracking_uri=tracking_uri)
     mlmodel = read_mlmodel(model.path)
     runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
-    if not runs and synthesize_inputs:  # the synthesized rows are stored, so later verifies run the same ones
-        runs = synthesize.for_model(model.path)
+    if not runs and synthesize:  # the synthesized rows are stored, so later verifies run the same ones
+        runs = synth.for_model(model.path)
     if not runs:
         raise UsageError(f"{uri} has no input example, so there is nothing to record.",
                          "Pass one with --input FILE (a JSON input example).")
@@ -53,12 +54,12 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
                          f"{failed['unknowable']}.", "Pass one with --input FILE (a JSON input example).")
     for failed in output.failures():
         error = failed.get("error") or {}
-        made = next((synthesize.phrase(r.get("source")) for r in runs if r["name"] == failed["name"]
-                     and synthesize.source_of(r) in synthesize.SYNTHESIZED), None)
+        made = next((synth.phrase(r.get("source")) for r in runs if r["name"] == failed["name"]
+                     and synth.source_of(r) in synth.SYNTHESIZED), None)
         raise ModelRunError(f"The model raised on {failed['name']!r}" + (f" (an input {made})" if made else "")
                             + f" in the current environment: {error.get('type')}: {error.get('message')}",
                             "Pass a real input with --input FILE." if made else "Fix the model or the input, then record again.")
-    runs = synthesize.settle(runs, output.examples)
+    runs = synth.settle(runs, output.examples)
     document = expectations_mod.build(runs, output.data, __version__)
     local = model.path / expectations_mod.FILENAME
     _write(local, document)
@@ -66,7 +67,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
     stored_lock = _store_lock(model, uri, tracking_uri, build or BuildOptions(), mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),
                         examples=tuple(r["name"] for r in runs), python=output.data.get("python"), lock=stored_lock,
-                        sources=tuple(synthesize.source_of(r) for r in runs))
+                        sources=tuple(synth.source_of(r) for r in runs))
 
 
 def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:
