@@ -38,6 +38,24 @@ def add_conda_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conda-exe", metavar="PATH", help="--backend conda: solve with this conda, mamba or micromamba instead of py-rattler")
 
 
+def resolve_value(text: str) -> str:
+    """argparse type of --resolve: a bad or future date is a usage error (exit 2), before anything is downloaded."""
+    from envforge.asof import check_option
+
+    try:
+        check_option(text)
+    except EnvforgeError as exc:
+        raise argparse.ArgumentTypeError(exc.paragraph()) from None
+    return text.strip()
+
+
+def add_resolve_option(p: argparse.ArgumentParser) -> None:
+    """--resolve: as of when unpinned requirements are resolved (envforge.asof); part of the env's key."""
+    from envforge.asof import HELP
+
+    p.add_argument("--resolve", type=resolve_value, metavar="logged|latest|DATE", help=HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
@@ -80,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--offline", action="store_true",
                         help="never access a package index: install only from the model's wheels, --find-links and the installer's cache")
     index(verify)
+    add_resolve_option(verify)
     add_conda_options(verify)
     add_docker_options(verify)
     verify.add_argument("--predict-timeout", type=float, default=900.0, metavar="SECONDS", help="limit for loading and predicting (default: 900)")
@@ -103,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
     record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
                                                              "later verifies install exactly that set")
+    add_resolve_option(record)
 
     inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything")
     inspect.add_argument("uri", help=URI_HELP)
@@ -111,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--backend", default="uv", choices=BACKENDS,
                          help="the backend whose environment key to show (default: uv)")
     index(inspect)
+    add_resolve_option(inspect)
 
     quick = sub.add_parser("quickstart", help="train, log, record and verify a tiny model in a local MLflow store",
                            description="Train a tiny scikit-learn model, log it with an input example to a local MLflow "
@@ -194,7 +215,7 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         download_timeout=args.download_timeout, pass_env=tuple(args.pass_env), index_url=args.index_url,
         extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
         lock=args.lock, channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe,
-        **docker_options(args),
+        resolve=args.resolve, **docker_options(args),
     )
     write_reports([result], args.json, args.junit)
     print_result(out, result)
@@ -216,7 +237,10 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.record import record
 
     with err.status("recording predictions in the current environment…"):
-        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock)
+        from envforge.backends.base import BuildOptions
+
+        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
+                        build=BuildOptions(resolve=args.resolve))
     out.print(f"[bold green]recorded[/] {len(result.examples)} example(s) with Python {result.python} "
               f"-> {_escape(result.location)}", highlight=False)
     if result.lock:
@@ -230,7 +254,7 @@ def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.inspect import inspect
 
     info = inspect(args.uri, tracking_uri=args.tracking_uri, backend=args.backend, index_url=args.index_url,
-                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links))
+                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links), resolve_as=args.resolve)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0

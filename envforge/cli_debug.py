@@ -96,9 +96,10 @@ def env_options(p: argparse.ArgumentParser, interpreter_flag: str = "--python") 
     p.add_argument("--refresh", action="store_true", help="download the model again even when it is cached")
     p.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS", help="limit for each step of the build (default: 1800)")
     p.add_argument("--download-timeout", type=float, default=600.0, metavar="SECONDS", help="limit for fetching the model (default: 600)")
-    from envforge.cli import add_conda_options
+    from envforge.cli import add_conda_options, add_resolve_option
 
     add_conda_options(p)
+    add_resolve_option(p)
     p.add_argument("--base-image", metavar="IMAGE", help="--backend docker: the image to build on (default: python:<logged X.Y>-slim)")
     p.add_argument("--ca-bundle", metavar="PEM", help="--backend docker: CA certificates to trust while building (e.g. a proxy's)")
 
@@ -110,7 +111,7 @@ def build_options(args: argparse.Namespace) -> Any:
                         offline=args.offline, timeout=args.build_timeout, download_timeout=args.download_timeout, index_url=args.index_url,
                         extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links),
                         channels=tuple(args.channel), lockfile=args.lockfile, conda_exe=args.conda_exe,
-                        base_image=args.base_image, ca_bundle=args.ca_bundle)
+                        base_image=args.base_image, ca_bundle=args.ca_bundle, resolve=args.resolve)
 
 
 def _load(args: argparse.Namespace, err: Any) -> Any:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from envforge.asof import LOCKED, AsOf, as_of_for
 from envforge.backends import get_backend
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, index_overrides
 from envforge.cache import get_env, lock_name
@@ -34,6 +35,8 @@ class LoadedModel:
     requested: EnvSpec     # the model's own requirements, as logged
     lock: Lock | None
     backend: Backend
+    as_of: AsOf | None = None  # the moment requirements are resolved as of (--resolve), and why
+    as_of_warnings: tuple[str, ...] = ()
 
 
 def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None, refresh: bool = False,
@@ -50,16 +53,22 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     requested = load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides)
     if isinstance(chosen, ContainerBackend):  # the base image (and CA bundle) join the key
         requested = chosen.specialize(requested, build or BuildOptions())
+    as_of, as_of_warnings = as_of_for(mlmodel, chosen.name, build or BuildOptions())
+    requested = replace(requested, resolved_as_of=as_of.moment)
     if chosen.name == "conda":  # conda-lock files (--lockfile, conda-lock.yml) and --channel: backends/conda/spec.py
         from envforge.backends.conda.spec import conda_spec
 
         if lock:
             raise UsageError(f"--lock {lock}: envforge's pip-style locks are for the uv and virtualenv backends.",
                              "With --backend conda pass a conda-lock file as --lockfile FILE.")
-        return LoadedModel(model, mlmodel, conda_spec(requested, model.path, build or BuildOptions()), requested, None, chosen)
+        return LoadedModel(model, mlmodel, conda_spec(requested, model.path, build or BuildOptions()), requested, None, chosen,
+                           as_of, as_of_warnings)
     found = _find_lock(model.path, lock, stored_lock)
     spec = apply_lock(requested, found) if found else requested
-    return LoadedModel(model, mlmodel, spec, requested, found, chosen)
+    if found and as_of.moment:  # a lock pins every package: no date to resolve as of
+        as_of = AsOf(LOCKED, None, as_of.explicit, f"{found.source} pins every package")
+        spec = replace(spec, resolved_as_of=None)
+    return LoadedModel(model, mlmodel, spec, requested, found, chosen, as_of, as_of_warnings)
 
 
 @contextmanager

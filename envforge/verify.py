@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge import bytecode, diagnose
+from envforge import asof, bytecode, diagnose
 from envforge import examples as examples_mod
 from envforge import expectations as expectations_mod
 from envforge.backends.base import BuildOptions
@@ -65,7 +65,8 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         step.detail = "cached" if model.from_cache else ("local" if model.is_local else "downloaded")
         result.model_dir = str(model.path)
         result.env_key, result.logged_python = spec.key, spec.python
-        result.warnings += list(spec.notes)
+        result.warnings += list(spec.notes) + list(loaded.as_of_warnings)
+        result.resolution = loaded.as_of.to_dict() if loaded.as_of else None
         expected = _expectations(model.path, opts)
         runs = _examples(model.path, mlmodel, expected, opts)
     with timed(result.steps, progress, "build") as step:
@@ -75,6 +76,9 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
         if env.interpreter_warning:
             result.warnings.append(env.interpreter_warning)
+        result.warnings += list(env.notes)
+        really = asof.effective(loaded.as_of, env.resolved_as_of)
+        result.resolution = really.to_dict() if really else None
     with timed(result.steps, progress, "predict") as step:
         executor = stack.enter_context(open_executor(backend, env, model.path, opts.build, progress.update))
         output = execute_runner(executor, runs, timeout=opts.predict_timeout)

@@ -45,6 +45,9 @@ class BuildOptions:
     tag: str | None = None
     keep_image: bool = False
     memory: str = "4g"
+    # --resolve logged|latest|DATE (envforge/asof.py); None: envforge's default (logged, falling back to latest
+    # with a warning where the index cannot honour it). The moment itself is EnvSpec.resolved_as_of.
+    resolve: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Built:
     interpreter_reason: str
     interpreter_warning: str | None = None
     installed: tuple[str, ...] = field(default=())  # "name==version" lines
+    resolved_as_of: str | None = None  # the cutoff the installer really used (None: today's index)
+    notes: tuple[str, ...] = field(default=())  # warnings about the build (e.g. the cutoff dropped)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class Env:
     installed: tuple[str, ...]
     reused: bool
     build_seconds: float
+    resolved_as_of: str | None = None   # as Built's: the cutoff really used
+    notes: tuple[str, ...] = ()
 
 
 class Backend(Protocol):
@@ -159,9 +166,11 @@ def choose_interpreter(spec: EnvSpec, options: BuildOptions, log: Log) -> Choice
     return choice
 
 
-def built_from(choice: Choice, python: str, installed: tuple[str, ...]) -> Built:
-    """A venv-based backend's report: the env's python, which host interpreter it came from, and why."""
+def built_from(choice: Choice, python: str, installed: tuple[str, ...], cutoff: Any = None) -> Built:
+    """A venv-based backend's report: the env's python, which host interpreter it came from, and why;
+    cutoff (backends/cutoff.py): the as-of moment really used and its notes."""
     where = choice.interpreter.path
     reason = choice.reason if where in choice.reason else f"{choice.reason}: {where}"
     return Built(python=python, python_version=choice.interpreter.version, interpreter_reason=reason,
-                 interpreter_warning=choice.warning, installed=installed)
+                 interpreter_warning=choice.warning, installed=installed,
+                 resolved_as_of=cutoff.moment if cutoff else None, notes=tuple(cutoff.notes) if cutoff else ())

@@ -28,6 +28,7 @@ from envforge.backends.base import (
     requirement_lines,
     venv_python,
 )
+from envforge.backends.cutoff import Cutoff, compile_pins
 from envforge.errors import EnvBuildError
 from envforge.proc import Outcome, run
 from envforge.spec import EnvSpec
@@ -86,8 +87,17 @@ class VirtualenvBackend:
         base = [python, "-m", "pip", "install", *_PIP_FLAGS, "--no-compile", *index_args(spec, options, "pip", model_dir=model_dir)]
         remedy = install_remedy(options, _REMEDY)
         on = f" for Python {choice.interpreter.version}" + (" (offline)" if options.offline else "")
+        cutoff = Cutoff(spec, options)
         with requirement_files(spec, model_dir) as (reqs, constraints):
             pins = ["-c", str(constraints)] if constraints else []
+            if cutoff.moment and (spec.requirements or spec.build_dependencies):
+                log(f"resolving the requirements as of {cutoff.moment} with uv")
+                resolved = compile_pins(cutoff, spec, model_dir, python, reqs, constraints, options,
+                                        f"Resolving the model's requirements as of {cutoff.moment} with uv{on}", remedy)
+                if resolved:  # pip installs exactly that set: the whole resolution, as constraints
+                    as_of = Path(str(reqs) + ".as-of.txt")
+                    as_of.write_text("\n".join(resolved) + "\n")
+                    pins += ["-c", str(as_of)]
             if spec.build_dependencies:
                 log("installing build dependencies")
                 # --upgrade: an unpinned `pip` gets the newest, as uv gives it, not the seeded one.
@@ -104,7 +114,7 @@ class VirtualenvBackend:
                 check(run([*base, *wheels, *pins], timeout=options.timeout, env=env),
                       f"Installing the model's code_path wheels with pip{on}", remedy)
         frozen = run([python, "-m", "pip", "freeze", "--all", "--disable-pip-version-check"], timeout=120, env=env)
-        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else ())
+        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else (), cutoff)
 
     def health_check(self, env_dir: Path, python: str) -> bool:
         return Path(python).is_file() and run([python, "-I", "-c", "import sys"], timeout=60).ok

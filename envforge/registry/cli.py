@@ -11,6 +11,7 @@ from envforge.errors import UsageError
 
 
 def add_parsers(sub: Any) -> None:
+    from envforge.cli import add_resolve_option
     from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
     p = sub.add_parser("verify-registry", help="verify many registered model versions, each environment built once",
@@ -33,6 +34,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--require-expected", action="store_true", help="a model without expectations fails instead of 'unverified'")
     p.add_argument("--refresh", action="store_true", help="download the models again even when they are cached")
     p.add_argument("--offline", action="store_true", help="never access a package index")
+    add_resolve_option(p)
     p.add_argument("--json", type=Path, metavar="FILE", help="write all results as JSON")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per model version")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -71,7 +73,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
                           latest=args.latest, uris_file=args.uris_file)
     options = RegistryOptions(tracking_uri=tracking, backend=args.backend, model_timeout=args.model_timeout, rtol=args.rtol,
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
-                              build=BuildOptions(timeout=args.build_timeout, offline=args.offline))
+                              build=BuildOptions(timeout=args.build_timeout, offline=args.offline, resolve=args.resolve))
     targets = select(selection, tracking)
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")

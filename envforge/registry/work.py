@@ -76,13 +76,15 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
     model, spec = member.loaded.model, member.loaded.spec
     member.result.steps.append(Step("resolve", time.perf_counter() - start, "cached" if model.from_cache else "downloaded"))
     member.result.model_dir, member.result.env_key, member.result.logged_python = str(model.path), spec.key, spec.python
-    member.result.warnings += list(spec.notes)
+    member.result.warnings += list(spec.notes) + list(member.loaded.as_of_warnings)
+    member.result.resolution = member.loaded.as_of.to_dict() if member.loaded.as_of else None
     return True
 
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
                    stop: Callable[[], bool]) -> None:
     from envforge import bytecode, diagnose
+    from envforge.asof import effective
     from envforge.envs import open_env
     from envforge.predict import run_runner_many
     from envforge.verify import examples_to_run, judge_output
@@ -109,6 +111,9 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         m.result.python_version, m.result.interpreter_reason = env.python_version, env.interpreter_reason
         if env.interpreter_warning:
             m.result.warnings.append(env.interpreter_warning)
+        m.result.warnings += list(env.notes)
+        really = effective(m.loaded.as_of, env.resolved_as_of)
+        m.result.resolution = really.to_dict() if really else None
         try:
             m.runs = examples_to_run(m.loaded.model.path, m.loaded.mlmodel, vopts)
             runnable.append(m)

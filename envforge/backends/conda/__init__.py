@@ -66,7 +66,7 @@ class CondaBackend:
         if source is not None:
             reason += f", exactly as locked in {source.name}"
         return Built(python=str(python), python_version=locked.python_version, interpreter_reason=reason,
-                     installed=self._freeze(python))
+                     installed=self._freeze(python), resolved_as_of=spec.resolved_as_of)
 
     def health_check(self, env_dir: Path, python: str) -> bool:
         has_meta = any((env_dir / "conda-meta").glob("*.json"))
