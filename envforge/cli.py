@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_registry_parsers(sub)  # verify-registry, status
     add_docker_parsers(sub)  # dockerfile
+    from envforge.cli_bisect import add_parsers as add_bisect_parsers
+
+    add_bisect_parsers(sub)  # bisect
     return parser
 
 
@@ -314,6 +317,15 @@ def _registry_commands() -> None:
 
 
 _registry_commands()
+
+
+def _bisect_commands() -> None:
+    from envforge.cli_bisect import COMMANDS as bisect
+
+    COMMANDS.update(bisect)
+
+
+_bisect_commands()
 
 
 def run() -> None:

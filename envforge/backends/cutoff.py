@@ -90,5 +90,6 @@ def compile_pins(cutoff: Cutoff, spec: EnvSpec, model_dir: Path, python: str, re
     for line in outcome.stdout.splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line and " @ " not in line and not line.startswith("-"):
-            pins.append(line.split(";", 1)[0].strip().split("[", 1)[0] + "==" + line.split("==", 1)[1].split(";", 1)[0].strip())
+            name, version = line.split(";", 1)[0].split("==", 1)
+            pins.append(f"{name.split('[', 1)[0].strip()}=={version.strip()}")
     return pins
