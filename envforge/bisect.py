@@ -179,7 +179,7 @@ def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_
     others with it: the resolver refuses it alone), remove upgrades one at a time from the bad day's set,
     keeping those without which it is good again or cannot be built."""
     o, r = s.opts, s.result
-    span = r.bad_day if _one_day(r) else f"between {r.good_day} and {r.bad_day}"
+    span = r.bad_day if _one_day(r) else f"a day between {r.good_day} and {r.bad_day}"
     # upgrades (in both sets) first, major ones first; then packages the bad day added; removals need no test
     upgraded = sorted((n for n, (a, b) in r.changed.items() if a and b), key=lambda n: (not _major_change(*r.changed[n]), n))
     candidates = upgraded + sorted(n for n, (a, b) in r.changed.items() if b and not a)
@@ -206,7 +206,7 @@ def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_
     r.verdict = RANGE
     budget = " (the --max-steps budget ran out)" if s.builds - 2 >= o.max_steps else ""
     r.message = (f"the model {bad.describe()} from {r.bad_day} on (it worked as of {r.good_day}); envforge could not "
-                 f"single out the upgrade that causes it{budget}. Changed {span}: {names}.")
+                 f"single out the upgrade that causes it{budget}. Changed by {span}: {names}.")
 
 
 def _try(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime, upgraded: set[str]) -> tuple[Probe, str]:
@@ -231,12 +231,12 @@ def _name_culprit(r: BisectResult, cause: list[str], needed: list[str], found: P
     old, new = r.changed[main]
     pin = _pin(main, old, new)
     r.verdict = CULPRIT
-    r.culprit = {"package": main, "from": old, "to": new, "released": when, "effect": how, "pin": pin,
+    r.culprit = {"package": main, "from": old, "to": new, "first_resolved": when, "effect": how, "pin": pin,
                  "with": [{"package": n, "from": r.changed[n][0], "to": r.changed[n][1]} for n in [*cause[1:], *needed]]}
     where = "python_env.yaml's build_dependencies" if main in ("setuptools", "pip", "wheel") else "requirements.txt"
     also = [f"{n} {r.changed[n][0] or '(absent)'} → {r.changed[n][1] or '(removed)'}" for n in [*cause[1:], *needed]]
     together = f" (together with {', '.join(also)}, which came with it)" if also else ""
-    r.message = (f"{main} {old or '(absent)'} → {new or '(removed)'} (released {when}){together} makes the model "
+    r.message = (f"{main} {old or '(absent)'} → {new or '(removed)'} (first resolved as of {when}){together} makes the model "
                  f"{_effect(how)}; pin `{pin}` in {where}")
 
 

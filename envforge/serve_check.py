@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge import expectations as expectations_mod
+from envforge.asof import effective
 from envforge.backends.base import BuildOptions, Env
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
@@ -69,7 +70,8 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
                             lock=opts.lock, build=opts.build, progress=progress.update)
         step.detail = "cached" if loaded.model.from_cache else ("local" if loaded.model.is_local else "downloaded")
         result.model_dir, result.env_key, result.logged_python = str(loaded.model.path), loaded.spec.key, loaded.spec.python
-        result.warnings += list(loaded.spec.notes)
+        result.warnings += list(loaded.spec.notes) + list(loaded.as_of_warnings)
+        result.resolution = loaded.as_of.to_dict() if loaded.as_of else None
         payload = serving_payload(loaded)
         expected = _expectations(loaded.model.path, opts)
     with timed(result.steps, progress, "build") as step:
@@ -77,6 +79,9 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
         step.detail = "reused" if env.reused else f"built in {env.build_seconds:.1f} s"
         result.env_path, result.env_reused = str(env.path), env.reused
         result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
+        result.warnings += list(env.notes)
+        really = effective(loaded.as_of, env.resolved_as_of)
+        result.resolution = really.to_dict() if really else None
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
         server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack)

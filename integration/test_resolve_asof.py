@@ -130,3 +130,38 @@ def test_a_date_before_the_package_existed(recorded: Path, tmp_path: Path, share
 def test_a_date_in_the_future_is_a_usage_error(recorded: Path, shared_home: Path) -> None:
     run = envforge("verify", str(recorded), "--resolve", "2999-01-01", home=shared_home)
     assert run.returncode == 2 and "in the future" in run.output and "Traceback" not in run.output, run.output
+
+
+def test_virtualenv_backend_and_lock_resolve_as_logged(recorded: Path, tmp_path: Path, shared_home: Path) -> None:
+    run = envforge("verify", str(recorded), "--backend", "virtualenv", "--resolve", "logged", "--json", str(tmp_path / "v.json"),
+                   home=shared_home)
+    assert run.returncode == 0, run.output
+    result = report(tmp_path / "v.json")
+    assert result["status"] == "passed" and result["env"]["resolved_as_of"] == "2024-03-01T23:59:59Z"
+    state = json.loads((Path(result["env"]["path"]) / ".envforge-state.json").read_text())
+    assert "numpy==1.26.4" in state["installed"]  # uv resolved as of the date, pip installed that set
+    locked = envforge("lock", str(recorded), "-o", str(tmp_path / "lock.txt"), home=shared_home)
+    assert locked.returncode == 0, locked.output
+    text = (tmp_path / "lock.txt").read_text()
+    assert "# resolved as of: 2024-03-01T23:59:59Z" in text and "numpy==1.26.4" in text
+
+
+def test_bisect_on_a_model_that_never_worked(recorded: Path, tmp_path: Path, shared_home: Path) -> None:
+    model = Path(shutil.copytree(recorded, tmp_path / "model"))
+    (model / "model.pkl").write_bytes(b"not a pickle")  # the same envs as above: only the model is broken
+    run = envforge("bisect", str(model), "--json", str(tmp_path / "b.json"), home=shared_home, timeout=1800)
+    assert run.returncode == 1, run.output
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert result["verdict"] == "never-worked" and result["culprit"] is None
+    text = " ".join(run.stdout.split())
+    assert "never worked" in text and "as of logged it fails to load" in text and "as of latest it fails to load" in text
+    assert "numpy.dtype size changed" in text and result["from"]["message"] != result["to"]["message"], text
+
+
+def test_bisect_between_two_dates_that_agree(recorded: Path, tmp_path: Path, shared_home: Path) -> None:
+    run = envforge("bisect", str(recorded), "--from", "2024-03-01", "--to", "2024-03-08", "--json", str(tmp_path / "b.json"),
+                   home=shared_home, timeout=1800)
+    assert run.returncode == 0, run.output
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert result["verdict"] == "agree" and result["from"]["outcome"] == "ok" and len(result["steps"]) == 2
+    assert "behaves the same" in run.stdout
