@@ -194,13 +194,15 @@ def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_
     for name in candidates if len(candidates) > 1 else []:
         if s.builds - 2 >= o.max_steps:
             break
-        found, verdict = _try(s, good_set, bad_set, bad_day, kept - {name})
+        back = f"{r.bad_day} set with {name} back at {r.changed[name][0] or '(absent)'}"
+        found, verdict = _try(s, good_set, bad_set, bad_day, kept - {name}, back)
         if verdict == "bad":
             kept.discard(name)
         elif verdict == "good":
             cause.append(name)  # back at its good version, the model works again
     if cause and s.builds - 2 < o.max_steps:
-        _name_culprit(r, cause, sorted(kept - set(cause)), bad, span)
+        # what else it needs: the kept upgrades and additions (removals follow from them)
+        _name_culprit(r, cause, sorted(n for n in kept - set(cause) if r.changed[n][1]), bad, span)
         return
     names = ", ".join(f"{n} {a or '(none)'} → {b or '(none)'}" for n, (a, b) in r.changed.items()) or "no package version"
     r.verdict = RANGE
@@ -209,14 +211,15 @@ def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_
                  f"single out the upgrade that causes it{budget}. Changed by {span}: {names}.")
 
 
-def _try(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime, upgraded: set[str]) -> tuple[Probe, str]:
+def _try(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime, upgraded: set[str],
+         label: str = "") -> tuple[Probe, str]:
     """Build the good day's set with `upgraded` at the bad day's versions (resolved as of the bad day)."""
     r = s.result
     assert r.start is not None
     pins = [f"{n}=={v}" for n, v in sorted(good_set.items()) if n not in upgraded]
     pins += [f"{n}=={bad_set[n]}" for n in sorted(upgraded) if bad_set.get(n)]
-    label = f"{r.good_day} set + " + ", ".join(f"{n}=={bad_set.get(n) or '(none)'}" for n in sorted(upgraded))
-    found = s.probe(format_moment(bad_day), label if len(label) < 160 else f"{r.good_day} set + {len(upgraded)} upgrades", tuple(pins))
+    label = label or f"{r.good_day} set + " + ", ".join(f"{n}=={bad_set.get(n) or '(none)'}" for n in sorted(upgraded))
+    found = s.probe(format_moment(bad_day), label, tuple(pins))
     if found.kind == BUILD:  # the resolver refuses that combination: inconclusive
         s.log(found, "inconclusive")
         return found, "inconclusive"

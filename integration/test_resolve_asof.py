@@ -165,3 +165,13 @@ def test_bisect_between_two_dates_that_agree(recorded: Path, tmp_path: Path, sha
     result = json.loads((tmp_path / "b.json").read_text())
     assert result["verdict"] == "agree" and result["from"]["outcome"] == "ok" and len(result["steps"]) == 2
     assert "behaves the same" in run.stdout
+
+
+def test_python_api_takes_resolve(recorded: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import envforge
+
+    monkeypatch.setenv("ENVFORGE_HOME", str(shared_home))
+    result = envforge.verify(str(recorded), resolve="2024-03-01")  # the env of the other tests' logged day: reused
+    assert result.status == "passed", result.reason
+    assert result.to_dict()["env"]["resolved_as_of"] == "2024-03-01T23:59:59Z" and result.env_reused is True
+    assert result.resolution is not None and result.resolution["explicit"] is True
