@@ -105,3 +105,10 @@ def test_a_future_date_on_the_command_line_exits_2(tmp_path: Path) -> None:
                                                  ("2.1.4", "2.2.0", "numpy<2.2")])
 def test_bisect_suggests_the_pin_below_the_breaking_release(old: str, new: str, pin: str) -> None:
     assert _pin("numpy", old, new) == pin
+
+
+def test_bisect_refuses_a_future_from_and_a_resolve_option(tmp_path: Path) -> None:
+    run = envforge("bisect", str(tmp_path), "--from", "2999-01-01", home=tmp_path / "home")
+    assert run.returncode == 2 and "in the future" in run.output and "Traceback" not in run.output
+    run = envforge("bisect", str(tmp_path), "--resolve", "latest", home=tmp_path / "home")
+    assert run.returncode == 2 and "--from and --to" in run.output
