@@ -85,13 +85,15 @@ def test_latest_fails_with_numpy_2_and_logged_passes(recorded: Path, tmp_path: P
     assert failed["status"] == "failed" and "numpy" in failed["reason"], failed["reason"]
     assert failed["env"]["resolved_as_of"] is None and failed["env"]["resolution"]["mode"] == "latest"
 
-    logged = envforge("verify", str(recorded), "--json", str(tmp_path / "logged.json"), home=shared_home)  # the default
+    logged = envforge("verify", str(recorded), "--json", str(tmp_path / "logged.json"), "--junit", str(tmp_path / "j.xml"),
+                      home=shared_home)  # the default
     assert logged.returncode == 0, logged.output
     passed = report(tmp_path / "logged.json")
     assert passed["status"] == "passed", passed["reason"]
     assert passed["env"]["resolved_as_of"] == "2024-03-01T23:59:59Z"
     assert passed["env"]["resolution"]["mode"] == "logged" and passed["env"]["resolution"]["explicit"] is False
     assert "resolved as of 2024-03-01T23:59:59Z" in logged.stdout
+    assert "resolved as of: 2024-03-01T23:59:59Z (the default, --resolve logged" in (tmp_path / "j.xml").read_text()
     assert passed["env"]["key"] != failed["env"]["key"]
     state = json.loads((Path(passed["env"]["path"]) / ".envforge-state.json").read_text())
     assert "numpy==1.26.4" in state["installed"]
