@@ -22,12 +22,14 @@ from envforge.bisect_probe import BUILD, OK, Probe, inputs_for, probe, resolved_
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, UsageError
 
-AGREE, CULPRIT, RANGE, NEVER, ONLY_TO = "agree", "culprit", "range", "never-worked", "inconclusive"
+AGREE, CULPRIT, RANGE, NEVER = "agree", "culprit", "range", "never-worked"
+LOCK = "lock"  # --from lock: the lock stored with the model (`record --lock`)
+SINGLES = 8  # upgrades tried alone (the major ones first) before reverting them in halves
 
 
 @dataclass(frozen=True)
 class BisectOptions:
-    start: str = LOGGED                 # --from: a --resolve value
+    start: str = LOGGED                 # --from: a --resolve value, or "lock"
     end: str = LATEST                   # --to
     backend: str = "uv"
     tracking_uri: str | None = None
@@ -73,12 +75,12 @@ class _Search:
         self.runs: list[dict[str, Any]] = []
         self.builds = 0
 
-    def probe(self, when: str, label: str, pins: tuple[str, ...] = ()) -> Probe:
+    def probe(self, when: str, label: str, pins: tuple[str, ...] = (), stored_lock: bool = False) -> Probe:
         o = self.opts
         self.say(f"step {len(self.result.steps) + 1}: building {label}")
         found = probe(self.uri, when, label=label, backend=o.backend, tracking_uri=o.tracking_uri, build=o.build,
-                      runs=self.runs, pins=pins, predict_timeout=o.predict_timeout, log=None)
-        self.builds += 1
+                      runs=self.runs, pins=pins, predict_timeout=o.predict_timeout, log=None, stored_lock=stored_lock)
+        self.builds += found.kind != BUILD  # the budget is for builds: a set the resolver refuses costs a second
         return found
 
     def log(self, found: Probe, verdict: str, *, built: bool = True) -> None:
@@ -110,15 +112,25 @@ def _run(s: _Search) -> None:
     from envforge.envs import load_model
 
     o, r = s.opts, s.result
-    loaded = load_model(s.uri, backend=o.backend, tracking_uri=o.tracking_uri, stored_lock=False, build=o.build)
+    from_lock = o.start == LOCK
+    loaded = load_model(s.uri, backend=o.backend, tracking_uri=o.tracking_uri, stored_lock=from_lock, build=o.build)
     s.runs = inputs_for(loaded.model.path, loaded.mlmodel, o.inputs)
-    lo, hi = _moment(o.start, loaded.mlmodel), _moment(o.end, loaded.mlmodel)
-    if lo >= hi:
+    if from_lock and loaded.lock is None:
+        raise UsageError("bisect --from lock: no lock is stored with this model, so there is no locked set to start from.",
+                         "Store one with `envforge record URI --lock`, or bisect --from logged.")
+    lo = hi = _moment(o.end, loaded.mlmodel)
+    if not from_lock:
+        lo = _moment(o.start, loaded.mlmodel)
+    if lo >= hi and not from_lock:
         raise UsageError(f"bisect --from {o.start} ({format_moment(lo)}) is not before --to {o.end} ({format_moment(hi)}): "
                          "there is no range of dates to search" + ("; the model's MLmodel records no logging time"
                                                                      if not getattr(loaded.mlmodel, "utc_time_created", None) else "") + ".",
                          "Pass --from YYYY-MM-DD (a date before it broke) and --to YYYY-MM-DD (or latest).")
-    r.start = s.probe(o.start, f"{o.start} ({format_moment(lo)})")
+    if from_lock:
+        assert loaded.lock is not None
+        r.start = s.probe(LATEST, f"the lock stored with the model ({loaded.lock.source})", stored_lock=True)
+    else:
+        r.start = s.probe(o.start, f"{o.start} ({format_moment(lo)})")
     s.log(r.start, "from")
     r.end = s.probe(o.end, f"{o.end} ({format_moment(hi)})" if o.end != LATEST else "latest")
     s.log(r.end, "to")
@@ -132,12 +144,32 @@ def _run(s: _Search) -> None:
         r.verdict = AGREE
         r.message = f"as of {o.start} and as of {o.end} the model behaves the same ({r.start.describe()}); nothing to bisect."
         return
-    good_day, bad_day, good_set, bad_set, bad = _days(s, lo, hi)
-    r.good_day, r.bad_day = good_day.strftime("%Y-%m-%d"), bad_day.strftime("%Y-%m-%d")
-    good_set = good_set or r.start.installed
-    bad_set = bad_set or bad.installed or r.end.installed
+    if from_lock:  # no date to bisect: straight to the packages that differ between the lock and --to
+        assert loaded.lock is not None
+        good_set, bad_set = _locked_set(loaded.lock.requirements), s.resolved(o.end) or r.end.installed
+        r.good_day, r.bad_day, bad_day, bad = "the lock", hi.strftime("%Y-%m-%d"), hi, r.end
+        span = f"changed between the lock and {o.end}"
+    else:
+        good_day, bad_day, maybe_good, maybe_bad, bad = _days(s, lo, hi)
+        r.good_day, r.bad_day = good_day.strftime("%Y-%m-%d"), bad_day.strftime("%Y-%m-%d")
+        good_set = maybe_good or r.start.installed
+        bad_set = maybe_bad or bad.installed or r.end.installed
+        span = f"first resolved as of {r.bad_day}" if _one_day(r) else f"first resolved on a day between {r.good_day} and {r.bad_day}"
     r.changed = {n: [good_set.get(n), bad_set.get(n)] for n in sorted(set(good_set) | set(bad_set)) if good_set.get(n) != bad_set.get(n)}
-    _isolate(s, good_set, bad_set, bad_day, bad)
+    _isolate(s, good_set, bad_set, bad_day, bad, span)
+
+
+def _locked_set(requirements: tuple[str, ...]) -> dict[str, str]:
+    """name -> version of a lock's `name==version --hash=...` lines."""
+    from packaging.utils import canonicalize_name
+
+    found = {}
+    for line in requirements:
+        pin = line.split()[0] if line.split() else ""
+        if "==" in pin:
+            name, version = pin.split("==", 1)
+            found[str(canonicalize_name(name.split("[")[0]))] = version.split(";")[0]
+    return found
 
 
 def _days(s: _Search, lo: datetime, hi: datetime) -> tuple[datetime, datetime, dict[str, str] | None, dict[str, str] | None, Probe]:
@@ -173,42 +205,60 @@ def _day_end(moment: datetime) -> datetime:
     return moment.replace(hour=23, minute=59, second=59, microsecond=0)
 
 
-def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime, bad: Probe) -> None:
+def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime, bad: Probe, span: str) -> None:
     """The smallest set of upgrades that reproduces the bad outcome: first each changed package alone
     (the good day's set with that one at the bad day's version); when none does (an upgrade that needs
-    others with it: the resolver refuses it alone), remove upgrades one at a time from the bad day's set,
-    keeping those without which it is good again or cannot be built."""
+    others with it: the resolver refuses it alone), revert upgrades from the bad day's set in halves, then
+    one at a time, keeping those without which it is good again or cannot be built (_reduce)."""
     o, r = s.opts, s.result
-    span = r.bad_day if _one_day(r) else f"a day between {r.good_day} and {r.bad_day}"
     # upgrades (in both sets) first, major ones first; then packages the bad day added; removals need no test
     upgraded = sorted((n for n, (a, b) in r.changed.items() if a and b), key=lambda n: (not _major_change(*r.changed[n]), n))
     candidates = upgraded + sorted(n for n, (a, b) in r.changed.items() if b and not a)
-    for name in upgraded:
+    for name in upgraded[:SINGLES]:
         if s.builds - 2 >= o.max_steps:
             break
         found, verdict = _try(s, good_set, bad_set, bad_day, {name})
         if verdict == "bad":
             _name_culprit(r, [name], [], found, span)
             return
-    kept, cause = set(r.changed), []
-    for name in candidates if len(candidates) > 1 else []:
-        if s.builds - 2 >= o.max_steps:
-            break
-        back = f"{r.bad_day} set with {name} back at {r.changed[name][0] or '(absent)'}"
-        found, verdict = _try(s, good_set, bad_set, bad_day, kept - {name}, back)
-        if verdict == "bad":
-            kept.discard(name)
-        elif verdict == "good":
-            cause.append(name)  # back at its good version, the model works again
-    if cause and s.builds - 2 < o.max_steps:
+    kept, cause = _reduce(s, good_set, bad_set, bad_day, candidates)
+    if cause:
         # what else it needs: the kept upgrades and additions (removals follow from them)
-        _name_culprit(r, cause, sorted(n for n in kept - set(cause) if r.changed[n][1]), bad, span)
+        _name_culprit(r, cause, sorted(n for n in kept if n not in cause), bad, span)
         return
     names = ", ".join(f"{n} {a or '(none)'} → {b or '(none)'}" for n, (a, b) in r.changed.items()) or "no package version"
     r.verdict = RANGE
     budget = " (the --max-steps budget ran out)" if s.builds - 2 >= o.max_steps else ""
     r.message = (f"the model {bad.describe()} from {r.bad_day} on (it worked as of {r.good_day}); envforge could not "
-                 f"single out the upgrade that causes it{budget}. Changed by {span}: {names}.")
+                 f"single out the upgrade that causes it{budget}. Changed ({span}): {names}.")
+
+
+def _reduce(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime,
+            candidates: list[str]) -> tuple[list[str], list[str]]:
+    """Revert upgrades in halves, then quarters, ... down to one at a time, dropping every group without
+    which the model still breaks (ddmin). Returns (the upgrades it still needs, those whose revert alone
+    makes it work again: the cause)."""
+    r, o = s.result, s.opts
+    removals = {n for n, (a, b) in r.changed.items() if not b}  # they follow from the upgrades
+    kept, cause = list(reversed(candidates)), []  # the unlikely ones first: reverting them keeps it broken
+    chunk = max(1, len(kept) // 2)
+    while kept and s.builds - 2 < o.max_steps:
+        i = 0
+        while i < len(kept) and s.builds - 2 < o.max_steps:
+            group = kept[i:i + chunk]
+            what = (f"{group[0]} back at {r.changed[group[0]][0] or '(absent)'}" if len(group) == 1
+                    else f"{len(group)} upgrades back ({', '.join(group[:3])}{', …' if len(group) > 3 else ''})")
+            _, verdict = _try(s, good_set, bad_set, bad_day, (set(kept) - set(group)) | removals, f"{r.bad_day} set with {what}")
+            if verdict == "bad":
+                kept = kept[:i] + kept[i + chunk:]
+                continue
+            if chunk == 1 and verdict == "good":
+                cause.append(group[0])
+            i += chunk
+        if chunk == 1:
+            break
+        chunk = max(1, chunk // 2)
+    return kept, cause
 
 
 def _try(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_day: datetime, upgraded: set[str],
@@ -234,12 +284,12 @@ def _name_culprit(r: BisectResult, cause: list[str], needed: list[str], found: P
     old, new = r.changed[main]
     pin = _pin(main, old, new)
     r.verdict = CULPRIT
-    r.culprit = {"package": main, "from": old, "to": new, "first_resolved": when, "effect": how, "pin": pin,
+    r.culprit = {"package": main, "from": old, "to": new, "when": when, "effect": how, "pin": pin,
                  "with": [{"package": n, "from": r.changed[n][0], "to": r.changed[n][1]} for n in [*cause[1:], *needed]]}
     where = "python_env.yaml's build_dependencies" if main in ("setuptools", "pip", "wheel") else "requirements.txt"
     also = [f"{n} {r.changed[n][0] or '(absent)'} → {r.changed[n][1] or '(removed)'}" for n in [*cause[1:], *needed]]
     together = f" (together with {', '.join(also)}, which came with it)" if also else ""
-    r.message = (f"{main} {old or '(absent)'} → {new or '(removed)'} (first resolved as of {when}){together} makes the model "
+    r.message = (f"{main} {old or '(absent)'} → {new or '(removed)'} ({when}){together} makes the model "
                  f"{_effect(how)}; pin `{pin}` in {where}")
 
 

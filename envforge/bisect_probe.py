@@ -54,9 +54,9 @@ def inputs_for(model_dir: Path, mlmodel: Any, inputs: tuple[str, ...]) -> list[d
 
 def probe(uri: str, when: str, *, label: str, backend: str, tracking_uri: str | None, build: BuildOptions,
           runs: list[dict[str, Any]], pins: tuple[str, ...] = (), predict_timeout: float = 900.0,
-          log: Any = None) -> Probe:
-    """Build the model's env resolved as of `when` (a --resolve value), `pins` added as constraints,
-    and run `runs` in it."""
+          log: Any = None, stored_lock: bool = False) -> Probe:
+    """Build the model's env resolved as of `when` (a --resolve value), `pins` added as constraints
+    (or, stored_lock, exactly the lock stored with the model), and run `runs` in it."""
     from envforge.envs import load_model, open_env
     from envforge.lockfile import installed_packages
 
@@ -65,7 +65,7 @@ def probe(uri: str, when: str, *, label: str, backend: str, tracking_uri: str | 
     options = replace(build, resolve=when)
     moment = None
     try:
-        loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=options)
+        loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=stored_lock, build=options)
         moment = loaded.spec.resolved_as_of
         if pins:
             loaded = replace(loaded, spec=replace(loaded.spec, constraints=loaded.spec.constraints + pins))

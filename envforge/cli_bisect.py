@@ -19,8 +19,9 @@ def add_parsers(sub: Any) -> None:
                                    "same inputs in both. If they behave differently, bisect over dates to the first day the "
                                    "outcome changes, then name the one package whose upgrade alone causes it.")
     p.add_argument("uri", help=URI_HELP)
-    p.add_argument("--from", dest="start", type=resolve_value, default="logged", metavar="logged|latest|DATE",
-                   help="the moment it worked (default: logged, the MLmodel's utc_time_created)")
+    p.add_argument("--from", dest="start", type=lambda v: "lock" if v.strip() == "lock" else resolve_value(v), default="logged",
+                   metavar="logged|latest|DATE|lock", help="the moment it worked (default: logged, the MLmodel's utc_time_created), "
+                                                           "or `lock`: the lock stored with the model by `record --lock`")
     p.add_argument("--to", dest="end", type=resolve_value, default="latest", metavar="logged|latest|DATE",
                    help="the moment it breaks (default: latest, today's index)")
     p.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input to run (repeatable); default: the model's example")
