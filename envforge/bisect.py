@@ -226,9 +226,12 @@ def _isolate(s: _Search, good_set: dict[str, str], bad_set: dict[str, str], bad_
         # what else it needs: the kept upgrades and additions (removals follow from them)
         _name_culprit(r, cause, sorted(n for n in kept if n not in cause), bad, span)
         return
-    names = ", ".join(f"{n} {a or '(none)'} → {b or '(none)'}" for n, (a, b) in r.changed.items()) or "no package version"
+    listed = [f"{n} {a or '(none)'} → {b or '(none)'}" for n, (a, b) in r.changed.items() if a and b] or ["no package version"]
+    others = sum(1 for a, b in r.changed.values() if not (a and b))
+    names = (", ".join(listed[:15]) + (f" and {len(listed) - 15} more upgrades" if len(listed) > 15 else "")
+             + (f"; {others} package(s) added or removed (all in --json)" if others else ""))
     r.verdict = RANGE
-    budget = " (the --max-steps budget ran out)" if s.builds - 2 >= o.max_steps else ""
+    budget = " (the --max-steps budget ran out: raise it to go on)" if s.builds - 2 >= o.max_steps else ""
     r.message = (f"the model {bad.describe()} from {r.bad_day} on (it worked as of {r.good_day}); envforge could not "
                  f"single out the upgrade that causes it{budget}. Changed ({span}): {names}.")
 
