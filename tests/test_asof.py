@@ -112,3 +112,15 @@ def test_bisect_refuses_a_future_from_and_a_resolve_option(tmp_path: Path) -> No
     assert run.returncode == 2 and "in the future" in run.output and "Traceback" not in run.output
     run = envforge("bisect", str(tmp_path), "--resolve", "latest", home=tmp_path / "home")
     assert run.returncode == 2 and "--from and --to" in run.output
+
+
+def test_bisect_from_lock_needs_a_stored_lock(sklearn_dir: Path, tmp_path: Path) -> None:
+    run = envforge("bisect", str(sklearn_dir), "--from", "lock", home=tmp_path / "home")
+    assert run.returncode == 2 and "no lock is stored with this model" in run.output and "record URI --lock" in run.output
+
+
+def test_a_locks_pins_are_read_with_canonical_names() -> None:
+    from envforge.bisect import _locked_set
+
+    assert _locked_set(("NumPy==1.26.4 --hash=sha256:ab", "scikit_learn[alldeps]==1.3.0 --hash=sha256:cd", "./code/x.whl")) == {
+        "numpy": "1.26.4", "scikit-learn": "1.3.0"}
