@@ -15,7 +15,8 @@ def verify(uri: str, **options: Any) -> VerifyResult:
     """Rebuild the model's environment, run its input examples, compare with the recorded predictions.
 
     Options: backend="uv", tracking_uri, expected, require_expected, inputs, rtol, atol, refresh,
-    predict_timeout, python, python_match, allow_python_download, offline, timeout, progress;
+    predict_timeout, python, python_match, allow_python_download, offline, timeout, progress,
+    resolve ("logged", "latest" or "YYYY-MM-DD[THH:MM:SSZ]": as of when unpinned requirements resolve; default logged);
     for backend="conda": channels (a tuple of channel URLs), lockfile (a conda-lock file), conda_exe.
     Returns a VerifyResult (status, exit_code, reason, comparison, steps, ...); never raises for
     a bad model or a failed build: those are in the result.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.progress import Progress, Silent, timed
 from envforge.result import FAILED, PASSED, UNVERIFIED, Step, VerifyResult
 from envforge.spec import EnvSpec, load_spec
+from envforge.spec.asof import LOCKED, AsOf, as_of_for, effective
 from envforge.spec.envlock import LOCK_FILENAME, Lock, apply_lock, read_lock
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.store.envs import get_env
@@ -48,6 +49,8 @@ class LoadedModel:
     requested: EnvSpec     # the model's own requirements, as logged
     lock: Lock | None
     backend: Backend
+    as_of: AsOf | None = None  # the moment requirements are resolved as of (--resolve), and why
+    as_of_warnings: tuple[str, ...] = ()
 
 
 def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None, refresh: bool = False,
@@ -63,14 +66,19 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     options = build or BuildOptions()
     overrides = index_overrides(options, chosen.name)
     # What else the env depends on joins the key: a base image, a conda lock, the user's channels.
-    requested = chosen.specialize(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), model.path, options)
+    as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)
+    plain = replace(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), resolved_as_of=as_of.moment)
+    requested = chosen.specialize(plain, model.path, options)
     if lock and not chosen.uses_pip_locks:
         users = ", ".join(name for name in NAMES if get_backend(name).uses_pip_locks)
         raise UsageError(f"--lock {lock}: envforge's pip-style locks are installed by the {users} backends, not by {chosen.name}.",
                          chosen.lock_remedy)
     found = _find_lock(model.path, lock, stored_lock) if chosen.uses_pip_locks else None
     spec = apply_lock(requested, found) if found else requested
-    return LoadedModel(model, mlmodel, spec, requested, found, chosen)
+    if found and as_of.moment:  # a lock pins every package: no date to resolve as of
+        as_of = AsOf(LOCKED, None, as_of.explicit, f"{found.source} pins every package")
+        spec = replace(spec, resolved_as_of=None)
+    return LoadedModel(model, mlmodel, spec, requested, found, chosen, as_of, as_of_warnings)
 
 
 @contextmanager
@@ -134,12 +142,14 @@ def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = No
     if step is not None:
         step.detail = "cached" if model.from_cache else ("local" if model.is_local else "downloaded")
     result.model_dir, result.env_key, result.logged_python = str(model.path), spec.key, spec.python
-    result.warnings += list(spec.notes)
+    result.warnings += list(spec.notes) + list(loaded.as_of_warnings)
+    result.resolution = loaded.as_of.to_dict() if loaded.as_of else None
 
 
-def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by: int = 1) -> None:
-    """What the env step leaves in a result: where the env is, which interpreter and why, and the
-    interpreter warning (a same-minor fallback) when there is one."""
+def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by: int = 1, as_of: AsOf | None = None) -> None:
+    """What the env step leaves in a result: where the env is, which interpreter and why, the interpreter
+    warning (a same-minor fallback) when there is one, the build's notes, and as of when the env really was
+    resolved (`as_of`, the one asked for: the build may have had to fall back to today's index)."""
     if step is not None:
         shared = f" (shared by {shared_by} model(s))" if shared_by > 1 else ""
         step.detail = ("reused" if env.reused else f"built in {env.build_seconds:.1f} s") + shared
@@ -147,6 +157,10 @@ def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by
     result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
     if env.interpreter_warning and env.interpreter_warning not in result.warnings:
         result.warnings.append(env.interpreter_warning)
+    result.warnings += [note for note in env.notes if note not in result.warnings]
+    really = effective(as_of, env.resolved_as_of)
+    if really is not None:
+        result.resolution = really.to_dict()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class VerifyResult:
     model_error: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     warnings: list[str] = field(default_factory=list)
+    resolution: dict[str, Any] | None = None  # asof.AsOf.to_dict(): as of when requirements were resolved, and why
 
     @property
     def ok(self) -> bool:
@@ -74,7 +75,8 @@ class VerifyResult:
             "backend": self.backend, "model_dir": self.model_dir,
             "env": {"key": self.env_key, "path": self.env_path, "reused": self.env_reused,
                     "python": self.python_version, "logged_python": self.logged_python,
-                    "interpreter": self.interpreter_reason, "runner_python": self.runner_python},
+                    "interpreter": self.interpreter_reason, "runner_python": self.runner_python,
+                    "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution},
             "expectations": self.expectations,
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
             "seconds": round(self.seconds, 3),

@@ -19,6 +19,7 @@ from envforge.errors import EnvBuildError
 from envforge.proc import Outcome
 from envforge.redact import redact
 from envforge.spec import EnvSpec
+from envforge.spec.asof import AsOf
 
 Log = Callable[[str], None]
 
@@ -34,6 +35,8 @@ class Built:
     interpreter_reason: str
     interpreter_warning: str | None = None
     installed: tuple[str, ...] = field(default=())  # "name==version" lines
+    resolved_as_of: str | None = None  # the cutoff the installer really used (None: today's index)
+    notes: tuple[str, ...] = field(default=())  # warnings about the build (e.g. the cutoff dropped)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Env:
     installed: tuple[str, ...]
     reused: bool
     build_seconds: float
+    resolved_as_of: str | None = None   # as Built's: the cutoff really used
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class Backend(Protocol):
 
     def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
         """The spec this backend builds: with what else the env depends on (a base image, a conda lock) in its key."""
+
+    def limit_as_of(self, as_of: AsOf, warnings: tuple[str, ...], options: BuildOptions) -> tuple[AsOf, tuple[str, ...]]:
+        """The as-of resolution this backend can honour of the one asked for (spec/asof.py), and the warnings to report."""
 
     def build(self, spec: EnvSpec, model_dir: Path, dest: Path, options: BuildOptions, log: Log) -> Built:
         """Create the environment at `dest` (an empty path); raise EnvBuildError on failure."""

@@ -48,6 +48,7 @@ def write_exact_lock(env: Env, spec: EnvSpec, model_dir: Path, uri: str, options
     header = [
         f"# envforge lock: the exact packages of the environment rebuilt for {redact(uri)}",
         f"# python: {env.python_version}",
+        f"# resolved as of: {env.resolved_as_of or 'latest (the index as it stood at ' + stamp + ')'}",
         f"# backend {env.backend}, env key {env.key[:24]}, written by envforge {__version__} at {stamp}",
         "# use: envforge verify URI --lock THIS_FILE  (or: uv pip install --require-hashes -r THIS_FILE)",
     ]

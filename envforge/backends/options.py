@@ -36,6 +36,9 @@ class BuildOptions:
     tag: str | None = None
     keep_image: bool = False
     memory: str = "4g"
+    # --resolve logged|latest|DATE (spec/asof.py); None: envforge's default (logged, falling back to latest
+    # with a warning where the index cannot honour it). The moment itself is EnvSpec.resolved_as_of.
+    resolve: str | None = None
 
 
 def split_options(options: dict[str, Any], own: type) -> tuple[BuildOptions, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from envforge.backends.base import Built, Log, check
+from envforge.backends.cutoff import Cutoff
 from envforge.backends.index import index_args, install_remedy, installer_env
 from envforge.backends.options import BuildOptions
 from envforge.backends.tools import uv_bin
@@ -39,18 +40,21 @@ class UvBackend(VenvBackend):
         base = [uv, "pip", "install", "--python", python, *index_args(spec, options, "uv", model_dir=model_dir)]
         remedy = install_remedy(options, _REMEDY)
         on = f" for Python {choice.interpreter.version}" + (" (offline)" if options.offline else "")
+        cutoff = Cutoff(spec, options)  # --exclude-newer: resolved as of the --resolve moment
+        if cutoff.moment:
+            on += f", as of {cutoff.moment}"
         with requirement_files(spec, model_dir) as (reqs, constraints):
             if spec.requirements or spec.build_dependencies:
                 log("installing requirements")
                 argv = [*base, "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
-                check(run(argv, timeout=options.timeout, env=env), f"Installing the model's requirements with uv{on}", remedy)
+                cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)
             if spec.code_wheels:
                 log(f"installing {len(spec.code_wheels)} code_path wheel(s)")
                 wheels = requirement_lines(spec, model_dir, spec.code_wheels)
                 argv = [*base, *wheels] + (["-c", str(constraints)] if constraints else [])
-                check(run(argv, timeout=options.timeout, env=env), f"Installing the model's code_path wheels with uv{on}", remedy)
+                cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's code_path wheels with uv{on}", remedy=remedy)
         seeded = bytecode.seed(dest)  # .pyc files compiled in earlier envs for these very files
         if seeded:
             log(f"reused {seeded} compiled module(s) from envforge's bytecode store")
         frozen = run([uv, "pip", "freeze", "--python", python], timeout=120, env=env)
-        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else ())
+        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else (), cutoff)

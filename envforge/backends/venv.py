@@ -11,12 +11,17 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envforge.backends.base import Built, Env, Log, WrittenLock
 from envforge.backends.options import BuildOptions
 from envforge.interpreters import Choice, choose
 from envforge.proc import run
 from envforge.spec import EnvSpec
+from envforge.spec.asof import AsOf
+
+if TYPE_CHECKING:
+    from envforge.backends.cutoff import Cutoff
 
 
 class VenvBackend:
@@ -28,6 +33,10 @@ class VenvBackend:
 
     def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
         return spec
+
+    def limit_as_of(self, as_of: AsOf, warnings: tuple[str, ...], options: BuildOptions) -> tuple[AsOf, tuple[str, ...]]:
+        """uv takes the moment as --exclude-newer; for pip, uv compiles the set as of it (backends/cutoff.py)."""
+        return as_of, warnings
 
     def health_check(self, env_dir: Path, python: str) -> str | None:
         if not Path(python).is_file():
@@ -79,9 +88,11 @@ def choose_interpreter(spec: EnvSpec, options: BuildOptions, log: Log) -> Choice
     return choice
 
 
-def built_from(choice: Choice, python: str, installed: tuple[str, ...]) -> Built:
-    """A venv-based backend's report: the env's python, which host interpreter it came from, and why."""
+def built_from(choice: Choice, python: str, installed: tuple[str, ...], cutoff: Cutoff | None = None) -> Built:
+    """A venv-based backend's report: the env's python, which host interpreter it came from, and why;
+    cutoff (backends/cutoff.py): the as-of moment really used and its notes."""
     where = choice.interpreter.path
     reason = choice.reason if where in choice.reason else f"{choice.reason}: {where}"
     return Built(python=python, python_version=choice.interpreter.version, interpreter_reason=reason,
-                 interpreter_warning=choice.warning, installed=installed)
+                 interpreter_warning=choice.warning, installed=installed,
+                 resolved_as_of=cutoff.moment if cutoff else None, notes=tuple(cutoff.notes) if cutoff else ())

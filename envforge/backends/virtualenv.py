@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from envforge.backends.base import Built, Log, check
+from envforge.backends.cutoff import Cutoff, compile_pins
 from envforge.backends.index import index_args, install_remedy, installer_env
 from envforge.backends.options import BuildOptions
 from envforge.backends.venv import VenvBackend, built_from, choose_interpreter, requirement_files, requirement_lines, venv_python
@@ -76,8 +77,17 @@ class VirtualenvBackend(VenvBackend):
         base = [python, "-m", "pip", "install", *_PIP_FLAGS, "--no-compile", *index_args(spec, options, "pip", model_dir=model_dir)]
         remedy = install_remedy(options, _REMEDY)
         on = f" for Python {choice.interpreter.version}" + (" (offline)" if options.offline else "")
+        cutoff = Cutoff(spec, options)
         with requirement_files(spec, model_dir) as (reqs, constraints):
             pins = ["-c", str(constraints)] if constraints else []
+            if cutoff.moment and (spec.requirements or spec.build_dependencies):
+                log(f"resolving the requirements as of {cutoff.moment} with uv")
+                resolved = compile_pins(cutoff, spec, model_dir, python, reqs, constraints, options,
+                                        f"Resolving the model's requirements as of {cutoff.moment} with uv{on}", remedy)
+                if resolved:  # pip installs exactly that set: the whole resolution, as constraints
+                    as_of = Path(str(reqs) + ".as-of.txt")
+                    as_of.write_text("\n".join(resolved) + "\n")
+                    pins += ["-c", str(as_of)]
             if spec.build_dependencies:
                 log("installing build dependencies")
                 # --upgrade: an unpinned `pip` gets the newest, as uv gives it, not the seeded one.
@@ -94,4 +104,4 @@ class VirtualenvBackend(VenvBackend):
                 check(run([*base, *wheels, *pins], timeout=options.timeout, env=env),
                       f"Installing the model's code_path wheels with pip{on}", remedy)
         frozen = run([python, "-m", "pip", "freeze", "--all", "--disable-pip-version-check"], timeout=120, env=env)
-        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else ())
+        return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else (), cutoff)

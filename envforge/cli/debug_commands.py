@@ -118,7 +118,8 @@ def cmd_diff(args: argparse.Namespace, out: Any, err: Any) -> int:
         result = diff_env(loaded, env, recorded)
     about = {"uri": args.uri, "model_dir": str(loaded.model.path),
              "env": {"key": env.key, "path": str(env.path), "backend": env.backend, "python": env.python_version,
-                     "reused": env.reused, "lock": loaded.lock.source if loaded.lock else None},
+                     "reused": env.reused, "lock": loaded.lock.source if loaded.lock else None,
+                     "resolved_as_of": env.resolved_as_of},
              "expectations": recorded.source if recorded else None}
     if args.json:
         print(json.dumps({**about, **result.to_dict()}, indent=2))
@@ -133,7 +134,8 @@ def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) ->
     env = about["env"]
     built_from = f"the lock {env['lock']}" if env["lock"] else "the model's requirements"
     out.print(f"[bold]envforge diff[/] {escape(about['uri'])}: env {env['key'][:12]} ({env['backend']}, python {env['python']}, "
-              f"{'reused' if env['reused'] else 'built'}) from {escape(built_from)}", highlight=False)
+              f"{'reused' if env['reused'] else 'built'}) from {escape(built_from)}, resolved as of "
+              f"{env.get('resolved_as_of') or 'latest'}", highlight=False)
     columns = (["recorded (training)"] if result.recorded else []) + ["requested", "installed (rebuilt)"]
     table = Table(show_edge=False, pad_edge=False)
     for title in ["package", *columns, "status"]:

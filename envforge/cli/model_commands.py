@@ -42,6 +42,7 @@ def add_parsers(sub: Any) -> None:
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
     record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
                                                              "later verifies install exactly that set")
+    opt.add_resolve(record)
 
     inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything")
     opt.add_uri(inspect)
@@ -49,6 +50,7 @@ def add_parsers(sub: Any) -> None:
     opt.add_print_json(inspect)
     opt.add_backend(inspect, "the backend whose environment key to show")
     opt.add_index(inspect)
+    opt.add_resolve(inspect)
 
     quick = sub.add_parser("quickstart", help="train, log, record and verify a tiny model in a local MLflow store",
                            description="Train a tiny scikit-learn model, log it with an input example to a local MLflow "
@@ -80,7 +82,7 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
 
     with err.status("recording predictions in the current environment…"):
         result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
-                        synthesize=not args.no_synthesize)
+                        synthesize=not args.no_synthesize, build=opt.build_options(args))
     made = sorted(set(result.sources) - {"example", "file"})
     out.print(f"[bold green]recorded[/] {len(result.examples)} example(s)" + (f" (synthesized: {', '.join(made)})" if made else "")
               + f" with Python {result.python} -> {escape(result.location)}", highlight=False)
@@ -93,7 +95,7 @@ def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.inspect_model import inspect
 
     info = inspect(args.uri, tracking_uri=args.tracking_uri, backend=args.backend, index_url=args.index_url,
-                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links))
+                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links), resolve_as=args.resolve)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0

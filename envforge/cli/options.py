@@ -98,8 +98,28 @@ def add_env(p: argparse.ArgumentParser, interpreter_flag: str = "--python") -> N
     add_build_timeout(p)
     p.add_argument("--download-timeout", type=float, default=600.0, metavar="SECONDS",
                    help="limit for fetching the model from the tracking server (default: 600)")
+    add_resolve(p)
     add_conda(p)
     add_image_build(p)
+
+
+def resolve_value(text: str) -> str:
+    """argparse type of --resolve: a bad or future date is a usage error (exit 2), before anything is downloaded."""
+    from envforge.errors import EnvforgeError
+    from envforge.spec.asof import check_option
+
+    try:
+        check_option(text)
+    except EnvforgeError as exc:
+        raise argparse.ArgumentTypeError(exc.paragraph()) from None
+    return text.strip()
+
+
+def add_resolve(p: argparse.ArgumentParser) -> None:
+    """--resolve: as of when unpinned requirements are resolved (spec/asof.py); part of the env's key."""
+    from envforge.spec.asof import HELP
+
+    p.add_argument("--resolve", type=resolve_value, metavar="logged|latest|DATE", help=HELP)
 
 
 def add_tolerances(p: argparse.ArgumentParser) -> None:

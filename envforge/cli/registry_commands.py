@@ -31,6 +31,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--require-expected", action="store_true", help="a model without expectations fails instead of 'unverified'")
     opt.add_refresh(p)
     opt.add_offline(p)
+    opt.add_resolve(p)
     opt.add_image_build(p)
     opt.add_reports(p, "all results (one test case per model version)")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")

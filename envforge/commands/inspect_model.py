@@ -11,9 +11,11 @@ nothing to inspect.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from envforge.backends import get_backend
 from envforge.backends.base import BuildOptions
 from envforge.backends.index import index_overrides
 from envforge.errors import EnvforgeError, ModelDirError
@@ -22,25 +24,31 @@ from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.resolve import resolve
 from envforge.redact import redact
 from envforge.spec import load_spec
+from envforge.spec.asof import as_of_for
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.wheels import find_wheels
 
 
 def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", index_url: str | None = None,
-            extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The index options change the env's key as they do for `verify`, so both print the same key."""
+            extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = (), resolve_as: str | None = None) -> dict[str, Any]:
+    """The index options and the --resolve moment (resolve_as) change the env's key as they do for `verify`,
+    so both print the same key."""
     model = resolve(uri, tracking_uri=tracking_uri)
-    options = BuildOptions(index_url=index_url, extra_index_urls=extra_index_urls, find_links=find_links)
+    options = BuildOptions(index_url=index_url, extra_index_urls=extra_index_urls, find_links=find_links, resolve=resolve_as)
     try:
         mlmodel = read_mlmodel(model.path)
+        as_of, as_of_warnings = as_of_for(mlmodel, get_backend(backend), options)
         spec = load_spec(model.path, backend, mlmodel, index_overrides=index_overrides(options, backend))
     except ModelDirError as exc:  # a readable MLmodel is always inspected: say what stops verify (unbuildable below)
         return unbuildable(uri, model.path, backend, exc)
+    spec = replace(spec, resolved_as_of=as_of.moment, notes=spec.notes + as_of_warnings)
     return {
         "uri": redact(uri),
         "model_dir": str(model.path),
         "flavors": list(mlmodel.flavors),
         "loader_module": mlmodel.loader_module,
+        "logged_at": f"{mlmodel.utc_time_created} UTC" if mlmodel.utc_time_created else "not recorded in MLmodel (no utc_time_created)",
+        "resolved_as_of": as_of.label(),
         "mlflow_version": mlmodel.mlflow_version or "not recorded in MLmodel (old MLflow 1.x releases did not write it)",
         "python": f"{spec.python} (from {spec.python_source})" if spec.python else "unknown (no python_env.yaml, conda.yaml pin or MLmodel python_version)",
         "env_files": _env_files(model.path, mlmodel),

@@ -71,7 +71,7 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
         expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
     with timed(result.steps, progress, "build") as step:
         env = stack.enter_context(open_env(loaded, opts.build, progress.update))
-        note_env(result, env, step)
+        note_env(result, env, step, as_of=loaded.as_of)
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
         server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack)

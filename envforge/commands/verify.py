@@ -60,7 +60,7 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         runs = inputs_to_run(loaded.model.path, loaded.mlmodel, expected, opts.inputs, opts.synthesize)
     with timed(result.steps, progress, "build") as step:
         env = stack.enter_context(open_env(loaded, opts.build, progress.update))
-        note_env(result, env, step)
+        note_env(result, env, step, as_of=loaded.as_of)
     with timed(result.steps, progress, "predict") as step:
         executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, opts.build, progress.update))
         output = execute_runner(executor, runs, timeout=opts.predict_timeout)

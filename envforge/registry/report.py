@@ -22,6 +22,7 @@ def rows(run: RegistryRun) -> list[dict[str, Any]]:
             "aliases": list(target.aliases), "backend": result.backend, "status": result.status, "reason": result.reason,
             "build_seconds": round(steps.get("build", 0.0), 3), "predict_seconds": round(steps.get("predict", 0.0), 3),
             "worst_diff": worst_diff(result), "env_key": result.env_key,
+            "resolved_as_of": (result.resolution or {}).get("moment"),
         })
     return out
 

@@ -102,7 +102,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
     runnable = []
     for m in members:
         step = Step("build", outcome.build_seconds)
-        note_env(m.result, env, step, shared_by=len(members))
+        note_env(m.result, env, step, shared_by=len(members), as_of=m.loaded.as_of)
         m.result.steps.append(step)
         try:
             m.expected = find_expectations(m.loaded.model.path, None, options.tracking_uri)

@@ -43,6 +43,9 @@ def print_result(console: Any, result: VerifyResult) -> None:
     if result.python_version:
         console.print(f"  python {result.python_version} ({escape(result.interpreter_reason or '')}); "
                       f"env {'reused' if result.env_reused else 'built'}: [dim]{result.env_path}[/]", highlight=False)
+    if result.resolution:
+        moment = result.resolution.get("moment")
+        console.print(f"  resolved as of {escape(moment or 'latest')} ({escape(str(result.resolution.get('why')))})", highlight=False)
     if result.image:  # container backends
         kept = ", ".join(result.image.get("kept") or []) or "none (--tag NAME keeps the image that passed)"
         console.print(f"  image {escape(str(result.image.get('env_image')))}; kept: {escape(kept)}", highlight=False)

@@ -30,6 +30,8 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
             ET.SubElement(case, "skipped", message=redact(result.reason))
         out = ET.SubElement(case, "system-out")
         out.text = "\n".join(f"{s.name}: {s.seconds:.2f} s {s.detail}" for s in result.steps)
+        if result.resolution:
+            out.text += f"\nresolved as of: {result.resolution.get('moment') or 'latest'} ({result.resolution.get('why')})"
     path.parent.mkdir(parents=True, exist_ok=True)
     root = ET.Element("testsuites")
     root.append(suite)

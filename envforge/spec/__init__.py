@@ -49,6 +49,9 @@ class EnvSpec:
     system_packages: tuple[str, ...] = ()
     # What else a backend's env depends on ("name=value"), e.g. docker's base image id (specialize()).
     backend_options: tuple[str, ...] = ()
+    # The moment unpinned requirements are resolved as of (--resolve, envforge/asof.py): an RFC 3339 UTC
+    # timestamp, None for today's index. Another date can resolve another set, so it is part of the key.
+    resolved_as_of: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     gaps: tuple[str, ...] = field(default=(), compare=False)  # the notes that say how a missing file was filled (spec/fallbacks.py)
 
@@ -73,6 +76,8 @@ class EnvSpec:
             payload["system"] = self.system_packages
         if self.backend_options:
             payload["backend_options"] = [redact(o) for o in self.backend_options]
+        if self.resolved_as_of:
+            payload["as_of"] = self.resolved_as_of
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def local_file(self, model_dir: Path, token: str) -> Path:
@@ -92,6 +97,7 @@ class EnvSpec:
             "conda_channels": [redact(c) for c in self.conda_channels],
             "system_packages": list(self.system_packages), "backend_options": [redact(o) for o in self.backend_options],
             "gaps": list(self.gaps),
+            "resolved_as_of": self.resolved_as_of,
         }
 
 

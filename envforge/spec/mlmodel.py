@@ -32,6 +32,7 @@ class MLmodel:
     run_id: str | None
     example: ExampleInfo | None
     wheels_platform: str | None = None  # set by MLflow's WheeledModel: the model ships its dependencies in wheels/
+    utc_time_created: str | None = None  # when MLflow logged it (UTC): what `--resolve logged` resolves as of (asof.py)
 
 
 def read_mlmodel(model_dir: Path) -> MLmodel:
@@ -72,6 +73,7 @@ def read_mlmodel(model_dir: Path) -> MLmodel:
         run_id=_str(data.get("run_id")),
         example=_example(data.get("saved_input_example_info"), model_dir),
         wheels_platform=_wheels_platform(data.get("wheels")),
+        utc_time_created=_str(data.get("utc_time_created")),
     )
 
 

@@ -66,6 +66,7 @@ def _state(spec: EnvSpec, built: Built, options: BuildOptions, seconds: float) -
         "interpreter_warning": built.interpreter_warning, "installed": list(built.installed),
         "build_seconds": seconds, "built_at": time.time(), "spec": spec.to_dict(),
         "explicit_python": os.path.realpath(options.python) if options.python else None,
+        "resolved_as_of": built.resolved_as_of, "build_notes": list(built.notes),
     }
 
 
@@ -105,6 +106,8 @@ def _env(dest: Path, state: dict[str, object], *, reused: bool) -> Env:
         interpreter_warning=state.get("interpreter_warning"),  # type: ignore[arg-type]
         installed=tuple(state.get("installed") or ()),  # type: ignore[arg-type]
         reused=reused, build_seconds=0.0 if reused else float(state["build_seconds"]),  # type: ignore[arg-type]
+        resolved_as_of=state.get("resolved_as_of"),  # type: ignore[arg-type]
+        notes=tuple(state.get("build_notes") or ()),  # type: ignore[arg-type]
     )
 
 

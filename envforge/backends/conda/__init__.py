@@ -30,6 +30,7 @@ from envforge.backends.conda.lock import install_lock, save, solve_into, write_l
 from envforge.backends.conda.spec import LOCK_NAME, conda_spec, lock_path
 from envforge.proc import child_env, run
 from envforge.spec import EnvSpec
+from envforge.spec.asof import AsOf
 from envforge.store import bytecode
 
 
@@ -37,6 +38,13 @@ class CondaBackend:
     name = "conda"
     uses_pip_locks = False
     lock_remedy = "With --backend conda pass a conda-lock file as --lockfile FILE (write one with `envforge lock URI --backend conda`)."
+
+    def limit_as_of(self, as_of: AsOf, warnings: tuple[str, ...], options: BuildOptions) -> tuple[AsOf, tuple[str, ...]]:
+        """py-rattler solves with exclude_newer; an external conda (--conda-exe) cannot be told the moment."""
+        if as_of.moment and options.conda_exe:
+            warnings += (f"--conda-exe {options.conda_exe} solves the conda part against today's channels; only the pip "
+                         f"section is resolved as of {as_of.moment}",)
+        return as_of, warnings
 
     def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
         """--channel replaces the logged channels; a conda-lock file (--lockfile, the model's own) joins the key."""
@@ -74,7 +82,7 @@ class CondaBackend:
         if source is not None:
             reason += f", exactly as locked in {source.name}"
         return Built(python=str(python), python_version=locked.python_version, interpreter_reason=reason,
-                     installed=self._freeze(python))
+                     installed=self._freeze(python), resolved_as_of=spec.resolved_as_of)
 
     def health_check(self, env_dir: Path, python: str) -> str | None:
         if not any((env_dir / "conda-meta").glob("*.json")):

@@ -16,10 +16,14 @@ from envforge.proc import child_env, run
 _ERRORS: dict[str, type[EnvforgeError]] = {"EnvBuildError": EnvBuildError, "ModelDirError": ModelDirError, "UsageError": UsageError}
 
 
-def solve_and_link(channels: list[str], specs: list[str], prefix: Path | None, *, timeout: float) -> list[CondaPackage]:
-    """Solve `specs` from `channels` with py-rattler; link the result into `prefix` unless it is None."""
+def solve_and_link(channels: list[str], specs: list[str], prefix: Path | None, *, timeout: float,
+                   exclude_newer: str | None = None, require_timestamps: bool = True) -> list[CondaPackage]:
+    """Solve `specs` from `channels` with py-rattler; link the result into `prefix` unless it is None.
+    exclude_newer: an RFC 3339 moment (--resolve); records without a timestamp are left out when
+    require_timestamps (the user asked for the date), kept otherwise."""
     return _run({"mode": "solve", "channels": [usable_url(c) for c in channels], "specs": specs,
-                 "prefix": str(prefix) if prefix else None, "timeout": timeout}, timeout)
+                 "prefix": str(prefix) if prefix else None, "timeout": timeout,
+                 "exclude_newer": exclude_newer, "require_timestamps": require_timestamps}, timeout)
 
 
 def link_exact(channels: list[str], packages: list[CondaPackage], prefix: Path, *, timeout: float) -> list[CondaPackage]:

@@ -61,7 +61,8 @@ def solve_into(spec: EnvSpec, model_dir: Path, prefix: Path, options: BuildOptio
         conda = link_exact(channels, named, prefix, timeout=options.timeout)
     else:
         log(f"solving {len(specs)} conda spec(s) with py-rattler from {describe(channels)}")
-        conda = solve_and_link(channels, specs, prefix, timeout=options.timeout)
+        conda = solve_and_link(channels, specs, prefix, timeout=options.timeout, exclude_newer=spec.resolved_as_of,
+                               require_timestamps=options.resolve is not None)
     locked = Locked(conda, [], channels, specs)
     log(f"linked {len(conda)} conda package(s); resolving the pip section for Python {locked.python_version}")
     pip = pip_lock.resolve(spec, model_dir, prefix / "bin" / "python", locked.python_version, options)

@@ -76,8 +76,10 @@ def resolve(spec: EnvSpec, model_dir: Path, python: Path, python_version: str, o
                 "--quiet", "--python", str(python), *index_args(spec, options, "uv", model_dir=model_dir)]
         argv += [arg for name in held for arg in ("--no-emit-package", name)]
         env = installer_env("uv", options, {"UV_PYTHON_DOWNLOADS": "never"})
-        outcome = check(run(argv, timeout=options.timeout, env=env, cwd=tmp),
-                        "Resolving the pip section of conda.yaml with uv", install_remedy(options, RESOLVE_REMEDY))
+        from envforge.backends.cutoff import Cutoff
+
+        outcome = Cutoff(spec, options).run(argv, timeout=options.timeout, env=env, cwd=tmp, remedy=install_remedy(options, RESOLVE_REMEDY),
+                                            what="Resolving the pip section of conda.yaml with uv")
     return [_pick(package, python_version) for package in _toml(outcome.stdout).get("packages", [])]
 
 

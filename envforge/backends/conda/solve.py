@@ -35,15 +35,21 @@ def run_async(coroutine: Awaitable[T]) -> T:
     return asyncio.run(wrapper())
 
 
-def solve(channels: list[str], specs: list[str], *, timeout: float) -> list[RepoDataRecord]:
-    """The records of an environment satisfying `specs` for this machine, from `channels` (in priority order)."""
+def solve(channels: list[str], specs: list[str], *, timeout: float, exclude_newer: str | None = None,
+          require_timestamps: bool = True) -> list[RepoDataRecord]:
+    """The records of an environment satisfying `specs` for this machine, from `channels` (in priority order);
+    with exclude_newer (RFC 3339, --resolve), only what had been published by then."""
     import rattler
 
     parsed = [match_spec(spec) for spec in specs]
+    cutoff: dict[str, Any] = {}
+    if exclude_newer:
+        moment = datetime.datetime.strptime(exclude_newer, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+        cutoff = {"exclude_newer": moment, "timestamp_policy": "require-timestamp" if require_timestamps else "allow-missing"}
     try:
         return run_async(rattler.solve(
             sources=[usable_url(c) for c in channels], specs=parsed, platforms=[platform(), "noarch"],
-            virtual_packages=rattler.VirtualPackage.detect(), timeout=datetime.timedelta(seconds=timeout),
+            virtual_packages=rattler.VirtualPackage.detect(), timeout=datetime.timedelta(seconds=timeout), **cutoff,
         ))
     except Exception as exc:  # py-rattler raises its own exception classes, all from Exception
         raise translate(exc, channels, specs) from None

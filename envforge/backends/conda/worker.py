@@ -46,7 +46,8 @@ def work(request: dict[str, Any]) -> list[CondaPackage]:
 
     channels, timeout = list(request["channels"]), float(request["timeout"])
     if request["mode"] == "solve":
-        records = solve(channels, list(request["specs"]), timeout=timeout)
+        records = solve(channels, list(request["specs"]), timeout=timeout, exclude_newer=request.get("exclude_newer"),
+                        require_timestamps=bool(request.get("require_timestamps", True)))
     else:
         records = lookup(channels, [CondaPackage.from_json(p) for p in request["packages"]])
     if request.get("prefix"):  # link scripts stay off: they are arbitrary code from the package

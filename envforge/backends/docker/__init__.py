@@ -29,6 +29,7 @@ from envforge.backends.docker.run import ContainerExecutor
 from envforge.errors import InterpreterNotFound, UsageError
 from envforge.proc import passed_env
 from envforge.spec import EnvSpec
+from envforge.spec.asof import LATEST, AsOf
 
 IMAGE_FILE = "image.json"  # in the env's cache dir: which image is this env
 
@@ -40,6 +41,13 @@ class DockerBackend:
 
     def available(self) -> str | None:
         return sdk_missing()
+
+    def limit_as_of(self, as_of: AsOf, warnings: tuple[str, ...], options: BuildOptions) -> tuple[AsOf, tuple[str, ...]]:
+        """The image's pip/uv get no cutoff yet (README): today's index, and an explicit date is refused."""
+        if options.resolve not in (None, LATEST):
+            raise UsageError(f"--resolve {options.resolve}: the docker backend does not resolve as of a date yet; it installs "
+                             "against today's index.", "Use --backend uv or virtualenv for --resolve logged/DATE, or pass --resolve latest.")
+        return AsOf(LATEST, None, options.resolve is not None, "the docker backend resolves against today's index"), ()
 
     def specialize(self, spec: EnvSpec, model_dir: Path, options: BuildOptions) -> EnvSpec:
         """The base image (by id), envforge's image format, uv's version and the CA bundle join the key."""
