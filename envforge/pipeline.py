@@ -65,9 +65,9 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     mlmodel = read_mlmodel(model.path)
     options = build or BuildOptions()
     overrides = index_overrides(options, chosen.name)
-    # What else the env depends on joins the key: a base image, a conda lock, the user's channels.
-    as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)
+    as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)  # --resolve: the moment joins the key
     plain = replace(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), resolved_as_of=as_of.moment)
+    # What else the env depends on joins the key too: a base image, a conda lock, the user's channels.
     requested = chosen.specialize(plain, model.path, options)
     if lock and not chosen.uses_pip_locks:
         users = ", ".join(name for name in NAMES if get_backend(name).uses_pip_locks)
