@@ -49,7 +49,9 @@ def test_broken_today_loads_as_logged(name: str, tmp_path: Path, corpus_home: Pa
                       timeout=1800)
     assert logged.returncode == 0, logged.output
     result = report(tmp_path / "logged.json")
-    assert result["status"] == "unverified" and "no input example" in result["reason"]  # it loaded: nothing to run
+    # it loaded, and predicted on an input synthesized from what the loaded model reports (no example, no signature)
+    assert result["status"] == "unverified" and "synthesized from what the loaded model reports" in result["reason"]
+    assert [e["source"] for e in result["examples"]] == ["introspected"] and result["examples"][0]["ok"]
     assert result["env"]["resolution"]["mode"] == "logged" and result["env"]["resolved_as_of"]
 
 
