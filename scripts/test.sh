@@ -3,6 +3,8 @@
 # Safe to re-run: pip's and uv's caches persist between runs on one machine.
 #   scripts/test.sh                 # the whole suite (unit + integration)
 #   scripts/test.sh tests -k spec   # any pytest arguments
+# Test files run two at a time (pytest-xdist, one file per worker so module fixtures are built once);
+# ENVFORGE_TEST_WORKERS=0 runs them in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +25,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
 fi
 
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+WORKERS=${ENVFORGE_TEST_WORKERS:-2}
+.venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"
