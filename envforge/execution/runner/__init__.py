@@ -8,3 +8,8 @@ from pathlib import Path
 def script_path() -> Path:
     """The runner script, executed by the environment's own Python (it never imports envforge)."""
     return Path(__file__).with_name("run_model.py")
+
+
+def sandbox_init_path() -> Path:
+    """The sandbox's first process (execution/sandbox.py starts it inside bubblewrap)."""
+    return Path(__file__).with_name("sandbox_init.py")
