@@ -97,7 +97,7 @@ def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: 
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
                     open_files=options.max_open_files)
     read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs)]
-    sandbox, warning = choose(options.sandbox, limits, read_only)
+    sandbox, warning = choose(options.sandbox, limits, read_only, None if env.reused else env.path)
     return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
                          child_env(passed_env(options.pass_env)), env.python, sandbox, warning)
 

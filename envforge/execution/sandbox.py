@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.errors import EnvBuildError, ModelRunError, UsageError
+from envforge.execution import pycache
 from envforge.execution.cgroup import PidsCgroup
 from envforge.execution.runner import sandbox_init_path, script_path
 from envforge.proc import Outcome, run
@@ -80,6 +81,7 @@ class Sandbox:
 
     limits: Limits
     read_only: tuple[str, ...]                  # env, interpreter prefix, model dirs
+    fresh_env: Path | None = None               # a new env: compile what its first run imports (execution/pycache.py)
     report: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
@@ -92,7 +94,8 @@ class Sandbox:
             for sub in ("home", "tmp"):
                 (scratch / sub).mkdir()
             state = workdir / "sandbox.json"
-            inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *argv]
+            command = pycache.prefixed(list(argv)) if self.fresh_env else list(argv)
+            inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *command]
             outer = [*(cgroup.launcher() if cgroup else []), bwrap_path(), *_namespaces(), *_system(),
                      "--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch / "home"), HOME]
             for path in _unique([*self.read_only, str(script_path().parent)]):
@@ -105,6 +108,8 @@ class Sandbox:
                                limit_hit=None, leftovers=[])
             yield [*outer, *inner], env
             self._note(state, cgroup)
+            if self.fresh_env:
+                pycache.compile_imported(scratch / "tmp", self.fresh_env, python, scratch / "compile.txt")
         finally:
             if cgroup:
                 cgroup.remove()
@@ -222,7 +227,7 @@ def unavailable() -> str | None:
     return None
 
 
-def choose(mode: str, limits: Limits, read_only: Sequence[str]) -> tuple[Sandbox | None, str | None]:
+def choose(mode: str, limits: Limits, read_only: Sequence[str], fresh_env: Path | None = None) -> tuple[Sandbox | None, str | None]:
     """(the sandbox or None, a warning): `auto` runs unsandboxed with a warning where it cannot; `on` refuses."""
     if mode not in MODES:
         raise UsageError(f"--sandbox {mode}: not one of {', '.join(MODES)}.", "")
@@ -236,7 +241,7 @@ def choose(mode: str, limits: Limits, read_only: Sequence[str]) -> tuple[Sandbox
     if why:
         return None, (f"the model ran WITHOUT a sandbox ({why}): it could read your files and secrets, use the network "
                       "and leave processes behind; use --sandbox on to refuse that")
-    return Sandbox(limits, tuple(_unique(list(read_only)))), None
+    return Sandbox(limits, tuple(_unique(list(read_only))), fresh_env), None
 
 
 UNSANDBOXED = {"network": True, "home": "user", "limits": {}}
