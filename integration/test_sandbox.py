@@ -102,8 +102,8 @@ def survivors(marker: str) -> list[str]:
     return found
 
 
-SECRETS = f"""
-paths = [os.path.expanduser('~/.aws/credentials'), {{home!r}} + '/.aws/credentials']
+SECRETS = """
+paths = [os.path.expanduser('~/.aws/credentials'), {home!r} + '/.aws/credentials']
 raise RuntimeError('findings: %r' % [_try(lambda: open(p).read()) for p in paths])
 """
 

@@ -82,6 +82,7 @@ class Sandbox:
     limits: Limits
     read_only: tuple[str, ...]                  # env, interpreter prefix, model dirs
     fresh_env: Path | None = None               # a new env: compile what its first run imports (execution/pycache.py)
+    network: bool = False                       # serve-check: the host must reach the scoring server on loopback
     report: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
@@ -96,7 +97,7 @@ class Sandbox:
             state = workdir / "sandbox.json"
             command = pycache.prefixed(list(argv)) if self.fresh_env else list(argv)
             inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *command]
-            outer = [*(cgroup.launcher() if cgroup else []), bwrap_path(), *_namespaces(), *_system(),
+            outer = [*(cgroup.launcher() if cgroup else []), bwrap_path(), *_namespaces(), *(["--share-net"] if self.network else []), *_system(),
                      "--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch / "home"), HOME]
             for path in _unique([*self.read_only, str(script_path().parent)]):
                 outer += ["--ro-bind", path, path]
@@ -104,7 +105,7 @@ class Sandbox:
             env = {k: v for k, v in variables.items() if not k.startswith("XDG_")}
             env.update(HOME=HOME, TMPDIR="/tmp", USER="model", LOGNAME="model")
             self.report.clear()
-            self.report.update(network=False, home="scratch", limits={**self.limits.to_dict(), "timeout": timeout},
+            self.report.update(network=self.network, home="scratch", limits={**self.limits.to_dict(), "timeout": timeout},
                                limit_hit=None, leftovers=[])
             yield [*outer, *inner], env
             self._note(state, cgroup)
@@ -245,3 +246,14 @@ def choose(mode: str, limits: Limits, read_only: Sequence[str], fresh_env: Path 
 
 
 UNSANDBOXED = {"network": True, "home": "user", "limits": {}}
+
+
+@contextmanager
+def sandboxed(sandbox: Sandbox | None, argv: list[str], python: str, workdir: Path,
+              variables: dict[str, str], timeout: float) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """(argv, environment) in `sandbox`, or unchanged without one (serve-check's server)."""
+    if sandbox is None:
+        yield argv, variables
+        return
+    with sandbox.wrap(argv, python, workdir, variables, timeout) as wrapped:
+        yield wrapped
