@@ -129,17 +129,15 @@ class Sandbox:
 
     def check(self, data: dict[str, Any] | None, outcome: Outcome) -> None:
         """After a run: raise ModelRunError naming the limit the model hit, or the processes it left running."""
+        if outcome.timed_out:  # execute_runner names the timeout (--predict-timeout) itself
+            self.report["limit_hit"] = "timeout"
+            return
         hit = self.report.get("limit_hit") or limit_in_errors(data)
-        if outcome.timed_out:
-            hit = "timeout"
         if hit:
             self.report["limit_hit"] = hit
-            value = self.report["limits"][hit]
             raise ModelRunError(
                 f"The model was stopped by the sandbox: it hit the {hit.replace('_', ' ')} limit "
-                f"({OPTION_OF[hit]} {value:g} s)." if hit == "timeout" else
-                f"The model was stopped by the sandbox: it hit the {hit.replace('_', ' ')} limit ({OPTION_OF[hit]} {value}); "
-                "its processes were killed.",
+                f"({OPTION_OF[hit]} {self.report['limits'][hit]}); its processes were killed.",
                 f"If the model legitimately needs more, raise {OPTION_OF[hit]}.")
         if self.report.get("leftovers"):
             left = self.report["leftovers"]
