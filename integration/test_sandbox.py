@@ -277,3 +277,31 @@ def test_conda_env_model_cannot_read_secrets(conda_channel: str, user_home: Path
     assert code == 1, output
     assert SECRET not in json.dumps(report) and "blocked: FileNotFoundError" in report["model_error"]["message"]
     assert report["sandbox"]["home"] == "scratch"
+
+
+def test_sigkill_of_envforge_leaves_no_model_process(recorded: Path, shared_home: Path, user_home: Path, tmp_path: Path) -> None:
+    """`kill -9` of envforge alone, mid-predict: bubblewrap dies with its parent, and its PID namespace with it."""
+    import signal
+    import time
+
+    from tests.support.cli import start_envforge
+
+    model = attack(recorded, tmp_path, "subprocess.Popen(['sleep', '6151'])\ntime.sleep(600)\nreturn x")
+    proc = start_envforge("verify", str(model), "--sandbox", "on", home=shared_home,
+                          env={"HOME": str(user_home), "PYENV_ROOT": os.environ.get("PYENV_ROOT", f"{REAL_HOME}/.pyenv"),
+                               "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", f"{REAL_HOME}/.cache/uv")})
+    try:
+        deadline = time.monotonic() + 300
+        while not survivors("sleep 6151") and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert survivors("sleep 6151"), "the model never started its process"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for _ in range(10):
+            if not survivors("sleep 6151"):
+                break
+            time.sleep(0.5)
+        assert survivors("sleep 6151") == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -92,3 +92,21 @@ def test_bubblewrap_confines_a_plain_python(tmp_path: Path) -> None:
     assert outcome.stdout.splitlines() == ["FileNotFoundError", "ConnectionRefusedError", "/home/model []"]
     assert (workdir / "out.txt").read_text() == "ok"
     assert sandbox.report["network"] is False and sandbox.report["leftovers"] == []
+
+
+def test_without_bubblewrap_on_refuses_and_auto_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without bwrap cannot exist here (it is installed), so `which` is made to miss it."""
+    from envforge.errors import EXIT_ENV, EnvBuildError
+    from envforge.execution import sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox.unavailable.cache_clear()
+    try:
+        with pytest.raises(EnvBuildError) as caught:
+            sandbox.choose("on", Limits(), ())
+        assert caught.value.exit_code == EXIT_ENV and "bubblewrap is not installed" in caught.value.message
+        chosen, warning = sandbox.choose("auto", Limits(), ())
+        assert chosen is None and warning and "WITHOUT a sandbox" in warning and "network" in warning
+        assert sandbox.choose("off", Limits(), ()) == (None, None)
+    finally:
+        sandbox.unavailable.cache_clear()
