@@ -196,7 +196,8 @@ def interpreter_paths(env_dir: Path, python: str) -> list[str]:
             key, _, value = line.partition("=")
             if key.strip() == "home" and value.strip():
                 paths.append(str(Path(os.path.realpath(value.strip())).parent))
-    return [p for p in paths if p not in ("/", "/usr") and not p.startswith("/usr/")]
+    never = {"/", "/usr", os.path.realpath(os.path.expanduser("~"))}  # /usr is bound anyway; never the whole home
+    return [p for p in paths if p not in never and not p.startswith("/usr/")]
 
 
 def _unique(paths: list[str]) -> list[str]:
