@@ -24,6 +24,7 @@ from envforge.errors import EXIT_FAILED, EnvBuildError, UsageError
 from envforge.execution.executor import RunnerOutput
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir import synthesize as synth
 from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.links import check_links
 from envforge.modeldir.resolve import ModelDir, resolve
@@ -116,13 +117,17 @@ def find_expectations(model_dir: Path, expected: str | None, tracking_uri: str |
     return expectations_mod.load(found) if found else None
 
 
-def inputs_to_run(model_dir: Path, mlmodel: MLmodel, expected: Expectations | None, inputs: tuple[str, ...]) -> list[dict[str, Any]]:
+def inputs_to_run(model_dir: Path, mlmodel: MLmodel, expected: Expectations | None, inputs: tuple[str, ...],
+                  synthesize: bool = True) -> list[dict[str, Any]]:
     """The inputs a verification runs: the recorded ones (so both sides saw the same rows), else --input files,
-    else the model's own input example."""
+    else the model's own input example, else (unless `synthesize` is off) one synthesized from its signature or,
+    without one, an `introspect` request the runner answers; `synth.settle(runs, output.examples)` then fixes
+    those rows, so that other envs (bisect's steps) run the same ones."""
     if expected is not None and not inputs:
         return expected.runner_examples()
     extra = examples_mod.input_files(list(inputs), mlmodel)
-    return extra or examples_mod.model_examples(model_dir, mlmodel)
+    runs = extra or examples_mod.model_examples(model_dir, mlmodel)
+    return runs if runs or not synthesize else synth.for_model(model_dir)
 
 
 def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = None) -> None:
@@ -159,7 +164,8 @@ def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | N
           how: Judging, progress: Progress | None = None) -> VerifyResult:
     """The verdict on one model's runner output: failed to load, raised, nothing to run, nothing to compare
     with (unverified), or the comparison's answer."""
-    result.examples = [{k: e.get(k) for k in ("name", "ok", "seconds", "stage")} for e in output.examples]
+    result.examples = synth.reported(output.examples, runs)
+    sources = {e["name"]: e["source"] for e in result.examples}
     unverified_code = EXIT_FAILED if how.require_expected else None
     if output.load_error:
         result.model_error = {"stage": "load", **output.load_error}
@@ -169,12 +175,22 @@ def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | N
     if failures:
         first = failures[0]
         result.model_error = {"example": first["name"], "stage": first.get("stage"), **(first.get("error") or {})}
+        if expected is None and sources.get(first["name"]) in synth.SYNTHESIZED:  # the input may be at fault
+            return result.finish(UNVERIFIED, f"the model loaded, but raised on an input {synth.phrase(sources.get(first['name']))}: "
+                                             f"{headline(first.get('error') or {})} (a synthesized input may not be one the model "
+                                             "accepts: pass --input FILE)", unverified_code)
         return result.finish(FAILED, f"the model raised on {first['name']!r}: {headline(first.get('error') or {})}")
     if not runs:
         return result.finish(UNVERIFIED, "the model loaded, but it has no input example: nothing could be run (pass --input FILE)",
                              unverified_code)
+    unknowable = output.unknowable()
+    if unknowable and not output.predictions():
+        return result.finish(UNVERIFIED, "the model loaded, but it has no input example and none could be synthesized: "
+                                         f"{unknowable[0]['unknowable']} (pass --input FILE)", unverified_code)
+    made = sorted({s for s in sources.values() if s in synth.SYNTHESIZED})
     if expected is None:
-        reason = "predictions ran, but no expectations were recorded (run `envforge record` or pass --expected)"
+        on = f" on an input {synth.phrase(made[0])} (so: it loads and predicts, not that it predicts right)" if made else ""
+        reason = f"predictions ran{on}, but no expectations were recorded (run `envforge record` or pass --expected)"
         return result.finish(UNVERIFIED, reason, unverified_code)
     with timed(result.steps, progress or Silent(), "compare") as step:
         result.expectations = expected.source
@@ -182,7 +198,8 @@ def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | N
         result.comparison = compare(wanted, output.predictions(), rtol=how.rtol, atol=how.atol)
         step.detail = "match" if result.comparison.ok else "differ"
     if result.comparison.ok:
-        return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions")
+        return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions"
+                                     + (f" (inputs {synth.phrase(made[0])} at record time)" if made else ""))
     return result.finish(FAILED, result.comparison.summary())
 
 

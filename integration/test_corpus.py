@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NAMES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
-NO_EXAMPLE = "no input example: nothing could be run (pass --input FILE)"
 NO_EXPECTATIONS = "no expectations were recorded"
+FROM_SIGNATURE = "predictions ran on an input synthesized from its signature"
+FROM_MODEL = "predictions ran on an input synthesized from what the loaded model reports"
 # name -> allowed (status, substrings of the reason) outcomes, the first one being today's.
 EXPECTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     # Unpinned numpy resolves to 2.x under scikit-learn 1.0.2 / pandas 1.4.3 wheels built for 1.x.
@@ -35,14 +36,20 @@ EXPECTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "hakymulla-lightgbm": [("failed", ("numpy.dtype size changed", "numpy 2.", "no requirement of the model names numpy"))],
     "aryan-sklearn-serving": [("unverified", (NO_EXPECTATIONS,))],
     # Unpinned setuptools (a build dependency) no longer ships pkg_resources, which MLflow 2.5 imports.
-    "boisalai-xgboost": [("failed", ("pkg_resources", "setuptools 8", "python_env.yaml", "setuptools<81")), ("unverified", (NO_EXAMPLE,))],
+    "boisalai-xgboost": [("failed", ("pkg_resources", "setuptools 8", "python_env.yaml", "setuptools<81")),
+                         ("unverified", (FROM_MODEL, NO_EXPECTATIONS))],
     # A PythonModel pickled by reference to the training project's own module, logged without code_paths.
     "ekorczak-pyfunc-mlf3": [("failed", ("No module named 'custom_transformers'", "code_paths"))],
     # scikit-learn 0.23.2 has no wheel for Python 3.9: built from source, which fails (old numpy build pin).
     "talha-sklearn-condaonly": [("error", ("scikit-learn==0.23.2", "Python 3.9", "from source"))],
-    "tsazure-pytorch": [("unverified", (NO_EXAMPLE,))],
-    "vnb-statsmodels": [("unverified", (NO_EXAMPLE,))],
+    # No input example: a float32 (-1, 1) tensor from the signature; statsmodels' exog_names (no signature).
+    "tsazure-pytorch": [("unverified", (FROM_SIGNATURE, NO_EXPECTATIONS))],
+    "vnb-statsmodels": [("unverified", (FROM_MODEL, NO_EXPECTATIONS))],
 }
+# name -> where the input of a model that got as far as predicting comes from (envforge.modeldir.synthesize)
+SOURCES = {"aryan-sklearn-serving": "example", "ekorczak-pyfunc-mlf3": "example", "tsazure-pytorch": "signature",
+           "vnb-statsmodels": "introspected", "boisalai-xgboost": "introspected", "akhil-sklearn-mlf127": "introspected",
+           "hakymulla-lightgbm": "introspected", "talha-sklearn-condaonly": "introspected"}
 SLOWEST_FIRST = ["tsazure-pytorch", "akhil-sklearn-mlf127", "aryan-sklearn-serving", "ekorczak-pyfunc-mlf3"]
 
 
@@ -125,3 +132,6 @@ def test_verify_ends_with_a_verdict_or_a_specific_reason(outcomes: dict[str, Out
         assert result["env"]["python"] and result["env"]["logged_python"] and result["env"]["interpreter"]
     if status == "failed":
         assert result["model_error"]["stage"] == "load" and result["model_error"]["type"]
+    if status == "unverified":  # every model that loads predicts on some input, and the report says which
+        assert result["examples"] and all(e["ok"] for e in result["examples"]), result["examples"]
+        assert {e["source"] for e in result["examples"]} == {SOURCES[name]}

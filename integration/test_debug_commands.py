@@ -120,6 +120,26 @@ def _serving_processes(model_dir: Path) -> list[str]:
     return found
 
 
+def test_serve_check_reports_the_interpreter_warning_as_verify_does(sklearn_model: Path, debug_home: Path, tmp_path: Path) -> None:
+    """A patch version that no machine has: both commands fall back to the same minor version and say so."""
+    import platform
+
+    minor = ".".join(platform.python_version().split(".")[:2])
+    python_env = sklearn_model / "python_env.yaml"
+    logged = f"{minor}.99"
+    python_env.write_text("\n".join(f"python: {logged}" if line.startswith("python:") else line
+                                    for line in python_env.read_text().splitlines()) + "\n")
+    assert envforge("record", str(sklearn_model), home=debug_home).returncode == 0
+    verified = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "v.json"), home=debug_home)
+    served = envforge("serve-check", str(sklearn_model), "--json", str(tmp_path / "s.json"), home=debug_home)
+    assert verified.returncode == 0 and served.returncode == 0, verified.output + served.output
+    by_verify, by_serve = report(tmp_path / "v.json"), report(tmp_path / "s.json")
+    warning = [w for w in by_verify["warnings"] if f"logged with Python {logged}" in w]
+    assert warning and by_serve["status"] == "passed"
+    assert [w for w in by_serve["warnings"] if f"logged with Python {logged}" in w] == warning
+    assert by_serve["env"]["interpreter"] == by_verify["env"]["interpreter"] and "same minor" in by_serve["env"]["interpreter"]
+
+
 def test_serve_check_passes_then_fails_with_the_servers_schema_error(sklearn_model: Path, debug_home: Path, tmp_path: Path) -> None:
     assert envforge("record", str(sklearn_model), home=debug_home).returncode == 0
     served = envforge("serve-check", str(sklearn_model), "--json", str(tmp_path / "s.json"), home=debug_home)

@@ -310,3 +310,30 @@ def test_podmans_docker_compatible_socket_builds_verifies_and_reuses(sklearn_mod
     second = verify(sklearn_model, home, podman, tmp_path / "2.json")
     assert second.returncode == 0, second.output
     assert report(tmp_path / "2.json")["env"]["reused"] is True
+
+
+def test_cache_prune_removes_a_docker_envs_image_too(sklearn_model: Path, home: Path, tmp_path: Path, engine) -> None:
+    """The env image lives in the engine, not in the env directory: `cache prune` removes both (the backend's
+    `remove` hook). A base image under a name of its own gives this env a key no other test builds."""
+    docker = client(engine["DOCKER_HOST"])
+    base = f"envforge-test-prune-base:{uuid.uuid4().hex[:8]}"
+    docker.images.get(BASE_IMAGE).tag(*base.split(":"))
+    try:
+        run = envforge("verify", str(sklearn_model), "--backend", "docker", "--base-image", base, "--json", str(tmp_path / "v.json"),
+                       home=home, env=engine, timeout=1500)
+        assert run.returncode == 0, run.output
+        image = report(tmp_path / "v.json")["image"]["env_image"]
+        assert docker.images.get(image).labels.get("org.envforge.key")
+        env_path = Path(report(tmp_path / "v.json")["env"]["path"])
+
+        pruned = envforge("cache", "prune", "--all", "--json", home=home, env=engine)
+        assert pruned.returncode == 0, pruned.output
+        summary = json.loads(pruned.stdout)
+        assert [e["path"] for e in summary["removed"]] == [str(env_path)] and summary["warnings"] == []
+        assert not env_path.exists()
+        import docker as sdk
+
+        with pytest.raises(sdk.errors.ImageNotFound):
+            docker.images.get(image)
+    finally:
+        docker.images.remove(base)

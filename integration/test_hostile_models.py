@@ -161,10 +161,12 @@ CASES: dict[str, Case] = {
     "python-banana": Case(_edit("python_env.yaml", "python: banana\ndependencies: [scikit-learn]\n"), 2, "banana"),
     "python-env-not-yaml": Case(_edit("python_env.yaml", "python: [3.11\n"), 2, "not valid YAML"),
     "python-env-deps-not-list": Case(_edit("python_env.yaml", "python: 3.11.7\ndependencies: {a: 1}\n"), 2, "should be a list"),
-    "conda-yaml-a-list": Case(_mutate(lambda m: ((m / "python_env.yaml").unlink(), (m / "conda.yaml").write_text("- x\n"))),
-                              2, "not a mapping"),
+    # conda.yaml as the only env file (beside a requirements.txt it is set aside, with a warning: tests/test_spec_fallbacks.py)
+    "conda-yaml-a-list": Case(_mutate(lambda m: ((m / "python_env.yaml").unlink(), (m / "requirements.txt").unlink(),
+                                                 (m / "conda.yaml").write_text("- x\n"))), 2, "not a mapping"),
+    # issue 12: no env file at all is a gap filled from MLmodel (mlflow_version, sklearn_version, python_version), said so
     "no-env-files": Case(_mutate(lambda m: [(m / n).unlink() for n in ("python_env.yaml", "conda.yaml", "requirements.txt")]),
-                         2, "nothing says what the model needs"),
+                         0, "envforge infers the requirements from MLmodel"),
     "requirement-syntax-error": Case(_reqs("mlflow", "numpy>=1.0,<<2"), 2, "not a valid requirement"),
     "requirement-rm-rf": Case(_reqs("mlflow", "numpy; rm -rf /"), 2, "not a valid requirement"),
     "requirement-and-and": Case(_reqs("mlflow", "numpy && rm -rf / #"), 2, "not a valid requirement"),

@@ -146,18 +146,23 @@ def test_no_input_example_at_all(sklearn_model_template: Path, tmp_path: Path, s
     text = envforge("inspect", str(model), home=shared_home)
     assert text.returncode == 0 and "input_examples: (none)" in text.stdout
 
-    run = envforge("verify", str(model), "--json", str(tmp_path / "r.json"), home=shared_home)
+    # The model keeps the signature MLflow inferred from its example: by default an input is synthesized from it
+    synthesized = envforge("verify", str(model), "--json", str(tmp_path / "s.json"), home=shared_home)
+    assert synthesized.returncode == 0, synthesized.output
+    assert [e["source"] for e in report(tmp_path / "s.json")["examples"]] == ["signature"]
+
+    run = envforge("verify", str(model), "--no-synthesize", "--json", str(tmp_path / "r.json"), home=shared_home)
     assert run.returncode == 0, run.output  # unverified is not a failure, unless asked
     result = report(tmp_path / "r.json")
     assert result["status"] == "unverified" and result["examples"] == []
     assert "no input example: nothing could be run (pass --input FILE)" in result["reason"]
     assert "nothing could be run" in run.stdout
-    strict = envforge("verify", str(model), "--require-expected", home=shared_home)
+    strict = envforge("verify", str(model), "--no-synthesize", "--require-expected", home=shared_home)
     assert strict.returncode == 1 and "nothing could be run" in strict.stdout
 
     rows = tmp_path / "rows.json"
     rows.write_text(json.dumps(example))
-    assert envforge("record", str(model), home=shared_home).returncode == 2  # nothing to record without --input
+    assert envforge("record", str(model), "--no-synthesize", home=shared_home).returncode == 2  # nothing to record without --input
     recorded = envforge("record", str(model), "--input", str(rows), home=shared_home)
     assert recorded.returncode == 0, recorded.output
     run = envforge("verify", str(model), "--json", str(tmp_path / "r2.json"), home=shared_home)

@@ -159,9 +159,9 @@ def test_python_api_returns_a_result(sklearn_model: Path, home: Path, monkeypatc
     import envforge
 
     monkeypatch.setenv("ENVFORGE_HOME", str(home))
-    recorded = envforge.commands.record(str(sklearn_model))
+    recorded = envforge.record(str(sklearn_model))
     assert recorded.examples == ("input_example",)
-    result = envforge.commands.verify(str(sklearn_model), backend="uv")
+    result = envforge.verify(str(sklearn_model), backend="uv")
     assert result.status == "passed" and result.exit_code == 0
     assert result.comparison is not None and result.comparison.ok
     assert result.python_version == recorded.python

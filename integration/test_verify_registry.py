@@ -281,3 +281,29 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_partial_report(registry: str,
     assert sorted(r["uri"] for r in report["results"]) == sorted(EXPECTED)  # every selected version is listed
     assert any(r["reason"].startswith("interrupted") for r in report["results"])
     assert len(ET.parse(tmp_path / "partial.xml").getroot().findall(".//testcase")) == 6
+
+
+def test_docker_backend_verifies_two_versions_with_one_image_build(registry: str, tmp_path: Path) -> None:
+    """verify-registry goes through the backend's executor: with --backend docker both versions of fraud-a run in
+    containers of one env image, built once."""
+    from tests.support.docker import BASE_IMAGE, client, start_engine
+
+    host = start_engine()
+    home = tmp_path / "home"
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-a", "--backend", "docker",
+                   "--base-image", BASE_IMAGE, "--json", str(tmp_path / "r.json"), home=home, env={"DOCKER_HOST": host}, timeout=1800)
+    assert run.returncode == 0, run.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert _statuses(report) == {"models:/fraud-a/1": "passed", "models:/fraud-a/2": "passed"}
+    assert report["registry"]["environments"]["built"] + report["registry"]["environments"]["reused"] == 1
+    results = report["results"]
+    assert {r["backend"] for r in results} == {"docker"} and len({r["env"]["key"] for r in results}) == 1
+    key = results[0]["env"]["key"]
+    images = [i for i in client(host).images.list() if i.labels.get("org.envforge.key") == key]
+    assert len(images) == 1 and any(t.startswith("envforge-env:") for t in images[0].tags)  # one env image for both
+    env_dirs = [p for p in (home / "envs").iterdir() if not p.name.startswith(".")]
+    assert [p.name.split("-")[0] for p in env_dirs] == ["docker"]
+    for result in results:
+        build = next(s for s in result["steps"] if s["name"] == "build")
+        assert "shared by 2 model(s)" in build["detail"]
+        assert result["env"]["runner_python"] and result["comparison"]["ok"] is True

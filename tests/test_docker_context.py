@@ -113,6 +113,7 @@ def test_envforge_dockerfile_writes_a_whole_build_context(tmp_path: Path) -> Non
     dockerfile = (out / "Dockerfile").read_text()
     assert dockerfile.splitlines()[1] == "FROM debian-python:12"
     assert (out / "model" / "MLmodel").is_file() and (out / "runner" / "run_model.py").is_file()
+    assert (out / "runner" / "introspect.py").is_file() and "COPY runner/ /opt/envforge/runner/" in dockerfile  # loaded by run_model.py
     assert (out / "envforge-build" / "requirements.txt").read_text().splitlines() == ["pip", "mlflow==3.1.0", "scikit-learn==1.5.0"]
     assert 'ENTRYPOINT ["/opt/envforge/venv/bin/mlflow", "models", "serve"' in dockerfile and "USER 10001" in dockerfile
     assert "docker build --network host" in run.stdout

@@ -101,7 +101,16 @@ def test_no_module_is_over_400_lines() -> None:
     assert long == {}
 
 
-_BRANCH = re.compile(r"""(==|!=|\bin)\s*\(?\s*["'](uv|virtualenv|conda|docker)["']|["'](uv|virtualenv|conda|docker)["']\s*(==|!=)""")
+# A backend's name compared with a literal: `backend == "conda"`, `options.backend in ("uv", ...)`, `b.name != "docker"`.
+_NAMES = "(uv|virtualenv|conda|docker)"
+_BRANCH = re.compile(rf"""(backend\w*|\.name)\s*(==|!=|\bin\b)\s*[(\[{{]?\s*["']{_NAMES}["']|["']{_NAMES}["']\s*(==|!=)\s*[\w.]*(backend|\.name)""")
+
+
+def test_the_branch_finder_finds_branches_on_backend_names() -> None:
+    for line in ('if backend == "conda":', "if args.backend in ('uv', 'virtualenv'):", 'x if chosen.name != "docker" else y',
+                 'if "docker" == spec.backend:'):
+        assert _BRANCH.search(line), line
+    assert not _BRANCH.search('order = ["conda", "virtualenv"] if kind == "conda" else []')  # an MLmodel env kind
 
 
 def test_no_branch_on_a_backend_name_outside_backends() -> None:

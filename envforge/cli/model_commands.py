@@ -21,6 +21,9 @@ def add_parsers(sub: Any) -> None:
     verify.add_argument("--require-expected", action="store_true",
                         help="fail (exit 1) when there are no expectations instead of reporting 'unverified'")
     verify.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input example to run (repeatable); replaces the model's own")
+    verify.add_argument("--no-synthesize", action="store_true",
+                        help="without an input example or --input, run nothing instead of synthesizing an input "
+                             "from the model's signature (or from what the loaded model reports)")
     opt.add_tolerances(verify)
     opt.add_reports(verify)
     opt.add_image_run(verify)
@@ -35,6 +38,8 @@ def add_parsers(sub: Any) -> None:
     opt.add_uri(record)
     opt.add_tracking(record)
     record.add_argument("--input", action="append", default=[], metavar="FILE", help="also record on this JSON input (repeatable)")
+    record.add_argument("--no-synthesize", action="store_true",
+                        help="without an input example or --input, fail instead of recording on a synthesized input")
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
     record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
                                                              "later verifies install exactly that set")
@@ -63,6 +68,7 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         tracking_uri=args.tracking_uri, expected=args.expected, require_expected=args.require_expected,
         inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, refresh=args.refresh,
         predict_timeout=args.predict_timeout, lock=args.lock, stored_lock=not args.no_stored_lock,
+        synthesize=not args.no_synthesize,
         **opt.build_keywords(args),
     )
     write_reports([result], args.json, args.junit)
@@ -74,9 +80,11 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.record import record
 
     with err.status("recording predictions in the current environment…"):
-        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock)
-    out.print(f"[bold green]recorded[/] {len(result.examples)} example(s) with Python {result.python} "
-              f"-> {escape(result.location)}", highlight=False)
+        result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
+                        synthesize=not args.no_synthesize)
+    made = sorted(set(result.sources) - {"example", "file"})
+    out.print(f"[bold green]recorded[/] {len(result.examples)} example(s)" + (f" (synthesized: {', '.join(made)})" if made else "")
+              + f" with Python {result.python} -> {escape(result.location)}", highlight=False)
     if result.lock:
         out.print(f"[bold green]locked[/] the rebuilt environment -> {escape(result.lock)}", highlight=False)
     return 0

@@ -1,4 +1,13 @@
-"""`envforge inspect`: what envforge reads from a model, without building anything."""
+"""`envforge inspect`: what envforge reads from a model, without building anything.
+
+inspect never fails on a readable MLmodel (issue 12). When the env files are beyond repair (a
+python_env.yaml that is not YAML, a requirement line that is not a requirement, a path outside
+the model directory) or MLmodel has no python_function flavor, verify stops with exit 2; inspect
+instead prints everything else it read, and a `gaps` entry saying what is wrong, that verify and
+the other commands stop there, and how to fix it. An MLmodel that cannot be read at all (missing,
+not YAML, not a mapping, too large, a symlink out of the directory) is still an error: there is
+nothing to inspect.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,7 @@ from typing import Any
 
 from envforge.backends.base import BuildOptions
 from envforge.backends.index import index_overrides
-from envforge.errors import EnvforgeError
+from envforge.errors import EnvforgeError, ModelDirError
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.resolve import resolve
@@ -21,9 +30,12 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
             extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = ()) -> dict[str, Any]:
     """The index options change the env's key as they do for `verify`, so both print the same key."""
     model = resolve(uri, tracking_uri=tracking_uri)
-    mlmodel = read_mlmodel(model.path)
     options = BuildOptions(index_url=index_url, extra_index_urls=extra_index_urls, find_links=find_links)
-    spec = load_spec(model.path, backend, mlmodel, index_overrides=index_overrides(options, backend))
+    try:
+        mlmodel = read_mlmodel(model.path)
+        spec = load_spec(model.path, backend, mlmodel, index_overrides=index_overrides(options, backend))
+    except ModelDirError as exc:  # a readable MLmodel is always inspected: say what stops verify (unbuildable below)
+        return unbuildable(uri, model.path, backend, exc)
     return {
         "uri": redact(uri),
         "model_dir": str(model.path),
@@ -44,7 +56,8 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
         "expectations": _expectations(model.path),
         "backend": backend,
         "env_key": spec.key,
-        "notes": list(spec.notes),
+        "gaps": list(spec.gaps),  # what is missing and what envforge does about it (spec/fallbacks.py)
+        "notes": [note for note in spec.notes if note not in spec.gaps],
     }
 
 
@@ -87,6 +100,58 @@ def _expectations(model_dir: Path) -> str:
         return f"{found}: unusable ({exc.message})"
     names = ", ".join(e["name"] for e in recorded.examples)
     return f"{found}: {len(recorded.examples)} example(s) ({names}) recorded with Python {recorded.python} at {recorded.recorded_at}"
+
+
+NOT_BUILT = "none: envforge builds nothing for this model until the gap above is fixed"
+
+
+def unbuildable(uri: str, model_dir: Path, backend: str, error: ModelDirError) -> dict[str, Any]:
+    """inspect's report for a model whose spec could not be read; re-raises `error` if MLmodel itself is unreadable."""
+    raw = _readable_mlmodel(model_dir, error)
+    try:
+        mlmodel: MLmodel | None = read_mlmodel(model_dir)
+    except ModelDirError:
+        mlmodel = None
+    flavors = raw.get("flavors") if isinstance(raw.get("flavors"), dict) else {}
+    python_version = mlmodel.python_version if mlmodel else None
+    gap = redact(f"{error.message.rstrip('.')}: verify and the other commands stop here (exit 2). {error.remedy}")
+    empty: list[str] = []
+    return {
+        "uri": redact(uri),
+        "model_dir": str(model_dir),
+        "flavors": [str(f) for f in flavors],
+        "loader_module": mlmodel.loader_module if mlmodel else None,
+        "mlflow_version": str(raw.get("mlflow_version") or "not recorded in MLmodel (old MLflow 1.x releases did not write it)"),
+        "python": f"{python_version} (from MLmodel)" if python_version else "unknown (not recorded in MLmodel)",
+        "env_files": _env_files(model_dir, mlmodel) if mlmodel else _present(model_dir),
+        "requirements": empty, "constraints": empty, "build_dependencies": empty, "index_options": empty,
+        "index_overrides": empty, "code_wheels": empty,
+        "wheels": _wheels(model_dir, mlmodel) if mlmodel else empty,
+        "conda_dependencies": empty,
+        "input_examples": _examples(model_dir, mlmodel) if mlmodel else empty,
+        "expectations": _expectations(model_dir),
+        "backend": backend,
+        "env_key": NOT_BUILT,
+        "gaps": [gap],
+        "notes": empty,
+    }
+
+
+def _readable_mlmodel(model_dir: Path, error: ModelDirError) -> dict[str, Any]:
+    from envforge.spec.inferred import raw_mlmodel
+
+    path = model_dir / "MLmodel"
+    if not path.is_file():
+        raise error
+    try:
+        return raw_mlmodel(model_dir)
+    except ModelDirError:
+        raise error from None
+
+
+def _present(model_dir: Path) -> list[str]:
+    names = ("python_env.yaml", "requirements.txt", "constraints.txt", "conda.yaml")
+    return [name for name in names if (model_dir / name).is_file()]
 
 
 __all__ = ["inspect"]

@@ -12,6 +12,7 @@ from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir import synthesize as synth
 from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.proc import child_env
 from envforge.spec.mlmodel import read_mlmodel
@@ -26,16 +27,19 @@ class RecordResult:
     examples: tuple[str, ...]
     python: str | None
     lock: str | None = None  # where `lock=True` stored the rebuilt env's lock
+    sources: tuple[str, ...] = ()  # where each example's input came from (modeldir/synthesize.py SOURCES)
 
 
 def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
            predict_timeout: float = 900.0, python: str | None = None, lock: bool = False,
-           build: BuildOptions | None = None) -> RecordResult:
+           build: BuildOptions | None = None, synthesize: bool = True) -> RecordResult:
     """Predict with the current interpreter (or `python`) in a subprocess and store the expectations;
     with `lock`, also rebuild the model's env from its requirements and store its exact lock."""
     model = resolve(uri, tracking_uri=tracking_uri)
     mlmodel = read_mlmodel(model.path)
     runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
+    if not runs and synthesize:  # the synthesized rows are stored, so later verifies run the same ones
+        runs = synth.for_model(model.path)
     if not runs:
         raise UsageError(f"{uri} has no input example, so there is nothing to record.",
                          "Pass one with --input FILE (a JSON input example).")
@@ -45,17 +49,25 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
     if output.load_error:
         raise ModelRunError(f"The model failed to load in the current environment: {output.load_error.get('type')}: "
                             f"{output.load_error.get('message')}", "Record from the environment the model was trained in.")
+    for failed in output.unknowable():
+        raise UsageError(f"{uri} has no input example and none could be synthesized, so there is nothing to record: "
+                         f"{failed['unknowable']}.", "Pass one with --input FILE (a JSON input example).")
     for failed in output.failures():
         error = failed.get("error") or {}
-        raise ModelRunError(f"The model raised on {failed['name']!r} in the current environment: "
-                            f"{error.get('type')}: {error.get('message')}", "Fix the model or the input, then record again.")
+        made = next((synth.phrase(r.get("source")) for r in runs if r["name"] == failed["name"]
+                     and synth.source_of(r) in synth.SYNTHESIZED), None)
+        raise ModelRunError(f"The model raised on {failed['name']!r}" + (f" (an input {made})" if made else "")
+                            + f" in the current environment: {error.get('type')}: {error.get('message')}",
+                            "Pass a real input with --input FILE." if made else "Fix the model or the input, then record again.")
+    runs = synth.settle(runs, output.examples)
     document = expectations_mod.build(runs, output.data, __version__)
     local = model.path / expectations_mod.FILENAME
     _write(local, document)
     location = str(local) if model.is_local else _upload(model, local, mlmodel.model_id or model.model_id)
     stored_lock = _store_lock(model, uri, tracking_uri, build or BuildOptions(), mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),
-                        examples=tuple(r["name"] for r in runs), python=output.data.get("python"), lock=stored_lock)
+                        examples=tuple(r["name"] for r in runs), python=output.data.get("python"), lock=stored_lock,
+                        sources=tuple(synth.source_of(r) for r in runs))
 
 
 def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:

@@ -30,6 +30,7 @@ class VerifyOptions:
     predict_timeout: float = 900.0
     lock: str | None = None  # a lock file: install exactly its set (default: the lock stored with the model, if any)
     stored_lock: bool = True  # False: ignore the lock `record --lock` stored with the model
+    synthesize: bool = True  # no example and no --input: synthesize one (modeldir/synthesize.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 
     @property
@@ -56,7 +57,7 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
                             lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, progress=progress.update)
         note_model(result, loaded, step)
         expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
-        runs = inputs_to_run(loaded.model.path, loaded.mlmodel, expected, opts.inputs)
+        runs = inputs_to_run(loaded.model.path, loaded.mlmodel, expected, opts.inputs, opts.synthesize)
     with timed(result.steps, progress, "build") as step:
         env = stack.enter_context(open_env(loaded, opts.build, progress.update))
         note_env(result, env, step)

@@ -37,7 +37,11 @@ class RunnerOutput:
         return {e["name"]: e["prediction"] for e in self.examples if e.get("ok")}
 
     def failures(self) -> list[dict[str, Any]]:
-        return [e for e in self.examples if not e.get("ok")]
+        return [e for e in self.examples if not e.get("ok") and not e.get("unknowable")]
+
+    def unknowable(self) -> list[dict[str, Any]]:
+        """Synthesized examples whose inputs the loaded model could not tell (modeldir/synthesize.py)."""
+        return [e for e in self.examples if e.get("unknowable")]
 
 
 def run_runner(

@@ -23,7 +23,7 @@ def model_examples(model_dir: Path, mlmodel: MLmodel) -> list[dict[str, Any]]:
         return []
     _check_json(path, f"the model's input example {mlmodel.example.path}", ModelDirError,
                 "Re-log the model with a valid input example, or pass --input FILE to run another one.")
-    return [{"name": MODEL_EXAMPLE}]
+    return [{"name": MODEL_EXAMPLE, "source": "example"}]
 
 
 def _check_json(path: Path, what: str, error: type[EnvforgeError], remedy: str) -> Any:
@@ -44,7 +44,7 @@ def input_files(paths: list[str], mlmodel: MLmodel) -> list[dict[str, Any]]:
         if not path.is_file():
             raise UsageError(f"--input {raw}: no such file.", "Pass a JSON file holding an input example.")
         payload = _check_json(path, f"--input {raw}", UsageError, "Pass a JSON file of reasonable size (e.g. the model's input_example.json).")
-        example = {"name": path.stem, "payload": payload}
+        example = {"name": path.stem, "payload": payload, "source": "file"}
         if mlmodel.example and mlmodel.example.type:
             example["type"] = mlmodel.example.type
             example["pandas_orient"] = mlmodel.example.pandas_orient

@@ -46,6 +46,10 @@ def print_result(console: Any, result: VerifyResult) -> None:
     if result.image:  # container backends
         kept = ", ".join(result.image.get("kept") or []) or "none (--tag NAME keeps the image that passed)"
         console.print(f"  image {escape(str(result.image.get('env_image')))}; kept: {escape(kept)}", highlight=False)
+    if result.examples:  # where each input came from: the model's example, --input, or synthesized
+        inputs = ", ".join(f"{e['name']} ({e.get('source') or '?'}" + (f": {e['detail']}" if e.get("detail") else "") + ")"
+                           for e in result.examples)
+        console.print(f"  inputs: {escape(redact(inputs))}", highlight=False)
     for warning in result.warnings:
         console.print(f"  [yellow]warning:[/] {escape(redact(warning))}", highlight=False)
     if result.comparison is not None and not result.comparison.ok:

@@ -18,6 +18,10 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
     for result in results:
         case = ET.SubElement(suite, "testcase", classname=f"envforge.commands.verify.{result.backend}",
                              name=redact(result.uri), time=f"{result.seconds:.3f}")
+        if result.examples:  # where each example's input came from (example, file, signature, introspected)
+            props = ET.SubElement(case, "properties")
+            for example in result.examples:
+                ET.SubElement(props, "property", name=f"example.{example.get('name')}.source", value=str(example.get("source")))
         if result.status == FAILED:
             ET.SubElement(case, "failure", message=redact(result.reason)).text = _details(result)
         elif result.status == ERROR:

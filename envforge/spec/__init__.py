@@ -13,6 +13,7 @@ from pathlib import Path
 from envforge.backends.registry import REGISTRY as BACKENDS
 from envforge.backends.registry import Entry
 from envforge.errors import ModelDirError, UsageError
+from envforge.spec import fallbacks
 from envforge.spec.conda_env import read_conda_env
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.paths import inside
@@ -49,6 +50,7 @@ class EnvSpec:
     # What else a backend's env depends on ("name=value"), e.g. docker's base image id (specialize()).
     backend_options: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
+    gaps: tuple[str, ...] = field(default=(), compare=False)  # the notes that say how a missing file was filled (spec/fallbacks.py)
 
     @property
     def key(self) -> str:
@@ -89,6 +91,7 @@ class EnvSpec:
             "index_overrides": [redact(o) for o in self.index_overrides], "notes": list(self.notes),
             "conda_channels": [redact(c) for c in self.conda_channels],
             "system_packages": list(self.system_packages), "backend_options": [redact(o) for o in self.backend_options],
+            "gaps": list(self.gaps),
         }
 
 
@@ -105,7 +108,8 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
     traits = backend_entry(backend)  # what this backend reads and installs (backends/registry.py)
     model_dir = model_dir.resolve()
     mlmodel = mlmodel or read_mlmodel(model_dir)
-    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel, prefer_conda=traits.reads_conda_yaml)
+    gaps: list[str] = []
+    python, source, build, parsed, conda_deps, notes = _environment(model_dir, mlmodel, prefer_conda=traits.reads_conda_yaml, gaps=gaps)
     code_dir = mlmodel.code_dir or "code"
     inside(model_dir, code_dir, "python_function's `code` (the code_paths directory)")
     code_wheels = find_wheels(model_dir, code_dir)
@@ -120,7 +124,9 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
         notes.append(f"{system_file} declares system packages ({', '.join(system)}); only --backend {' or '.join(installers)} installs them")
     if not any(_names_mlflow(line) for line in [*parsed.requirements, *(conda_deps if traits.reads_conda_yaml else [])]):
         parsed.requirements.append("mlflow")
-        notes.append("the model's requirements do not name mlflow; envforge adds an unpinned `mlflow` to load it")
+        gaps.append("the model's requirements do not name mlflow; envforge adds an unpinned `mlflow` to load it")
+    gaps += fallbacks.mlflow_date_gap(model_dir, mlmodel, [*parsed.requirements, *conda_deps])
+    notes = [*gaps, *notes]
     return EnvSpec(
         backend=backend,
         python=python,
@@ -136,42 +142,48 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
         conda_channels=_conda_channels(model_dir, mlmodel) if traits.reads_conda_yaml else (),
         system_packages=system,
         notes=tuple(notes),
+        gaps=tuple(gaps),
     )
 
 
 def _conda_channels(model_dir: Path, mlmodel: MLmodel) -> tuple[str, ...]:
     conda_file = _existing(model_dir, mlmodel.conda_file, "conda.yaml")
-    return read_conda_env(conda_file).channels if conda_file else ()
+    try:
+        return read_conda_env(conda_file).channels if conda_file else ()
+    except ModelDirError:  # unreadable: _environment set it aside, with a gap saying so
+        return ()
 
 
-def _environment(model_dir: Path, mlmodel: MLmodel,
-                 prefer_conda: bool = False) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
+def _environment(model_dir: Path, mlmodel: MLmodel, prefer_conda: bool = False, *,
+                 gaps: list[str]) -> tuple[str | None, str, list[str], Parsed, list[str], list[str]]:
     """prefer_conda (the conda backend): conda.yaml wins over python_env.yaml, and every conda spec of
-    it (python and pip included) is a conda dependency."""
+    it (python and pip included) is a conda dependency. `gaps` collects the gaps filled (spec/fallbacks.py)."""
     notes: list[str] = []
     venv_file = _existing(model_dir, mlmodel.virtualenv_file, "python_env.yaml")
     conda_file = _existing(model_dir, mlmodel.conda_file, "conda.yaml")
-    conda = read_conda_env(conda_file) if conda_file else None
+    has_requirements = (model_dir / "requirements.txt").is_file()
+    stand_in = venv_file.name if venv_file else ("requirements.txt" if has_requirements else None)
+    conda = fallbacks.read_conda(conda_file, stand_in, gaps, prefer_conda)
     if venv_file and not (prefer_conda and conda):
         env = read_python_env(venv_file)
-        parsed = parse_lines(list(env.dependencies), model_dir, venv_file.name)
-        if not env.dependencies and (model_dir / "requirements.txt").is_file():
-            parsed = parse_file("requirements.txt", model_dir)
+        gaps += fallbacks.missing_declared(mlmodel, venv_file, conda_file, venv_file.name, prefer_conda)
+        parsed = fallbacks.python_env_requirements(env, venv_file, model_dir, conda, conda_file, gaps)
         python, source = _pick_python(env.python, "python_env.yaml", conda, mlmodel)
         return python, source, list(env.build_dependencies), parsed, [], notes
-    if conda:
-        parsed = parse_lines(list(conda.pip), model_dir, conda_file.name if conda_file else "conda.yaml")
+    if conda and conda_file:
+        gaps += fallbacks.missing_declared(mlmodel, venv_file, conda_file, conda_file.name, prefer_conda)
+        parsed = parse_lines(list(conda.pip), model_dir, conda_file.name)
         if conda.conda_dependencies and not prefer_conda:
             notes.append("conda-only dependencies are not installed by pip-based backends: " + ", ".join(conda.conda_dependencies))
         python, source = _pick_python(None, "", conda, mlmodel)
         return python, source, [], parsed, list(conda.specs if prefer_conda else conda.conda_dependencies), notes
-    if (model_dir / "requirements.txt").is_file():
+    if has_requirements:
+        gaps += fallbacks.missing_declared(mlmodel, venv_file, conda_file, "requirements.txt", prefer_conda)
         python, source = _pick_python(None, "", None, mlmodel)
         return python, source, [], parse_file("requirements.txt", model_dir), [], notes
-    raise ModelDirError(
-        f"{model_dir} has no python_env.yaml, conda.yaml or requirements.txt: nothing says what the model needs.",
-        "Re-log the model with MLflow (it writes these files), or add a requirements.txt to the directory.",
-    )
+    python, source = _pick_python(None, "", None, mlmodel)
+    parsed, build = fallbacks.no_env_files(model_dir, mlmodel, gaps)
+    return python, source, build, parsed, [], notes
 
 
 def _names_mlflow(line: str) -> bool:
@@ -179,7 +191,7 @@ def _names_mlflow(line: str) -> bool:
 
     if line.startswith("./"):  # a local wheel or archive: its file name starts with the project name
         line = line.rsplit("/", 1)[-1].split("-", 1)[0]
-    name = re.match(r"[A-Za-z0-9_.\-]+", line)
+    name = re.match(r"[A-Za-z0-9_.\-]+", line.split("::")[-1])  # a conda spec may name its channel: conda-forge::mlflow=2.9
     return bool(name) and name.group(0).lower().replace("_", "-") in ("mlflow", "mlflow-skinny")
 
 

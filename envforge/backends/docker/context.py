@@ -21,7 +21,7 @@ from typing import IO
 
 from envforge.backends.base import BuildOptions
 from envforge.backends.index import index_args
-from envforge.execution.runner import script_path
+from envforge.execution.runner import files as runner_files
 from envforge.redact import redact
 from envforge.spec import EnvSpec
 
@@ -125,23 +125,28 @@ def model_context(env_image: str, model_dir: Path, labels: dict[str, str]) -> Co
     """The model image: the env image, envforge's runner, the model, and a scoring server entrypoint."""
     label = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
     lines = [f"FROM {env_image}", *model_lines(), f"LABEL {label}"]
-    files: dict[str, Path | bytes] = {"runner/run_model.py": script_path(), "model": model_dir.resolve()}
+    files: dict[str, Path | bytes] = {**_runner(), "model": model_dir.resolve()}
     return Context(dockerfile="\n".join(lines) + "\n", files=files)
 
 
 def model_lines() -> list[str]:
     serve = [f"{PREFIX}/venv/bin/mlflow", "models", "serve", "-m", MODEL_DIR, "--env-manager", "local", "--host", "0.0.0.0"]
     # `mlflow models serve` starts the scoring server (uvicorn) from PATH: the venv's bin goes first.
-    return ["USER root", f"COPY runner/run_model.py {RUNNER}", f"COPY model/ {MODEL_DIR}/", f"USER {UID}", f"WORKDIR {WORKDIR}",
+    return ["USER root", f"COPY runner/ {PREFIX}/runner/", f"COPY model/ {MODEL_DIR}/", f"USER {UID}", f"WORKDIR {WORKDIR}",
             f"ENV VIRTUAL_ENV={PREFIX}/venv PATH={PREFIX}/venv/bin:$PATH",
             f"EXPOSE {SERVE_PORT}", f"ENTRYPOINT {json.dumps(serve)}", f'CMD ["--port", "{SERVE_PORT}"]']
 
 
 def combined_context(env: Context, model_dir: Path) -> Context:
     """One context that builds the whole model image elsewhere (`envforge dockerfile`)."""
-    files = {**env.files, "runner/run_model.py": script_path(), "model": model_dir.resolve()}
+    files = {**env.files, **_runner(), "model": model_dir.resolve()}
     return Context(dockerfile=env.dockerfile + "\n".join(model_lines()) + "\n", files=files,
                    build_args=env.build_args, secret_args=env.secret_args)
+
+
+def _runner() -> dict[str, Path | bytes]:
+    """The runner's files (run_model.py and the introspect.py it loads from its own directory)."""
+    return {f"runner/{name}": path for name, path in runner_files().items()}
 
 
 def _lines(ctx: Context, spec: EnvSpec, model_dir: Path, items: list[str]) -> bytes:

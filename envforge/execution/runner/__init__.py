@@ -1,4 +1,4 @@
-"""Code that runs inside a rebuilt environment. Only `script_path()` is for envforge itself."""
+"""Code that runs inside a rebuilt environment. Only `script_path()`, `files()` and `sandbox_init_path()` are for envforge itself."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 def script_path() -> Path:
     """The runner script, executed by the environment's own Python (it never imports envforge)."""
     return Path(__file__).with_name("run_model.py")
+
+
+def files() -> dict[str, Path]:
+    """Every file the runner needs, by name: copy them all into one directory (containers)."""
+    return {name: Path(__file__).with_name(name) for name in ("run_model.py", "introspect.py")}
 
 
 def sandbox_init_path() -> Path:

@@ -126,8 +126,15 @@ def run_example(model, model_dir, example):
     start = time.perf_counter()
     stage = "input"
     try:
+        if "introspect" in example:  # no example, no signature: ask the loaded model, report the rows made
+            example = introspected(model, example, entry)
+            if example is None:
+                entry["seconds"] = time.perf_counter() - start
+                return entry
         if "payload" in example:
             data, params = decode_payload(example["payload"], example.get("type"), example.get("pandas_orient"))
+            if example.get("dtypes") is not None:  # a synthesized example: JSON has no float32, bytes, datetimes
+                data = helpers().typed(data, example["dtypes"])
         else:
             data, params = model_example(model_dir)
         stage = "predict"
@@ -140,6 +147,38 @@ def run_example(model, model_dir, example):
         entry["error"] = error_of(exc)
     entry["seconds"] = time.perf_counter() - start
     return entry
+
+
+def introspected(model, example, entry):
+    """The example with the payload introspection made (also put in `entry`), or None when nothing
+    is knowable (then `entry` says why and nothing is predicted)."""
+    module = helpers()
+    try:
+        made = module.introspect(model, example["introspect"])
+    except module.Unknowable as exc:
+        entry.update(stage="input", unknowable=str(exc))
+        return None
+    except Exception as exc:  # the model's own attributes can raise anything: then nothing is knowable either
+        entry.update(stage="input", unknowable="asking the loaded model for its inputs raised %s: %s" % (type(exc).__name__, exc))
+        return None
+    entry.update(payload=made["payload"], dtypes=made["dtypes"], detail=made["detail"])
+    return dict(example, payload=made["payload"], dtypes=made["dtypes"])
+
+
+_HELPERS = []
+
+
+def helpers():
+    """introspect.py, shipped next to this script (`python -I` does not put this directory on sys.path)."""
+    if not _HELPERS:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "introspect.py")
+        spec = importlib.util.spec_from_file_location("envforge_runner_introspect", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _HELPERS.append(module)
+    return _HELPERS[0]
 
 
 def model_example(model_dir):
