@@ -26,6 +26,7 @@ from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
 from envforge.modeldir.expectations import Expectations
+from envforge.modeldir.links import check_links
 from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.progress import Progress, Silent, timed
 from envforge.result import FAILED, PASSED, UNVERIFIED, Step, VerifyResult
@@ -62,8 +63,9 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     chosen = get_backend(backend)
     model = resolve(uri, tracking_uri=tracking_uri, refresh=refresh, progress=progress,
                     timeout=(build or BuildOptions()).download_timeout)
-    mlmodel = read_mlmodel(model.path)
     options = build or BuildOptions()
+    check_links(model.path, options.allow_outside_links)  # before any file of the model is read
+    mlmodel = read_mlmodel(model.path)
     overrides = index_overrides(options, chosen.name)
     as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)  # --resolve: the moment joins the key
     plain = replace(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), resolved_as_of=as_of.moment)

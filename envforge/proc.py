@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from envforge import pipe_holders
 
 # Variables a child needs to work at all; everything else is passed only on request.
 _BASE_ENV = (
@@ -67,31 +70,75 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
 ) -> Outcome:
-    """Run argv, capturing output; kill the whole process group on timeout."""
+    """Run argv, capturing output; kill the whole process group on timeout. The run ends when argv's
+    process exits: whatever it left behind holding its stdout/stderr (a daemon in a session of its own)
+    is killed after a short grace instead of keeping envforge waiting for the pipes to close."""
     start = time.monotonic()
     proc = subprocess.Popen(
         list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        env=dict(env) if env is not None else None, cwd=cwd, text=True, errors="replace",
-        start_new_session=True,
+        env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
     )
     _LIVE.add(proc)
+    drain = _Drain(proc)
     try:
-        out, err = proc.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, err = proc.communicate()
-        timed_out = True
+        try:
+            proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            timed_out = True
+        if not drain.join(_GRACE):  # the process is gone, the pipes are not: something it started holds them
+            _kill_group(proc)
+            pipe_holders.kill(drain.inodes)
+            drain.join(_GRACE)
     except BaseException:
         _kill_group(proc)
         proc.wait()
         raise
     finally:
         _LIVE.discard(proc)
+    out, err = drain.text()
     return Outcome(tuple(argv), proc.returncode, out, err, time.monotonic() - start, timed_out)
 
 
-_LIVE: set[subprocess.Popen[str]] = set()  # children that run() is waiting on, in any thread
+_GRACE = 2.0  # seconds the pipes may stay open after the process exited (output still in flight)
+
+
+class _Drain:
+    """Reads a child's stdout and stderr in two threads, so that waiting for the child and for its
+    pipes are two things (communicate() waits for the pipes, which any grandchild can keep open)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+        self.inodes = tuple(os.fstat(stream.fileno()).st_ino for stream in (proc.stdout, proc.stderr) if stream)
+        self.threads = [threading.Thread(target=self._read, args=(stream, self.chunks[name]), daemon=True)
+                        for name, stream in (("out", proc.stdout), ("err", proc.stderr)) if stream]
+        for thread in self.threads:
+            thread.start()
+
+    @staticmethod
+    def _read(stream: Any, chunks: list[bytes]) -> None:
+        try:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                chunks.append(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def join(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self.threads)
+
+    def text(self) -> tuple[str, str]:
+        def decode(name: str) -> str:
+            raw = b"".join(list(self.chunks[name])).decode(errors="replace")
+            return raw.replace("\r\n", "\n").replace("\r", "\n")  # as text mode's universal newlines
+        return decode("out"), decode("err")
+
+
+_LIVE: set[subprocess.Popen[bytes]] = set()  # children that run() is waiting on, in any thread
 
 
 def kill_running() -> None:
@@ -101,7 +148,7 @@ def kill_running() -> None:
         _kill_group(proc)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

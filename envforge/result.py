@@ -34,6 +34,7 @@ class VerifyResult:
     interpreter_reason: str | None = None  # which host interpreter the env was built from, and why
     runner_python: str | None = None       # the version the runner reported from inside the env
     image: dict[str, Any] | None = None    # container backends: the images used and kept (--tag)
+    sandbox: dict[str, Any] | None = None  # what confined the model: network, home, limits (execution/sandbox.py)
     expectations: str | None = None
     steps: list[Step] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -82,7 +83,7 @@ class VerifyResult:
             "seconds": round(self.seconds, 3),
             "examples": self.examples,
             "comparison": self.comparison.to_dict() if self.comparison else None,
-            "image": self.image, "model_error": self.model_error, "error": self.error, "warnings": self.warnings,
+            "image": self.image, "sandbox": self.sandbox, "model_error": self.model_error, "error": self.error, "warnings": self.warnings,
         }
 
 

@@ -24,6 +24,10 @@ DOCKER_HOST=$(scripts/setup-docker.sh); export DOCKER_HOST  # a real Docker engi
 if ! command -v chromium >/dev/null 2>&1; then
     apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
 fi
+# bubblewrap sandboxes the model under the local backends (envforge/execution/sandbox.py; Debian's package).
+if ! command -v bwrap >/dev/null 2>&1; then
+    apt-get install -y bubblewrap >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y bubblewrap >/dev/null; }
+fi
 
 WORKERS=${ENVFORGE_TEST_WORKERS:-2}
 .venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"

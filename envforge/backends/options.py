@@ -35,7 +35,13 @@ class BuildOptions:
     ca_bundle: str | None = None
     tag: str | None = None
     keep_image: bool = False
-    memory: str = "4g"
+    memory: str = "4g"                  # docker's container limit; the sandbox's per-process memory limit
+    # the model's sandbox under the local backends (execution/sandbox.py): auto | on | off, and its limits
+    sandbox: str = "auto"
+    max_processes: int = 512
+    max_file_size: str = "2g"
+    max_open_files: int = 1024
+    allow_outside_links: bool = False   # model files may be symlinks out of the model dir (DVC, git-annex)
     # --resolve logged|latest|DATE (spec/asof.py); None: envforge's default (logged, falling back to latest
     # with a warning where the index cannot honour it). The moment itself is EnvSpec.resolved_as_of.
     resolve: str | None = None

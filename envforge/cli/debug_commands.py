@@ -54,6 +54,7 @@ def add_parsers(sub: Any) -> None:
     serve.add_argument("--request-timeout", type=float, default=120.0, metavar="SECONDS", help="limit for the answer (default: 120)")
     opt.add_reports(serve)
     opt.add_env(serve)
+    opt.add_sandbox(serve)
 
     lock = sub.add_parser("lock", help="write the rebuilt environment as an exact lock (pins and hashes)",
                           description="Build (or reuse) the model's environment and write its installed packages as "

@@ -29,6 +29,7 @@ def add_parsers(sub: Any) -> None:
     opt.add_image_run(verify)
     verify.add_argument("--predict-timeout", type=float, default=900.0, metavar="SECONDS", help="limit for loading and predicting (default: 900)")
     opt.add_pass_env(verify)
+    opt.add_sandbox(verify)
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
 
     record = sub.add_parser("record", help="store the model's predictions from the current (training) environment",

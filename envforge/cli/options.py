@@ -54,7 +54,7 @@ def add_image_run(p: argparse.ArgumentParser) -> None:
     """What happens to the model image after a container verification (backends/docker/)."""
     p.add_argument("--tag", metavar="NAME", help="--backend docker: keep the image that passed as NAME; it serves the model on port 8080")
     p.add_argument("--keep-image", action="store_true", help="--backend docker: keep the model image even without --tag or a pass")
-    p.add_argument("--memory", default="4g", metavar="SIZE", help="--backend docker: the container's memory limit (default: 4g)")
+    p.add_argument("--memory", default="4g", metavar="SIZE", help="the container's (--backend docker) or the sandbox's memory limit (default: 4g)")
 
 
 def add_conda(p: argparse.ArgumentParser) -> None:
@@ -145,6 +145,21 @@ def add_pass_env(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pass-env", action="append", default=[], metavar="NAME",
                    help="let the model's process see this environment variable (repeatable); it otherwise gets a "
                         "minimal environment: no cloud credentials or tokens")
+
+
+def add_sandbox(p: argparse.ArgumentParser) -> None:
+    """The model's sandbox under the local backends (execution/sandbox.py) and the model dir's links (modeldir/links.py)."""
+    p.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto",
+                   help="run the model in a sandbox (bubblewrap: no network, no access to your files, limits): auto (default) "
+                        "where the machine allows it, on: refuse to run without it (exit 3), off: run it as you")
+    if "--memory" not in p._option_string_actions:
+        p.add_argument("--memory", default="4g", metavar="SIZE", help="memory limit of the model's processes (default: 4g)")
+    p.add_argument("--max-processes", type=int, default=512, metavar="N",
+                   help="sandbox: processes and threads the model may have at once (default: 512)")
+    p.add_argument("--max-file-size", default="2g", metavar="SIZE", help="sandbox: the largest file the model may write (default: 2g)")
+    p.add_argument("--max-open-files", type=int, default=1024, metavar="N", help="sandbox: open files per process (default: 1024)")
+    p.add_argument("--allow-outside-links", action="store_true",
+                   help="accept model files that are symlinks to outside the model directory (DVC, git-annex caches)")
 
 
 # argparse dest -> BuildOptions field, where the names differ; the other fields share the dest's name.

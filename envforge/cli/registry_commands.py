@@ -33,6 +33,7 @@ def add_parsers(sub: Any) -> None:
     opt.add_offline(p)
     opt.add_resolve(p)
     opt.add_image_build(p)
+    opt.add_sandbox(p)
     opt.add_reports(p, "all results (one test case per model version)")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--previous", type=Path, metavar="OLD.json", help="list what changed status since this earlier --json report")

@@ -15,7 +15,7 @@ import socket
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from envforge.backends.options import BuildOptions, split_options
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
+from envforge.execution.executor import local_executor, note_sandbox
+from envforge.execution.sandbox import Sandbox, sandboxed
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.examples import MAX_INPUT_BYTES, MODEL_EXAMPLE
 from envforge.pipeline import LoadedModel, find_expectations, load_model, note_env, note_model, open_env
@@ -74,7 +76,10 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
         note_env(result, env, step, as_of=loaded.as_of)
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
-        server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack)
+        executor = local_executor(loaded.backend, env, [loaded.model.path], opts.build, str(loaded.model.path))
+        sandbox = replace(executor.sandbox, network=True, fresh_env=None) if executor.sandbox else None
+        server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack, sandbox)
+        note_sandbox(result, replace(executor, sandbox=sandbox))  # with the network: the host must reach the server
         step.detail = f"scoring server ready on 127.0.0.1:{port}"
     with timed(result.steps, progress, "request") as step:
         start = time.monotonic()
@@ -98,7 +103,8 @@ def serving_payload(loaded: LoadedModel) -> bytes:
     return path.read_bytes()
 
 
-def _start(loaded: LoadedModel, env: Env, log: Path, timeout: float, stack: ExitStack) -> tuple[Background, int]:
+def _start(loaded: LoadedModel, env: Env, log: Path, timeout: float, stack: ExitStack,
+           sandbox: Sandbox | None = None) -> tuple[Background, int]:
     bin_dir = str(Path(env.python).parent)
     variables = child_env({"VIRTUAL_ENV": str(env.path)})
     variables["PATH"] = bin_dir + ":" + variables.get("PATH", "/usr/bin:/bin")  # MLflow execs the env's uvicorn by name
@@ -108,7 +114,8 @@ def _start(loaded: LoadedModel, env: Env, log: Path, timeout: float, stack: Exit
         argv = loaded.backend.command(env.path, env.python, [
             "python", "-m", "mlflow", "models", "serve", "-m", str(loaded.model.path), "--env-manager", "local",
             "-p", str(port), "-h", "127.0.0.1", "-w", "1"])
-        server = stack.enter_context(Background(argv, env=variables, log=str(log), cwd=str(log.parent)))
+        run_argv, run_env = stack.enter_context(sandboxed(sandbox, argv, env.python, log.parent, variables, timeout))
+        server = stack.enter_context(Background(run_argv, env=run_env, log=str(log), cwd=str(log.parent)))
         if _wait_ready(server, port, deadline):
             return server, port
         server.stop()

@@ -10,7 +10,7 @@ from envforge.backends.options import BuildOptions, split_options
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
 from envforge.execution import diagnose
-from envforge.execution.executor import execute_runner, open_executor
+from envforge.execution.executor import execute_runner, note_sandbox, open_executor
 from envforge.pipeline import Judging, find_expectations, inputs_to_run, judge, load_model, note_env, note_model, open_env
 from envforge.progress import Progress, Silent, timed
 from envforge.result import PASSED, VerifyResult
@@ -63,7 +63,11 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         note_env(result, env, step, as_of=loaded.as_of)
     with timed(result.steps, progress, "predict") as step:
         executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, opts.build, progress.update))
-        output = execute_runner(executor, runs, timeout=opts.predict_timeout)
+        note_sandbox(result, executor)
+        try:
+            output = execute_runner(executor, runs, timeout=opts.predict_timeout)
+        finally:
+            note_sandbox(result, executor)
         diagnose.annotate(output.data, env.installed, loaded.spec)  # a known cause of a load error, named
         result.runner_python = output.data.get("python")  # what the model actually ran on (sys.version_info)
         step.detail = f"{len(output.predictions())} of {len(runs)} example(s)"

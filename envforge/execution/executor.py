@@ -13,6 +13,7 @@ from typing import Any
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.errors import EnvforgeError, ModelRunError
 from envforge.execution.runner import script_path
+from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
 from envforge.proc import Outcome, child_env, passed_env, run
 from envforge.redact import redact
 
@@ -63,10 +64,23 @@ class LocalExecutor:
     python_argv: list[str]
     model_dir: str
     env: dict[str, str] | None = None
+    python: str = ""                 # the env's interpreter (the sandbox's first process runs on it)
+    sandbox: Sandbox | None = None   # None: the runner runs unconfined (--sandbox off, or auto where it cannot)
+    warning: str | None = None       # why it runs unconfined under --sandbox auto
 
     def execute(self, workdir: Path, timeout: float) -> Outcome:
-        return run([*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")],
-                   timeout=timeout, env=self.env if self.env is not None else child_env(), cwd=str(workdir))
+        argv = [*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")]
+        env = self.env if self.env is not None else child_env()
+        if self.sandbox is None:
+            return run(argv, timeout=timeout, env=env, cwd=str(workdir))
+        with self.sandbox.wrap(argv, self.python, workdir, env, timeout) as (wrapped, wrapped_env):
+            return run(wrapped, timeout=timeout, env=wrapped_env, cwd=str(workdir))
+
+    def sandbox_report(self) -> dict[str, Any]:
+        """The JSON report's `sandbox`: what confined the model (or that nothing did, and why)."""
+        if self.sandbox is not None:
+            return dict(self.sandbox.report)
+        return {**UNSANDBOXED, "reason": self.warning or "--sandbox off"}
 
     def finish(self, passed: bool) -> dict[str, Any] | None:
         return None
@@ -79,14 +93,37 @@ def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOpt
         with backend.executor(env, model_dir, options, log) as executor:
             yield executor
     else:
-        yield LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), str(model_dir),
-                            child_env(passed_env(options.pass_env)))
+        yield local_executor(backend, env, [model_dir], options, str(model_dir))
+
+
+def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: BuildOptions, model_dir: str) -> LocalExecutor:
+    """The runner as a host subprocess, in the sandbox that --sandbox chose (execution/sandbox.py)."""
+    limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
+                    open_files=options.max_open_files)
+    read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs)]
+    sandbox, warning = choose(options.sandbox, limits, read_only, None if env.reused else env.path)
+    return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
+                         child_env(passed_env(options.pass_env)), env.python, sandbox, warning)
+
+
+def note_sandbox(result: Any, executor: Executor) -> None:
+    """The sandbox's part of a result (a VerifyResult): its `sandbox` report, and a warning when it could not be used."""
+    report = getattr(executor, "sandbox_report", None)
+    if report is None:
+        return
+    result.sandbox = report()
+    warning = getattr(executor, "warning", None)
+    if warning and warning not in result.warnings:
+        result.warnings.append(warning)
 
 
 def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeout: float, freeze: bool = False) -> RunnerOutput:
     """One model: write the request, run the runner through `executor`, read back what it wrote."""
     request = {"model_dir": executor.model_dir, "examples": examples, "freeze": freeze}
     outcome, data = _run_request(executor, request, timeout)
+    sandbox = getattr(executor, "sandbox", None)
+    if sandbox is not None:
+        sandbox.check(data, outcome)  # a limit hit, a process left running: named
     if outcome.timed_out:
         raise ModelRunError(
             f"The model did not finish loading and predicting within {timeout:.0f} s.",
@@ -121,23 +158,28 @@ def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str
     timed out, its image failed to build) gets an output whose load error says so."""
     if isinstance(backend, ContainerBackend):
         return [_in_container(backend, env, model_dir, runs, options, model_timeout, log) for model_dir, runs in models]
-    return run_runner_many(backend.command(env.path, env.python, ["python", "-I"]), models, model_timeout=model_timeout,
-                           env=child_env(passed_env(options.pass_env)), startup_timeout=startup_timeout)
+    executor = local_executor(backend, env, [d for d, _ in models], options, "")
+    return run_runner_many(executor.python_argv, models, model_timeout=model_timeout, env=executor.env,
+                           startup_timeout=startup_timeout, executor=executor)
 
 
 def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[str, Any]]]], *, model_timeout: float,
-                    env: dict[str, str] | None = None, startup_timeout: float = 300.0) -> list[RunnerOutput]:
-    """Several models in ONE host runner process started as `python_argv`; the process as a whole gets the
-    models' timeouts added up plus `startup_timeout`."""
-    executor = LocalExecutor(list(python_argv), "", env)
+                    env: dict[str, str] | None = None, startup_timeout: float = 300.0,
+                    executor: LocalExecutor | None = None) -> list[RunnerOutput]:
+    """Several models in ONE host runner process started as `python_argv` (or by `executor`, which may
+    sandbox it); the process as a whole gets the models' timeouts added up plus `startup_timeout`."""
+    executor = executor or LocalExecutor(list(python_argv), "", env)
     entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
     outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models))
+    stopped = _sandbox_verdict(executor, data, outcome)
     done = list((data or {}).get("models") or [])
     common = {k: v for k, v in (data or {}).items() if k != "models"}
     why = ("the runner process timed out" if outcome.timed_out else f"the runner process exited with code {outcome.returncode}")
     outputs = []
     for i in range(len(models)):
-        if i < len(done) and "load" in done[i] and "seconds" in done[i]:  # "seconds" is written when a model is done
+        if stopped and not _all_ok(done[i] if i < len(done) else {}):
+            entry = _not_run(stopped)
+        elif i < len(done) and "load" in done[i] and "seconds" in done[i]:  # "seconds" is written when a model is done
             entry = done[i]
         else:  # never reached, or interrupted half-way: the process ended before writing this model
             entry = _not_run(f"{why} before this model finished\n{redact(outcome.tail(15))}")
@@ -155,6 +197,21 @@ def _in_container(backend: ContainerBackend, env: Env, model_dir: Path, runs: li
             return output
     except EnvforgeError as exc:
         return RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="")
+
+
+def _sandbox_verdict(executor: LocalExecutor, data: dict[str, Any] | None, outcome: Outcome) -> str | None:
+    """The sandbox's finding on a run of several models (a limit hit, a process left running), or None."""
+    if executor.sandbox is None:
+        return None
+    try:
+        executor.sandbox.check(data, outcome)
+    except ModelRunError as exc:
+        return exc.paragraph()
+    return None
+
+
+def _all_ok(entry: dict[str, Any]) -> bool:
+    return bool((entry.get("load") or {}).get("ok")) and all(e.get("ok") for e in entry.get("examples") or [])
 
 
 def _not_run(message: str) -> dict[str, Any]:

@@ -58,6 +58,11 @@ class ContainerExecutor:
     def finish(self, passed: bool) -> dict[str, Any] | None:
         return self._keep(passed)
 
+    def sandbox_report(self) -> dict[str, Any]:
+        """The JSON report's `sandbox` (as execution/sandbox.py's for the local backends): the container's confinement."""
+        return {"network": False, "home": "container", "limits": {"memory": self.memory, "processes": 1024},
+                "limit_hit": None, "leftovers": []}
+
 
 def _wait(container: Any, timeout: float) -> tuple[int, bool]:
     """(exit code, timed out): a container past its time is killed."""

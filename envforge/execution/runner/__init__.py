@@ -1,4 +1,4 @@
-"""Code that runs inside a rebuilt environment. Only `script_path()` and `files()` are for envforge itself."""
+"""Code that runs inside a rebuilt environment. Only `script_path()`, `files()` and `sandbox_init_path()` are for envforge itself."""
 
 from __future__ import annotations
 
@@ -13,3 +13,8 @@ def script_path() -> Path:
 def files() -> dict[str, Path]:
     """Every file the runner needs, by name: copy them all into one directory (containers)."""
     return {name: Path(__file__).with_name(name) for name in ("run_model.py", "introspect.py")}
+
+
+def sandbox_init_path() -> Path:
+    """The sandbox's first process (execution/sandbox.py starts it inside bubblewrap)."""
+    return Path(__file__).with_name("sandbox_init.py")
