@@ -134,7 +134,7 @@ def test_env_is_reused_and_a_changed_code_wheel_gives_a_new_env(tmp_path: Path, 
 
 def test_interrupted_build_is_not_reused(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
     """A directory without the state marker (a build killed midway) is wiped and rebuilt."""
-    from envforge.spec import load_spec
+    from envforge.pipeline import load_model
     from envforge.store.envs import env_dir
 
     first = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "1.json"), home=home)
@@ -150,7 +150,7 @@ def test_interrupted_build_is_not_reused(sklearn_model: Path, home: Path, tmp_pa
 
     os.environ["ENVFORGE_HOME"] = str(home)
     try:
-        assert env_dir(load_spec(sklearn_model)) == env_path
+        assert env_dir(load_model(str(sklearn_model)).spec) == env_path  # the spec verify builds (as of when it was logged)
     finally:
         del os.environ["ENVFORGE_HOME"]
 
