@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envforge.backends.base import BuildOptions
@@ -14,7 +14,8 @@ from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
-from envforge.modeldir.resolve import ModelDir, resolve
+from envforge.modeldir.resolve import ModelDir
+from envforge.modeldir.resolve import resolve as resolve_model
 from envforge.proc import child_env
 from envforge.spec.mlmodel import read_mlmodel
 from envforge.version import __version__
@@ -34,11 +35,15 @@ class RecordResult:
 
 def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
            predict_timeout: float = 900.0, python: str | None = None, lock: bool = False,
-           build: BuildOptions | None = None, synthesize: bool = True, backend: str = "uv") -> RecordResult:
+           build: BuildOptions | None = None, synthesize: bool = True, backend: str = "uv",
+           resolve: str | None = None) -> RecordResult:
     """Predict with the current interpreter (or `python`) in a subprocess and store the expectations;
     with `build.resolve` set (--resolve), predict in the model's env rebuilt as of then instead (`python`
-    does not apply); with `lock`, also rebuild the model's env from its requirements and store its exact lock."""
+    does not apply; `resolve` is a shorthand for it); with `lock`, also rebuild the model's env from its
+    requirements and store its exact lock."""
     build = build or BuildOptions()
+    if resolve is not None:
+        build = replace(build, resolve=resolve)
     rebuilt = build.resolve is not None
     if rebuilt and python:
         raise UsageError("--python names the training environment, and --resolve asks for a rebuilt one: pass one of them.",
@@ -52,7 +57,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
         model, mlmodel = loaded.model, loaded.mlmodel
         where = f"the env rebuilt as of {baseline.get('resolved_as_of') or 'today'}"
     else:
-        model = resolve(uri, tracking_uri=tracking_uri)
+        model = resolve_model(uri, tracking_uri=tracking_uri)
         mlmodel = read_mlmodel(model.path)
         runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
         if not runs and synthesize:  # the synthesized rows are stored, so later verifies run the same ones
