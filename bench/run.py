@@ -112,6 +112,10 @@ def main() -> None:
     ap.add_argument("--no-conda", action="store_true", help="skip the conda backend on a local channel (bench/conda_backend.py)")
     ap.add_argument("--no-docker", action="store_true", help="skip the docker backend vs MLflow's generated Dockerfile (bench/docker_backend.py)")
     ap.add_argument("--no-registry", action="store_true", help="skip verify-registry vs separate calls vs MLflow (bench/registry.py)")
+    ap.add_argument("--no-bisect", action="store_true", help="skip bisect on the numpy-1 model vs one cold verify (bench/asof.py)")
+    ap.add_argument("--no-asof-registry", action="store_true",
+                    help="skip verify-registry --resolve logged,latest over the corpus vs two runs (bench/asof.py)")
+    ap.add_argument("--asof-models", metavar="A,B", help="the corpus models of the --resolve logged,latest registry run (default: all 8)")
     ap.add_argument("--docker-repeat", type=int, default=1, help="rounds of the docker measurements (each builds images; default 1)")
     args = ap.parse_args()
 
@@ -167,6 +171,14 @@ def main() -> None:
             import registry  # bench/registry.py, beside this script
 
             samples.update(registry.measure(tmp, run=run, env=child_env, envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow")))
+        if not args.no_bisect or not args.no_asof_registry:
+            import asof  # bench/asof.py, beside this script
+
+            if not args.no_bisect:
+                samples.update(asof.measure_bisect(tmp, run=run, env=child_env, envforge=str(BIN / "envforge")))
+            if not args.no_asof_registry:
+                names = tuple(n.strip() for n in args.asof_models.split(",")) if args.asof_models else asof.CORPUS_MODELS
+                samples.update(asof.measure_registry(tmp, run=run, env=child_env, envforge=str(BIN / "envforge"), names=names))
         med = {k: statistics.median(s["seconds"] for s in v) for k, v in samples.items()}
         rat = ratios(med)
         if not args.no_conda:
@@ -177,6 +189,8 @@ def main() -> None:
             rat.update(docker_backend.ratios(med, samples))
         if not args.no_registry:
             rat.update(registry.ratios(med))
+        if not args.no_bisect or not args.no_asof_registry:
+            rat.update(asof.ratios(med, samples))
         print(f"\n{'measurement':<16} {'median s':>9}   (n={args.repeat})")
         for k, v in med.items():
             print(f"{k:<16} {v:9.2f}")

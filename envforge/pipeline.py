@@ -181,6 +181,8 @@ def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | N
     result.examples = synth.reported(output.examples, runs)
     sources = {e["name"]: e["source"] for e in result.examples}
     unverified_code = EXIT_FAILED if how.require_expected else None
+    if expected is not None:  # every verdict names what it was compared with, and where that was recorded
+        result.expectations, result.baseline = expected.source, dict(expected.baseline)
     if output.load_error:
         result.model_error = {"stage": "load", **output.load_error}
         hint = output.load_error.get("hint")
@@ -207,14 +209,14 @@ def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | N
         reason = f"predictions ran{on}, but no expectations were recorded (run `envforge record` or pass --expected)"
         return result.finish(UNVERIFIED, reason, unverified_code)
     with timed(result.steps, progress or Silent(), "compare") as step:
-        result.expectations = expected.source
         wanted = {e["name"]: expected.predictions()[e["name"]] for e in runs if e["name"] in expected.predictions()}
         result.comparison = compare(wanted, output.predictions(), rtol=how.rtol, atol=how.atol)
         step.detail = "match" if result.comparison.ok else "differ"
+    rebuilt = "" if expected.kind == expectations_mod.TRAINING else f"; recorded in {expected.describe()}"
     if result.comparison.ok:
         return result.finish(PASSED, f"{len(wanted)} example(s) match the recorded predictions"
-                                     + (f" (inputs {synth.phrase(made[0])} at record time)" if made else ""))
-    return result.finish(FAILED, result.comparison.summary())
+                                     + (f" (inputs {synth.phrase(made[0])} at record time)" if made else "") + rebuilt)
+    return result.finish(FAILED, result.comparison.summary() + (f" (the baseline was {rebuilt[2:]})" if rebuilt else ""))
 
 
 def headline(error: dict[str, Any]) -> str:

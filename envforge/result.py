@@ -36,6 +36,7 @@ class VerifyResult:
     image: dict[str, Any] | None = None    # container backends: the images used and kept (--tag)
     sandbox: dict[str, Any] | None = None  # what confined the model: network, home, limits (execution/sandbox.py)
     expectations: str | None = None
+    baseline: dict[str, Any] | None = None  # where the expectations were recorded (modeldir/expectations.py)
     steps: list[Step] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
     comparison: Comparison | None = None
@@ -78,7 +79,8 @@ class VerifyResult:
                     "python": self.python_version, "logged_python": self.logged_python,
                     "interpreter": self.interpreter_reason, "runner_python": self.runner_python,
                     "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution},
-            "expectations": self.expectations,
+            "expectations": self.expectations, "baseline": self.baseline,
+            "expectations_kind": (self.baseline or {}).get("kind"),
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
             "seconds": round(self.seconds, 3),
             "examples": self.examples,

@@ -43,7 +43,8 @@ def add_parsers(sub: Any) -> None:
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
     record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
                                                              "later verifies install exactly that set")
-    opt.add_resolve(record)
+    opt.add_resolve(record)  # given: record in the env rebuilt as of then (an "as-logged rebuild" baseline), not here
+    opt.add_backend(record, "with --resolve: how to build the rebuilt environment")
 
     inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything")
     opt.add_uri(inspect)
@@ -80,13 +81,15 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.record import record
+    from envforge.modeldir.expectations import describe
 
-    with err.status("recording predictions in the current environment…"):
+    where = f"the env rebuilt as of --resolve {args.resolve}" if args.resolve else "the current environment"
+    with err.status(f"recording predictions in {where}…"):
         result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
-                        synthesize=not args.no_synthesize, build=opt.build_options(args))
+                        synthesize=not args.no_synthesize, build=opt.build_options(args), backend=args.backend)
     made = sorted(set(result.sources) - {"example", "file"})
     out.print(f"[bold green]recorded[/] {len(result.examples)} example(s)" + (f" (synthesized: {', '.join(made)})" if made else "")
-              + f" with Python {result.python} -> {escape(result.location)}", highlight=False)
+              + f" with Python {result.python} in {escape(describe(result.baseline))} -> {escape(result.location)}", highlight=False)
     if result.lock:
         out.print(f"[bold green]locked[/] the rebuilt environment -> {escape(result.lock)}", highlight=False)
     return 0

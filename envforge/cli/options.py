@@ -122,6 +122,28 @@ def add_resolve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolve", type=resolve_value, metavar="logged|latest|DATE", help=HELP)
 
 
+def resolutions_value(text: str) -> str:
+    """argparse type of verify-registry's --resolve: one value or several, comma-separated, each checked."""
+    from envforge.errors import EnvforgeError
+    from envforge.registry.drift import parse_resolutions
+
+    try:
+        parse_resolutions(text)
+    except EnvforgeError as exc:
+        raise argparse.ArgumentTypeError(exc.paragraph()) from None
+    return text.strip()
+
+
+def add_resolutions(p: argparse.ArgumentParser) -> None:
+    """verify-registry's --resolve: like --resolve, or several (`logged,latest`): each is a run of its own, and
+    each version gets a verdict (registry/drift.py). dest `resolutions`: build_options leaves it alone."""
+    from envforge.spec.asof import HELP
+
+    p.add_argument("--resolve", dest="resolutions", type=resolutions_value, metavar="logged|latest|DATE[,...]",
+                   help=HELP + "; several, comma-separated (e.g. logged,latest): verify under each and give each version "
+                               "a verdict (reproduces as logged, still works with today's packages, drifted)")
+
+
 def add_tolerances(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance for floats (default: {DEFAULT_RTOL:g})")
     p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance for floats (default: {DEFAULT_ATOL:g})")

@@ -31,7 +31,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--require-expected", action="store_true", help="a model without expectations fails instead of 'unverified'")
     opt.add_refresh(p)
     opt.add_offline(p)
-    opt.add_resolve(p)
+    opt.add_resolutions(p)
+    p.add_argument("--record-missing", action="store_true",
+                   help="a version without expectations gets a baseline: its predictions in the rebuilt env (as logged, "
+                        "by default), stored with the model as `envforge record --resolve logged` stores them")
     opt.add_image_build(p)
     opt.add_sandbox(p)
     opt.add_reports(p, "all results (one test case per model version)")
@@ -57,8 +60,8 @@ def _tracking(args: argparse.Namespace) -> str:
 def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     from rich.markup import escape
 
-    from envforge.registry import html, report, tags
-    from envforge.registry.plan import RegistryOptions, describe, make_plan
+    from envforge.registry import drift, html, report, tags
+    from envforge.registry.plan import RegistryOptions, describe
     from envforge.registry.run import execute
     from envforge.registry.select import Selection, select
 
@@ -70,24 +73,38 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
                           latest=args.latest, uris_file=args.uris_file)
     options = RegistryOptions(tracking_uri=tracking, backend=args.backend, model_timeout=args.model_timeout, rtol=args.rtol,
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
-                              build=opt.build_options(args))
+                              record_missing=args.record_missing, build=opt.build_options(args))
     targets = select(selection, tracking)
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")
+    steps = drift.passes(options, drift.parse_resolutions(args.resolutions))
     with err.status(f"resolving {len(targets)} model version(s)…"):
-        plan = make_plan(targets, options)
-    for line in describe(plan):
-        (out if args.dry_run else err).print(escape(line), highlight=False)
+        drift.plan_all(targets, steps)
+    for step in steps:
+        if len(steps) > 1:
+            (out if args.dry_run else err).print(f"as of {escape(step.label)}:", highlight=False)
+        for line in describe(step.plan):
+            (out if args.dry_run else err).print(escape(line), highlight=False)
     if args.dry_run:
         return 0
 
-    def show(target: Any, result: Any) -> None:
-        style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
-        err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(target.label)}: {escape(result.reason)}", highlight=False)
+    for step in steps:
+        prefix = f"[{step.label}] " if len(steps) > 1 else ""
 
-    run = execute(plan, options, executor=args.executor, workers=args.workers, scheduler=args.scheduler, on_result=show)
+        def show(target: Any, result: Any, prefix: str = prefix) -> None:
+            style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
+            err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(prefix + target.label)}: {escape(result.reason)}",
+                      highlight=False)
+
+        step.run = execute(step.plan, step.options, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                           on_result=show)
+        if step.run.interrupted:
+            break
+    run = drift.merged(steps)
+    found = drift.verdicts(steps)
     diff = report.changes(previous, run) if previous is not None else None
     report.write_reports(run, json_path=args.json, junit_path=args.junit, changes=diff)
+    drift.add_to_reports(steps, found, args.json, args.junit)
     if args.html:
         html.write_html(args.html, report.rows(run), run.summary(), diff or [])
     if args.tag_results and not run.interrupted:
@@ -95,7 +112,13 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for change in diff or []:
         out.print(f"changed: {escape(change['label'])}: {change['before']} -> {change['after']}", highlight=False)
-    out.print(run.summary(), highlight=False)
+    for label in drift.recorded(run):
+        out.print(f"baseline recorded: {escape(label)}", highlight=False)
+    for v in found:
+        style = "red" if v["verdict"] in drift.BAD else "green" if v["verdict"] != drift.NO_BASELINE else "yellow"
+        out.print(f"[{style}]{escape(v['text'])}[/]: {escape(v['label'])}", highlight=False)
+    for line in (drift.summary(steps, found) if len(steps) > 1 else [run.summary()]):
+        out.print(escape(line), highlight=False)
     return run.exit_code
 
 

@@ -107,7 +107,7 @@ def _expectations(model_dir: Path) -> str:
     except EnvforgeError as exc:
         return f"{found}: unusable ({exc.message})"
     names = ", ".join(e["name"] for e in recorded.examples)
-    return f"{found}: {len(recorded.examples)} example(s) ({names}) recorded with Python {recorded.python} at {recorded.recorded_at}"
+    return f"{found}: {len(recorded.examples)} example(s) ({names}) recorded with Python {recorded.python} at {recorded.recorded_at} in {recorded.describe()}"
 
 
 NOT_BUILT = "none: envforge builds nothing for this model until the gap above is fixed"

@@ -1,10 +1,11 @@
-"""`envforge record`: run the model in the current (training) environment and store what it answers."""
+"""`envforge record`: run the model in the current (training) environment and store what it answers;
+with --resolve, in the env rebuilt as of that moment instead (commands/baseline.py), marked as such."""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envforge.backends.base import BuildOptions
@@ -13,7 +14,8 @@ from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
-from envforge.modeldir.resolve import ModelDir, resolve
+from envforge.modeldir.resolve import ModelDir
+from envforge.modeldir.resolve import resolve as resolve_model
 from envforge.proc import child_env
 from envforge.spec.mlmodel import read_mlmodel
 from envforge.version import __version__
@@ -28,27 +30,50 @@ class RecordResult:
     python: str | None
     lock: str | None = None  # where `lock=True` stored the rebuilt env's lock
     sources: tuple[str, ...] = ()  # where each example's input came from (modeldir/synthesize.py SOURCES)
+    baseline: dict[str, object] | None = None  # the stored `baseline` field: where the predictions were recorded
 
 
 def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
            predict_timeout: float = 900.0, python: str | None = None, lock: bool = False,
-           build: BuildOptions | None = None, synthesize: bool = True) -> RecordResult:
+           build: BuildOptions | None = None, synthesize: bool = True, backend: str = "uv",
+           resolve: str | None = None) -> RecordResult:
     """Predict with the current interpreter (or `python`) in a subprocess and store the expectations;
-    with `lock`, also rebuild the model's env from its requirements and store its exact lock."""
-    model = resolve(uri, tracking_uri=tracking_uri)
-    mlmodel = read_mlmodel(model.path)
-    runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
-    if not runs and synthesize:  # the synthesized rows are stored, so later verifies run the same ones
-        runs = synth.for_model(model.path)
+    with `build.resolve` set (--resolve), predict in the model's env rebuilt as of then instead (`python`
+    does not apply; `resolve` is a shorthand for it); with `lock`, also rebuild the model's env from its
+    requirements and store its exact lock."""
+    build = build or BuildOptions()
+    if resolve is not None:
+        build = replace(build, resolve=resolve)
+    rebuilt = build.resolve is not None
+    if rebuilt and python:
+        raise UsageError("--python names the training environment, and --resolve asks for a rebuilt one: pass one of them.",
+                         "Drop --resolve to record in the training environment, or --python to record in the rebuild.")
+    baseline: dict[str, object] = {"kind": expectations_mod.TRAINING}
+    if rebuilt:
+        from envforge.commands.baseline import run_rebuilt
+
+        loaded, runs, output, baseline = run_rebuilt(uri, tracking_uri=tracking_uri, inputs=inputs, synthesize=synthesize,
+                                                     backend=backend, build=build, predict_timeout=predict_timeout)
+        model, mlmodel = loaded.model, loaded.mlmodel
+        where = f"the env rebuilt as of {baseline.get('resolved_as_of') or 'today'}"
+    else:
+        model = resolve_model(uri, tracking_uri=tracking_uri)
+        mlmodel = read_mlmodel(model.path)
+        runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
+        if not runs and synthesize:  # the synthesized rows are stored, so later verifies run the same ones
+            runs = synth.for_model(model.path)
+        where, output = "the current environment", None
     if not runs:
         raise UsageError(f"{uri} has no input example, so there is nothing to record.",
                          "Pass one with --input FILE (a JSON input example).")
-    # The training environment is the user's own: keep its PYTHONPATH and variables.
-    env = child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA"))
-    output = run_runner([python or sys.executable], model.path, runs, timeout=predict_timeout, freeze=True, env=env)
+    if output is None:  # the training environment is the user's own: keep its PYTHONPATH and variables
+        env = child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA"))
+        output = run_runner([python or sys.executable], model.path, runs, timeout=predict_timeout, freeze=True, env=env)
     if output.load_error:
-        raise ModelRunError(f"The model failed to load in the current environment: {output.load_error.get('type')}: "
-                            f"{output.load_error.get('message')}", "Record from the environment the model was trained in.")
+        raise ModelRunError(f"The model failed to load in {where}: {output.load_error.get('type')}: "
+                            f"{output.load_error.get('message')}",
+                            "Try another --resolve date (`envforge bisect URI` finds one), or record from the environment the "
+                            "model was trained in." if rebuilt else "Record from the environment the model was trained in.")
     for failed in output.unknowable():
         raise UsageError(f"{uri} has no input example and none could be synthesized, so there is nothing to record: "
                          f"{failed['unknowable']}.", "Pass one with --input FILE (a JSON input example).")
@@ -57,17 +82,23 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
         made = next((synth.phrase(r.get("source")) for r in runs if r["name"] == failed["name"]
                      and synth.source_of(r) in synth.SYNTHESIZED), None)
         raise ModelRunError(f"The model raised on {failed['name']!r}" + (f" (an input {made})" if made else "")
-                            + f" in the current environment: {error.get('type')}: {error.get('message')}",
+                            + f" in {where}: {error.get('type')}: {error.get('message')}",
                             "Pass a real input with --input FILE." if made else "Fix the model or the input, then record again.")
     runs = synth.settle(runs, output.examples)
-    document = expectations_mod.build(runs, output.data, __version__)
-    local = model.path / expectations_mod.FILENAME
-    _write(local, document)
-    location = str(local) if model.is_local else _upload(model, local, mlmodel.model_id or model.model_id)
-    stored_lock = _store_lock(model, uri, tracking_uri, build or BuildOptions(), mlmodel.model_id) if lock else None
+    document = expectations_mod.build(runs, output.data, __version__, baseline)
+    local, location = store_document(model, document, mlmodel.model_id)
+    stored_lock = _store_lock(model, uri, tracking_uri, build, mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),
                         examples=tuple(r["name"] for r in runs), python=output.data.get("python"), lock=stored_lock,
-                        sources=tuple(synth.source_of(r) for r in runs))
+                        sources=tuple(synth.source_of(r) for r in runs), baseline=baseline)
+
+
+def store_document(model: ModelDir, document: dict[str, object], model_id: str | None) -> tuple[Path, str]:
+    """Write the expectations next to the local model directory and, for a tracked model, store them with
+    the run or logged model; returns (the local file, where it was stored)."""
+    local = model.path / expectations_mod.FILENAME
+    _write(local, document)
+    return local, (str(local) if model.is_local else _upload(model, local, model_id or model.model_id))
 
 
 def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:
@@ -116,4 +147,4 @@ def _kept(local: Path) -> str:
     return f"The file was written to {local}; pass it to verify with {option}."
 
 
-__all__ = ["RecordResult", "record"]
+__all__ = ["RecordResult", "record", "store_document"]

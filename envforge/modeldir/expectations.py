@@ -1,13 +1,16 @@
 """Recorded predictions: what the model answered in its training environment.
 
 `envforge record` writes them as envforge-expectations.json next to the model; `verify` reads
-that file, or the one named by --expected (a path or an MLflow artifact URI).
+that file, or the one named by --expected (a path or an MLflow artifact URI). Its `baseline` says
+where they were recorded: `{"kind": "training environment"}` (a file without the field is one), or
+`{"kind": "as-logged rebuild", "resolved_as_of": ...}` (`record --resolve`, `verify-registry
+--record-missing`: a rebuilt env, not the one the model was trained in); every report names it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from envforge.errors import ModelDirError, ResolveError
 
 FILENAME = "envforge-expectations.json"
 FORMAT = 1
+TRAINING = "training environment"
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,15 @@ class Expectations:
     python: str | None
     freeze: tuple[dict[str, str], ...]
     recorded_at: str | None
+    baseline: dict[str, Any] = field(default_factory=lambda: {"kind": TRAINING})  # where they were recorded
+
+    @property
+    def kind(self) -> str:
+        return str(self.baseline.get("kind") or TRAINING)
+
+    def describe(self) -> str:
+        """`the training environment` or `an as-logged rebuild (resolved as of ...)`: for reasons and console lines."""
+        return describe(self.baseline)
 
     def predictions(self) -> dict[str, dict[str, Any]]:
         return {e["name"]: e["prediction"] for e in self.examples}
@@ -56,11 +69,30 @@ def load(location: str | Path, *, tracking_uri: str | None = None) -> Expectatio
     return Expectations(
         source=str(location), examples=tuple(examples), python=data.get("python"),
         freeze=tuple(data.get("freeze") or ()), recorded_at=data.get("recorded_at"),
+        baseline=_baseline(data.get("baseline")),
     )
 
 
-def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_version: str) -> dict[str, Any]:
-    """The expectations document for examples that all predicted successfully."""
+def _baseline(value: Any) -> dict[str, Any]:
+    """The stored `baseline` field; files written before it existed were recorded in the training environment."""
+    if isinstance(value, dict) and isinstance(value.get("kind"), str) and value["kind"]:
+        return dict(value)
+    return {"kind": TRAINING}
+
+
+def describe(baseline: dict[str, Any] | None) -> str:
+    kind = str((baseline or {}).get("kind") or TRAINING)
+    if kind == TRAINING:
+        return "the training environment"
+    moment = (baseline or {}).get("resolved_as_of")
+    article = "an" if kind[:1] in "aeiou" else "a"
+    return f"{article} {kind}" + (f" (resolved as of {moment})" if moment else " (resolved against today's index)")
+
+
+def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_version: str,
+          baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The expectations document for examples that all predicted successfully; `baseline` says where
+    they were recorded (default: the training environment)."""
     import datetime
 
     predictions = {e["name"]: e["prediction"] for e in runner_data.get("examples", []) if e.get("ok")}
@@ -71,6 +103,7 @@ def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_
         "python": runner_data.get("python"),
         "mlflow_version": runner_data.get("mlflow_version"),
         "freeze": runner_data.get("freeze", []),
+        "baseline": dict(baseline or {"kind": TRAINING}),
         "examples": [{**e, "prediction": predictions[e["name"]]} for e in examples],
     }
 

@@ -227,6 +227,8 @@ def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str,
         meta["model_id"] = m.group("id")
     elif meta["run_id"] and "/artifacts/" in source:
         meta["artifact_path"] = source.split("/artifacts/", 1)[1].strip("/") or None
+    elif meta["run_id"] and (runs := _RUNS_RE.match(source)):  # registered from runs:/<id>/<path>
+        meta["artifact_path"] = runs.group("path").strip("/") or None
     return meta
 
 

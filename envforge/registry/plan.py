@@ -27,6 +27,7 @@ class RegistryOptions:
     atol: float = DEFAULT_ATOL
     require_expected: bool = False
     refresh: bool = False
+    record_missing: bool = False  # a version without expectations gets a baseline recorded in its env (registry/baselines.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 
     @property

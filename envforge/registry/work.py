@@ -85,6 +85,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
     from envforge.execution import diagnose
     from envforge.execution.executor import run_group
     from envforge.pipeline import find_expectations, inputs_to_run, judge, note_env, open_env
+    from envforge.registry import baselines
     from envforge.store import bytecode
 
     first = members[0].loaded
@@ -118,6 +119,9 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         diagnose.annotate(output.data, env.installed, m.loaded.spec)
         m.result.runner_python = output.data.get("python")
         m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.runs)} example(s)"))
-        judge(m.result, output, m.expected, m.runs, options.judging)
+        if m.expected is None and options.record_missing and baselines.recordable(output, m.runs):
+            baselines.record_in_group(m.result, m.loaded, m.runs, output, env, options)
+        else:
+            judge(m.result, output, m.expected, m.runs, options.judging)
     if not env.reused:
         bytecode.harvest(env.path)

@@ -46,6 +46,11 @@ def print_result(console: Any, result: VerifyResult) -> None:
     if result.resolution:
         moment = result.resolution.get("moment")
         console.print(f"  resolved as of {escape(moment or 'latest')} ({escape(str(result.resolution.get('why')))})", highlight=False)
+    if result.baseline:  # a training-env recording or a rebuilt env's: never confused
+        from envforge.modeldir.expectations import describe
+
+        console.print(f"  expectations: recorded in {escape(describe(result.baseline))} [dim]{escape(redact(result.expectations or ''))}[/]",
+                      highlight=False)
     if result.image:  # container backends
         kept = ", ".join(result.image.get("kept") or []) or "none (--tag NAME keeps the image that passed)"
         console.print(f"  image {escape(str(result.image.get('env_image')))}; kept: {escape(kept)}", highlight=False)

@@ -18,8 +18,10 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
     for result in results:
         case = ET.SubElement(suite, "testcase", classname=f"envforge.commands.verify.{result.backend}",
                              name=redact(result.uri), time=f"{result.seconds:.3f}")
-        if result.examples:  # where each example's input came from (example, file, signature, introspected)
+        if result.examples or result.baseline:  # where each input came from; where the expectations were recorded
             props = ET.SubElement(case, "properties")
+            for key, value in (result.baseline or {}).items():
+                ET.SubElement(props, "property", name=f"expectations.{key}", value=str(value))
             for example in result.examples:
                 ET.SubElement(props, "property", name=f"example.{example.get('name')}.source", value=str(example.get("source")))
         if result.status == FAILED:
