@@ -69,7 +69,8 @@ def test_record_without_resolve_is_a_training_env_recording(numpy1_model: Path, 
 
 @pytest.fixture(scope="module")
 def registry(mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
-    """`drifts/1`: the numpy-1 model as MLflow 2.11 wrote it; `steady/1`: a pinned pyfunc model. No expectations."""
+    """`baseline-drifts/1`: the numpy-1 model as MLflow 2.11 wrote it; `baseline-steady/1`: a pinned pyfunc model. No expectations.
+    The server is the session's (other test files register models on it too): every run selects `baseline-*`."""
     import mlflow
     import pandas as pd
 
@@ -79,13 +80,13 @@ def registry(mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.Te
     root = tmp_path_factory.mktemp("baseline-models")
     model = Path(shutil.copytree(numpy1_model / "model", root / "drifts"))
     (model / "envforge-expectations.json").unlink(missing_ok=True)
-    assert register_dir(mlflow_server, "drifts", model) == "models:/drifts/1"
+    assert register_dir(mlflow_server, "baseline-drifts", model) == "models:/baseline-drifts/1"
     (root / "steady.py").write_text(PYFUNC)
     mlflow.set_tracking_uri(mlflow_server)
     mlflow.set_experiment("envforge-baselines-pyfunc")
     try:
         with mlflow.start_run():
-            mlflow.pyfunc.log_model(name="model", python_model=str(root / "steady.py"), registered_model_name="steady",
+            mlflow.pyfunc.log_model(name="model", python_model=str(root / "steady.py"), registered_model_name="baseline-steady",
                                     input_example=pd.DataFrame({"x": [1.0, 2.0]}), pip_requirements=pinned_requirements())
     finally:
         mlflow.set_tracking_uri(None)
@@ -95,7 +96,7 @@ def registry(mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.Te
 @pytest.fixture(scope="module")
 def record_missing(registry: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("record-missing")
-    run = envforge("verify-registry", "--tracking-uri", registry, "--record-missing", "--json", str(out / "r.json"),
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "baseline-*", "--record-missing", "--json", str(out / "r.json"),
                    home=out / "home")
     return {"run": run, "report": json.loads((out / "r.json").read_text())}
 
@@ -103,30 +104,30 @@ def record_missing(registry: str, tmp_path_factory: pytest.TempPathFactory) -> d
 def test_record_missing_stores_baselines_that_the_next_run_verifies(record_missing: dict, registry: str, tmp_path: Path) -> None:
     run, first = record_missing["run"], record_missing["report"]
     assert run.returncode == 0, run.output
-    assert sorted(first["registry"]["baselines_recorded"]) == ["drifts/1", "steady/1"], first["registry"]
-    assert "baseline recorded: drifts/1" in run.stdout
+    assert sorted(first["registry"]["baselines_recorded"]) == ["baseline-drifts/1", "baseline-steady/1"], first["registry"]
+    assert "baseline recorded: baseline-drifts/1" in run.stdout
     for result in first["results"]:
         assert result["baseline"]["kind"] == "as-logged rebuild" and result["baseline"]["recorded_now"] is True
         assert "recorded a baseline" in result["reason"]
     # A new home downloads the versions again: the baselines were stored with the runs, not only in a cache.
-    second = envforge("verify-registry", "--tracking-uri", registry, "--json", str(tmp_path / "r.json"), home=tmp_path / "home")
+    second = envforge("verify-registry", "--tracking-uri", registry, "--models", "baseline-*", "--json", str(tmp_path / "r.json"), home=tmp_path / "home")
     assert second.returncode == 0, second.output
     again = json.loads((tmp_path / "r.json").read_text())
-    assert {r["uri"]: r["status"] for r in again["results"]} == {"models:/drifts/1": "passed", "models:/steady/1": "passed"}
+    assert {r["uri"]: r["status"] for r in again["results"]} == {"models:/baseline-drifts/1": "passed", "models:/baseline-steady/1": "passed"}
     assert all(r["expectations_kind"] == "as-logged rebuild" and "recorded in an as-logged rebuild" in r["reason"]
                for r in again["results"])
     assert again["registry"].get("baselines_recorded", []) == []
 
 
 def test_logged_and_latest_in_one_run_give_a_verdict_per_version(record_missing: dict, registry: str, tmp_path: Path) -> None:
-    run = envforge("verify-registry", "--tracking-uri", registry, "--resolve", "logged,latest", "--json", str(tmp_path / "r.json"),
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "baseline-*", "--resolve", "logged,latest", "--json", str(tmp_path / "r.json"),
                    "--junit", str(tmp_path / "r.xml"), home=tmp_path / "home")
-    assert run.returncode == 1, run.output  # drifts/1 fails with today's packages
+    assert run.returncode == 1, run.output  # baseline-drifts/1 fails with today's packages
     document = json.loads((tmp_path / "r.json").read_text())
     verdicts = {v["uri"]: v for v in document["registry"]["verdicts"]}
-    assert verdicts["models:/drifts/1"]["verdict"] == "drifted" and verdicts["models:/drifts/1"]["latest"] == "failed"
-    assert verdicts["models:/steady/1"]["verdict"] == "still works with today's packages"
-    assert "drifted (see `envforge bisect models:/drifts/1`): drifts/1" in " ".join(run.stdout.split())
+    assert verdicts["models:/baseline-drifts/1"]["verdict"] == "drifted" and verdicts["models:/baseline-drifts/1"]["latest"] == "failed"
+    assert verdicts["models:/baseline-steady/1"]["verdict"] == "still works with today's packages"
+    assert "drifted (see `envforge bisect models:/baseline-drifts/1`): baseline-drifts/1" in " ".join(run.stdout.split())
     assert "verdicts: 1 drifted, 1 still works with today's packages" in run.stdout or \
         "verdicts: 1 still works with today's packages, 1 drifted" in run.stdout
     assert [r["resolve"] for r in document["registry"]["resolutions"]] == ["logged", "latest"]
@@ -134,8 +135,8 @@ def test_logged_and_latest_in_one_run_give_a_verdict_per_version(record_missing:
     modes = sorted(r["env"]["resolution"]["mode"] for r in document["results"])
     assert modes == ["latest", "latest", "logged", "logged"]
     keys = {(r["uri"], r["env"]["resolution"]["mode"]): r["env"]["key"] for r in document["results"]}
-    assert keys[("models:/drifts/1", "logged")] != keys[("models:/drifts/1", "latest")]
+    assert keys[("models:/baseline-drifts/1", "logged")] != keys[("models:/baseline-drifts/1", "latest")]
     drift = next(s for s in ET.parse(tmp_path / "r.xml").getroot() if s.get("name") == "envforge.drift")
     assert drift.get("failures") == "1" and len(drift.findall("testcase")) == 2
     failing = drift.find("testcase[failure]")
-    assert failing is not None and failing.get("name") == "models:/drifts/1"
+    assert failing is not None and failing.get("name") == "models:/baseline-drifts/1"
