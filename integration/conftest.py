@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,10 +40,9 @@ def _no_leaked_mlflow_settings() -> object:
     os.environ.update(_MLFLOW_AT_START)
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
-    """`mlflow server` on 127.0.0.1 with a SQLite store and proxied artifacts."""
-    root = tmp_path_factory.mktemp("mlflow-server")
+@contextlib.contextmanager
+def _mlflow_server(root: Path) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 with a SQLite store and proxied artifacts under `root`."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = (root / "server.log").open("w")
@@ -63,12 +64,28 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
             proc.kill()
             raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
         time.sleep(0.5)
-    yield url
-    os.killpg(proc.pid, 15)
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the session: tests that select models must filter by name (other files register theirs)."""
+    with _mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def own_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of the module's own, holding only what that module logs."""
+    with _mlflow_server(tmp_path_factory.mktemp("own-mlflow-server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -68,9 +68,10 @@ def test_record_without_resolve_is_a_training_env_recording(numpy1_model: Path, 
 
 
 @pytest.fixture(scope="module")
-def registry(mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
+def registry(own_mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
     """`baseline-drifts/1`: the numpy-1 model as MLflow 2.11 wrote it; `baseline-steady/1`: a pinned pyfunc model. No expectations.
-    The server is the session's (other test files register models on it too): every run selects `baseline-*`."""
+    A server of this module's own, and every run selects `baseline-*` all the same."""
+    mlflow_server = own_mlflow_server
     import mlflow
     import pandas as pd
 
@@ -82,7 +83,11 @@ def registry(mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.Te
     (model / "envforge-expectations.json").unlink(missing_ok=True)
     assert register_dir(mlflow_server, "baseline-drifts", model) == "models:/baseline-drifts/1"
     (root / "steady.py").write_text(PYFUNC)
+    # Both globals: an earlier in-process envforge.record() (another test file's fixture) leaves MLflow's registry
+    # URI pinned to the server it used (modeldir/resolve.py tracking_scope restores the value, not "unset").
+    registry_before = mlflow.get_registry_uri()
     mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_registry_uri(mlflow_server)
     mlflow.set_experiment("envforge-baselines-pyfunc")
     try:
         with mlflow.start_run():
@@ -90,6 +95,7 @@ def registry(mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytest.Te
                                     input_example=pd.DataFrame({"x": [1.0, 2.0]}), pip_requirements=pinned_requirements())
     finally:
         mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(registry_before)
     return mlflow_server
 
 
