@@ -5,8 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from envforge.backends.registry import DEFAULT, NAMES, REGISTRY
-from envforge.errors import UsageError
+from envforge.backends.registry import DEFAULT, NAMES, REGISTRY, entry
 
 if TYPE_CHECKING:
     from envforge.backends.base import Backend
@@ -15,8 +14,6 @@ __all__ = ["DEFAULT", "NAMES", "REGISTRY", "get_backend"]
 
 
 def get_backend(name: str) -> Backend:
-    found = REGISTRY.get(name)
-    if found is None:
-        raise UsageError(f"Unknown backend {name!r}.", f"Choose one of: {', '.join(NAMES)}.")
+    found = entry(name)
     backend: Backend = getattr(importlib.import_module(found.module), found.cls)()
     return backend

@@ -2,12 +2,14 @@
 
 Everything that needs to know which backends exist asks this dict: argparse's choices, the CLI's help,
 reports, the spec parser (which env files a backend reads), the cache (which backend removes an env).
-It imports nothing, so any module can consult it; the classes are imported only when one is used.
+It imports only errors.py, so any module can consult it; the classes are imported only when one is used.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from envforge.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,11 @@ NAMES = tuple(REGISTRY)
 
 
 def entry(name: str) -> Entry:
-    """The registry entry of `name`; a KeyError names the known ones (get_backend turns it into a UsageError)."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown backend {name!r}; known: {', '.join(NAMES)}") from None
+    """The registry entry of `name`; a UsageError naming the known ones for any other name."""
+    found = REGISTRY.get(name)
+    if found is None:
+        raise UsageError(f"Unknown backend {name!r}.", f"Choose one of: {', '.join(NAMES)}.")
+    return found
 
 
 def help_text() -> str:

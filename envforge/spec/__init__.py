@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envforge.backends.registry import REGISTRY as BACKENDS
-from envforge.backends.registry import Entry
-from envforge.errors import ModelDirError, UsageError
+from envforge.backends.registry import entry as backend_entry
+from envforge.errors import ModelDirError
 from envforge.spec import fallbacks
 from envforge.spec.conda_env import read_conda_env
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
@@ -99,13 +99,6 @@ class EnvSpec:
             "gaps": list(self.gaps),
             "resolved_as_of": self.resolved_as_of,
         }
-
-
-def backend_entry(name: str) -> Entry:
-    found = BACKENDS.get(name)
-    if found is None:
-        raise UsageError(f"Unknown backend {name!r}.", f"Choose one of: {', '.join(BACKENDS)}.")
-    return found
 
 
 def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = None,
