@@ -75,6 +75,7 @@ def registry(own_mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytes
     import mlflow
     import pandas as pd
 
+    from envforge.modeldir.resolve import tracking_scope
     from tests.support.models import pinned_requirements
     from tests.support.register import register_dir
 
@@ -83,19 +84,11 @@ def registry(own_mlflow_server: str, numpy1_model: Path, tmp_path_factory: pytes
     (model / "envforge-expectations.json").unlink(missing_ok=True)
     assert register_dir(mlflow_server, "baseline-drifts", model) == "models:/baseline-drifts/1"
     (root / "steady.py").write_text(PYFUNC)
-    # Both globals: an earlier in-process envforge.record() (another test file's fixture) leaves MLflow's registry
-    # URI pinned to the server it used (modeldir/resolve.py tracking_scope restores the value, not "unset").
-    registry_before = mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(mlflow_server)
-    mlflow.set_registry_uri(mlflow_server)
-    mlflow.set_experiment("envforge-baselines-pyfunc")
-    try:
+    with tracking_scope(mlflow_server):  # both MLflow URI globals, put back exactly as they were
+        mlflow.set_experiment("envforge-baselines-pyfunc")
         with mlflow.start_run():
             mlflow.pyfunc.log_model(name="model", python_model=str(root / "steady.py"), registered_model_name="baseline-steady",
                                     input_example=pd.DataFrame({"x": [1.0, 2.0]}), pip_requirements=pinned_requirements())
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(registry_before)
     return mlflow_server
 
 

@@ -19,16 +19,16 @@ def registered(mlflow_server: str) -> dict[str, str]:
     from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
+    from envforge.modeldir.resolve import tracking_scope
     from tests.support.models import iris_frame
 
-    mlflow.set_tracking_uri(mlflow_server)
-    mlflow.set_experiment("envforge-remote")
     features, target = iris_frame()
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(LogisticRegression(max_iter=300).fit(features, target), name="model",
-                                        input_example=features.head(5), registered_model_name="iris")
-    MlflowClient(mlflow_server).set_registered_model_alias("iris", "champion", info.registered_model_version)
-    mlflow.set_tracking_uri(None)
+    with tracking_scope(mlflow_server):
+        mlflow.set_experiment("envforge-remote")
+        with mlflow.start_run() as run:
+            info = mlflow.sklearn.log_model(LogisticRegression(max_iter=300).fit(features, target), name="model",
+                                            input_example=features.head(5), registered_model_name="iris")
+    MlflowClient(mlflow_server, mlflow_server).set_registered_model_alias("iris", "champion", info.registered_model_version)
     return {"run_id": run.info.run_id, "model_id": info.model_id, "version": str(info.registered_model_version)}
 
 

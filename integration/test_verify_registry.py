@@ -59,21 +59,21 @@ def registry(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> st
     from mlflow.tracking import MlflowClient
 
     from envforge.commands.record import record
+    from envforge.modeldir.resolve import tracking_scope
     from tests.support.models import pinned_requirements
 
     root = tmp_path_factory.mktemp("registry-models")
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
-    mlflow.set_tracking_uri(mlflow_server)
-    mlflow.set_experiment("envforge-registry")
-    model_ids = {}
-    for i, (name, pin, factor) in enumerate(MODELS):
-        source = root / f"model_{i}.py"
-        source.write_text(CODE.format(factor=factor))
-        with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(name="model", python_model=str(source), input_example=pd.DataFrame({"x": [1.0, 2.0, 3.0]}),
-                                    pip_requirements=pinned_requirements() + ([pin] if pin else []), registered_model_name=name)
-        model_ids[f"models:/{name}/{info.registered_model_version}"] = info.model_id
-    mlflow.set_tracking_uri(None)
+    with tracking_scope(mlflow_server):
+        mlflow.set_experiment("envforge-registry")
+        model_ids = {}
+        for i, (name, pin, factor) in enumerate(MODELS):
+            source = root / f"model_{i}.py"
+            source.write_text(CODE.format(factor=factor))
+            with mlflow.start_run():
+                info = mlflow.pyfunc.log_model(name="model", python_model=str(source), input_example=pd.DataFrame({"x": [1.0, 2.0, 3.0]}),
+                                        pip_requirements=pinned_requirements() + ([pin] if pin else []), registered_model_name=name)
+            model_ids[f"models:/{name}/{info.registered_model_version}"] = info.model_id
     client.set_registered_model_alias("fraud-a", "champion", "2")
     client.set_registered_model_alias("fraud-b", "candidate", "2")
     os.environ["ENVFORGE_HOME"] = str(root / "recorder-home")

@@ -235,17 +235,32 @@ def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str,
 @contextlib.contextmanager
 def tracking_scope(tracking: str) -> Iterator[None]:
     """MLflow resolves models:/ sources through the *global* registry URI, whatever is passed
-    to download_artifacts; point both globals at `tracking` for the call, then restore them."""
+    to download_artifacts; point both globals at `tracking` for the call, then put back exactly
+    what was there. The public getters cannot say "unset" (get_registry_uri falls back to the
+    tracking URI), and both setters also write MLFLOW_*_URI into os.environ, so restoring by
+    value would leave a caller of the Python API pinned to this call's server."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_globals
+    from mlflow.tracking._tracking_service import utils as tracking_globals
 
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    saved_tracking = tracking_globals._tracking_uri
+    saved_registry = registry_globals._registry_uri
+    saved_env = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(tracking)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before[0])
-        mlflow.set_registry_uri(before[1])
+        mlflow.set_tracking_uri(saved_tracking)  # None unsets it (and resets the tracer's copy)
+        registry_globals._registry_uri = saved_registry
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def _download(uri: str, tracking: str, where: Path) -> None:
