@@ -33,18 +33,15 @@ def wheel_model(tmp_path: Path) -> tuple[Path, Path]:
     return save_code_model(tmp_path / "model", MODEL, code_paths=[str(wheel)]), source
 
 
-def test_mlflow_models_predict_cannot_import_the_wheel(wheel_model: tuple[Path, Path], tmp_path: Path) -> None:
-    """The gap envforge fills, shown with MLflow's own CLI (the local env manager: the fastest)."""
-    model, _ = wheel_model
+def test_envforge_installs_code_path_wheels_where_mlflow_models_predict_cannot(
+        wheel_model: tuple[Path, Path], home: Path, tmp_path: Path) -> None:
+    """The gap envforge fills: MLflow's own CLI (its local env manager, the fastest) cannot import the code_path
+    wheel; envforge, on the same model directory, installs it and passes."""
+    model, source = wheel_model
     proc = subprocess.run([sys.executable, "-m", "mlflow", "models", "predict", "-m", str(model),
                            "-i", str(model / "serving_input_example.json"), "-t", "json", "--env-manager", "local"],
                           capture_output=True, text=True, timeout=600)
-    assert proc.returncode != 0
-    assert "ModuleNotFoundError" in proc.stdout + proc.stderr
-
-
-def test_envforge_installs_code_path_wheels_and_passes(wheel_model: tuple[Path, Path], home: Path, tmp_path: Path) -> None:
-    model, source = wheel_model
+    assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stdout + proc.stderr
     # The training environment had the package importable (from its source tree).
     recorded = envforge("record", str(model), home=home, env={"PYTHONPATH": str(source)})
     assert recorded.returncode == 0, recorded.output

@@ -242,7 +242,9 @@ def test_huge_and_deep_values_never_raise():
     for _ in range(5000):
         deep = [deep]
     result = compare_values("ex", scalar(deep, "object"), scalar(deep, "object"))
-    assert result.ok or result.diffs[0].kind == "kind"
+    # Too deep to walk: named as a comparison that could not be made, never a crash and never a silent pass.
+    assert not result.ok and result.diffs[0].kind == "kind"
+    assert "could not compare values (RecursionError" in result.diffs[0].message
 
 
 def test_worst_first_ordering():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from envforge import interpreters
 from envforge.errors import EnvforgeError, InterpreterNotFound
 from envforge.interpreters import (
     Choice,
@@ -286,8 +285,3 @@ def test_successful_download_is_rediscovered(fake_pyenv: Path, tmp_path: Path, m
     monkeypatch.setattr(uv, "find_uv_bin", lambda: fake_uv)
     choice = choose("3.4.1", allow_download=True, candidates=[])
     assert choice.interpreter == Interpreter(str(target / "python3"), "3.4.1", "uv")
-
-
-def test_module_exports() -> None:
-    for name in ("Interpreter", "Choice", "discover", "choose", "parse_version", "python_version_of"):
-        assert hasattr(interpreters, name)
