@@ -1,4 +1,5 @@
-"""nox sessions: `nox -s tests`, `nox -s lint`, `nox -s bench`. scripts/test.sh is what CI runs."""
+"""nox sessions, the same as tox's: `nox -s quick` (the unit tests, under a minute on 2 cores), `nox -s full`
+(scripts/test.sh: what CI runs, set-up included), `nox -s lint`, `nox -s bench`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import nox
 
 
 @nox.session
-def tests(session: nox.Session) -> None:
+def quick(session: nox.Session) -> None:
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-p", "no:cacheprovider", "-m", "not slow", "-n", "2", *session.posargs)
+
+
+@nox.session(python=False)
+def full(session: nox.Session) -> None:
+    session.run("bash", "scripts/test.sh", *session.posargs, external=True)
 
 
 @nox.session

@@ -93,6 +93,16 @@ def sklearn_model_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_sklearn_model(tmp_path_factory.mktemp("sk") / "model")
 
 
+@pytest.fixture(scope="session")
+def sklearn_truth(sklearn_model_template: Path):
+    """What the iris model predicted on its input example in the test's process, at training time."""
+    import numpy as np
+
+    from tests.support.models import truth_path
+
+    return np.load(truth_path(sklearn_model_template))
+
+
 @pytest.fixture
 def sklearn_model(tmp_path: Path, sklearn_model_template: Path) -> Path:
     """A fresh copy of the iris model directory, for a test to record into or edit."""

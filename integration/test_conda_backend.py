@@ -15,6 +15,7 @@ import yaml
 from envforge.backends.conda.records import installed
 from tests.support.cli import envforge, report
 from tests.support.conda_models import GREETING, fake_ef_hello, save_conda_model
+from tests.support.oracle import assert_same_as_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.conda]
 
@@ -66,6 +67,8 @@ def pip_versions(env: Path) -> dict[str, str]:
 def test_verify_passes_using_the_conda_package(solved: dict, conda_model: Path) -> None:
     assert shutil.which("ef-hello") is None  # so only the rebuilt env can have provided it
     assert solved["status"] == "passed" and solved["env"]["reused"] is False
+    # An oracle independent of the runner: the greeting the channel's ef-hello prints, for each x of the example.
+    assert_same_as_truth(solved, [f"{GREETING}: {x}" for x in [1.0, 2.0, 3.0]])
     env = Path(solved["env"]["path"])
     assert (env / "bin" / "ef-hello").is_file() and solved["env"]["python"] == "3.11.7"
     # conda-meta/ holds exactly the records of the lock the build wrote, with their hashes

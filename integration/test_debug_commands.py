@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import queue
 import shutil
 import subprocess
@@ -212,7 +213,7 @@ def test_cache_prune_leaves_envs_other_processes_hold(sklearn_model: Path, home:
     by_model = {e["models"][0]: e for e in listed}
     assert set(by_model) == {str(sklearn_model), str(other)}
     for env in listed:
-        assert env["backend"] == "uv" and env["python"] == "3.11.7" and env["size"] > 10**6 and env["complete"]
+        assert env["backend"] == "uv" and env["python"] == platform.python_version() and env["size"] > 10**6 and env["complete"]
     held, idle = Path(by_model[str(sklearn_model)]["path"]), Path(by_model[str(other)]["path"])
     month_ago = time.time() - 30 * 86400
     for env in listed:

@@ -10,6 +10,7 @@ need an environment reuse one of two builds (iris's requirements, the pyfunc's p
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def _reqs(*lines: str) -> Callable[[Path, dict[str, Path]], tuple[Path, list[str
     def build(work: Path, templates: dict[str, Path]) -> tuple[Path, list[str]]:
         model = _iris(work, templates)
         (model / "requirements.txt").write_text("\n".join(lines) + "\n")
-        (model / "python_env.yaml").write_text("python: 3.11.7\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n")
+        (model / "python_env.yaml").write_text(f"python: {platform.python_version()}\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n")
         return model, []
     return build
 
@@ -130,7 +131,7 @@ def _lying_wheel(model: Path) -> None:
 def _add_requirement(model: Path, line: str) -> None:
     reqs = model / "requirements.txt"
     reqs.write_text(reqs.read_text().rstrip("\n") + "\n" + line + "\n")
-    (model / "python_env.yaml").write_text("python: 3.11.7\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n")
+    (model / "python_env.yaml").write_text(f"python: {platform.python_version()}\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n")
 
 
 def _shell_named(work: Path, templates: dict[str, Path]) -> tuple[Path, list[str]]:

@@ -22,7 +22,16 @@ from tests.support.cli import envforge, report
 
 pytestmark = pytest.mark.slow
 
-PY311 = "3.11.7"
+
+
+def _python311():
+    """A CPython 3.11 this machine has (envforge's own discovery: pyenv, uv-managed, PATH), newest first: the
+    numpy-1 logger's pins have wheels for 3.11."""
+    from envforge.interpreters import discover
+
+    return next((i for i in discover() if i.version.startswith("3.11.")), None)
+
+
 LOGGER_PINS = ("mlflow==2.11.1", "scikit-learn==1.3.0", "numpy==1.26.4", "pandas==2.2.1", "setuptools==69.1.1")
 REQUIREMENTS = ["mlflow", "scikit-learn==1.3.0", "numpy"]
 LOGGED_AT = "2024-03-01 10:00:00.000000"
@@ -42,7 +51,7 @@ LOG = textwrap.dedent("""
 def _build_logger(path: Path) -> None:
     import uv
 
-    python = Path.home() / ".pyenv" / "versions" / PY311 / "bin" / "python3"
+    python = _python311().path
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     venv_python = str(path / "venv" / "bin" / "python")
     for argv in ([uv.find_uv_bin(), "venv", "--quiet", "--python", str(python), str(path / "venv")],
@@ -59,9 +68,10 @@ def _build_logger(path: Path) -> None:
 @pytest.fixture(scope="module")
 def numpy1_model() -> Path:
     """The logger venv and the model it logged (with its recorded predictions); cached per machine."""
-    if not (Path.home() / ".pyenv" / "versions" / PY311).is_dir():
-        pytest.skip(f"pyenv's Python {PY311} is not installed")
-    return cached_dir(f"numpy1-sklearn-py{PY311}-{digest(*LOGGER_PINS, *REQUIREMENTS, LOGGED_AT, LOG)}", _build_logger)
+    python = _python311()
+    if python is None:
+        pytest.skip("no CPython 3.11 on this machine for the numpy-1 logger: `uv python install 3.11` provides one")
+    return cached_dir(f"numpy1-sklearn-py{python.version}-{digest(*LOGGER_PINS, *REQUIREMENTS, LOGGED_AT, LOG)}", _build_logger)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge, report
-from tests.support.docker import BASE_IMAGE, start_engine
+from tests.support.docker import BASE_IMAGE, image_python_version, start_engine
 from tests.support.synth_models import save_iris_bare
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -20,7 +20,7 @@ def test_an_sklearn_model_without_signature_is_introspected_in_a_container(tmp_p
                    home=tmp_path / "home", env={"DOCKER_HOST": start_engine()}, timeout=1500)
     assert run.returncode == 0, run.output
     result = report(tmp_path / "r.json")
-    assert result["backend"] == "docker" and result["env"]["runner_python"] == "3.11.2"  # ran in the image
+    assert result["backend"] == "docker" and result["env"]["runner_python"] == image_python_version(start_engine())  # ran in the image
     [example] = result["examples"]
     assert example["ok"] is True and example["source"] == "introspected", result
     assert "feature_names_in_" in example["detail"]

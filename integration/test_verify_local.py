@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge, report
+from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
 
 
-def test_record_then_verify_passes_with_reports(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
+def test_record_then_verify_passes_with_reports(sklearn_model: Path, sklearn_truth, home: Path, tmp_path: Path) -> None:
     recorded = envforge("record", str(sklearn_model), home=home)
     assert recorded.returncode == 0, recorded.output
     expectations = json.loads((sklearn_model / "envforge-expectations.json").read_text())
@@ -28,6 +29,7 @@ def test_record_then_verify_passes_with_reports(sklearn_model: Path, home: Path,
     data = report(tmp_path / "r.json")
     assert data["status"] == "passed"
     assert data["env"]["python"] == expectations["python"]
+    assert_same_as_truth(data, sklearn_truth)  # an oracle independent of the runner: the test's own model.predict
     assert [s["name"] for s in data["steps"]] == ["resolve", "build", "predict", "compare"]
     suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "1" and suite.get("failures") == "0"

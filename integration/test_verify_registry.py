@@ -15,9 +15,11 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.support.cli import envforge
+from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
 
@@ -95,6 +97,16 @@ def _built_envs(home: Path) -> list[Path]:
     return sorted(p for p in envs.iterdir() if (p / ".envforge-state.json").is_file()) if envs.is_dir() else []
 
 
+def _factors() -> dict[str, int]:
+    """models:/NAME/VERSION -> the factor its model multiplies by, as MODELS registers them (versions count from 1)."""
+    versions: dict[str, int] = {}
+    factors = {}
+    for name, _, factor in MODELS:
+        versions[name] = versions.get(name, 0) + 1
+        factors[f"models:/{name}/{versions[name]}"] = factor
+    return {uri: factor for uri, factor in factors.items() if uri != UNINSTALLABLE}
+
+
 def _statuses(report: dict) -> dict[str, str]:
     return {r["uri"]: r["status"] for r in report["results"]}
 
@@ -125,6 +137,10 @@ def test_local_run_reports_4_passed_1_failed_1_error_with_3_envs_built(local_run
     assert len({by_uri[u]["env"]["key"] for u in EXPECTED if u != UNINSTALLABLE}) == 3
     build = next(s for s in by_uri["models:/fraud-a/1"]["steps"] if s["name"] == "build")
     assert "shared by 2 model(s)" in build["detail"]
+    # An oracle independent of the runner: each version's answer from its rebuilt env is the test's own x * factor
+    # (the broken version too: its model answers right, its stored expectations are what is wrong).
+    for uri, factor in _factors().items():
+        assert_same_as_truth(by_uri[uri], pd.DataFrame({"x": [1.0, 2.0, 3.0]})["x"] * factor)
     junit = ET.parse(local_run["out"] / "r.xml").getroot()
     cases = junit.findall(".//testcase")
     assert len(cases) == 6

@@ -7,10 +7,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.support.cli import envforge, report
 from tests.support.models import make_wheel, save_code_model
+from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +45,8 @@ def test_build_dependencies_requirements_and_code_wheels_with_the_envs_own_pip(t
     assert run.returncode == 0, run.output
     result = report(tmp_path / "r.json")
     assert result["status"] == "passed" and result["backend"] == "virtualenv"
+    # An oracle independent of the runner: the helper triples column x of the saved example, computed here.
+    assert_same_as_truth(result, pd.DataFrame({"x": [1.0, 2.0, 3.0]})["x"] * 3)
     env = Path(result["env"]["path"])
     assert env.name.startswith("virtualenv-")
     assert list(env.glob("lib/python*/site-packages/ef_venv_helper.py")), "the code_path wheel was not installed"

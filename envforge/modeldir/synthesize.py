@@ -228,11 +228,25 @@ def reported(runner_examples: list[dict[str, Any]], runs: list[dict[str, Any]]) 
         run = by_name.get(entry.get("name"), {})
         item = {k: entry.get(k) for k in ("name", "ok", "seconds", "stage")}
         item["source"] = source_of(run) if run else None
+        if entry.get("ok"):
+            item.update(_reported_prediction(entry.get("prediction")))
         detail = entry.get("unknowable") or entry.get("detail") or run.get("detail")
         if detail and item["source"] in SYNTHESIZED:
             item["detail"] = detail
         out.append(item)
     return out
+
+
+# What the rebuilt env answered goes in the report (to see what a model predicts, and for tests to check it against
+# the truth they computed), up to this size of typed JSON; a larger one is named, not copied.
+REPORTED_PREDICTION_BYTES = 256 * 1024
+
+
+def _reported_prediction(prediction: Any) -> dict[str, Any]:
+    size = len(json.dumps(prediction, default=str))
+    if size > REPORTED_PREDICTION_BYTES:
+        return {"prediction": None, "prediction_omitted": f"{size} bytes of JSON, over the report's {REPORTED_PREDICTION_BYTES}"}
+    return {"prediction": prediction}
 
 
 def phrase(source: str | None) -> str:

@@ -32,3 +32,10 @@ def start_podman() -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"scripts/setup-podman.sh failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc.stdout.strip().splitlines()[-1]
+
+
+def image_python_version(host: str, image: str = BASE_IMAGE) -> str:
+    """The Python version BASE_IMAGE has, asked of the image itself (not assumed from the machine it was made on)."""
+    output = client(host).containers.run(image, ["python3", "-c", "import platform; print(platform.python_version())"],
+                                         remove=True, network_disabled=True)
+    return output.decode().strip()

@@ -19,12 +19,19 @@ def iris_frame():
 def save_sklearn_model(path: Path) -> Path:
     """A scikit-learn iris classifier with a DataFrame input example, saved as a model directory."""
     import mlflow.sklearn
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     features, target = iris_frame()
     model = LogisticRegression(max_iter=300).fit(features, target)
     mlflow.sklearn.save_model(model, str(path), input_example=features.head(5))
+    np.save(truth_path(path), model.predict(features.head(5)))  # the oracle: the test's own answer (tests/support/oracle.py)
     return path
+
+
+def truth_path(model: Path) -> Path:
+    """Where save_sklearn_model keeps what the model predicted at training time: beside the model, not in it."""
+    return model.parent / f"{model.name}.truth.npy"
 
 
 def pinned_requirements() -> list[str]:
