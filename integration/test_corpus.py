@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import CliRun, envforge
+from tests.support.corpus import CORPUS
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NAMES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
 NO_EXPECTATIONS = "no expectations were recorded"
 FROM_SIGNATURE = "predictions ran on an input synthesized from its signature"

@@ -8,7 +8,6 @@ Copies of the read-only corpus; the pickles are loaded only inside envs envforge
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 from pathlib import Path
@@ -16,17 +15,17 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge, report
+from tests.support.corpus import CORPUS
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(os.environ.get("ENVFORGE_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 BROKEN = {"akhil-sklearn-mlf127": "numpy.dtype size changed", "hakymulla-lightgbm": "numpy.dtype size changed",
           "boisalai-xgboost": "No module named 'pkg_resources'"}
 
 
 def _copy(name: str, root: Path) -> Path:
     if not (CORPUS / name).is_dir():
-        pytest.skip(f"the shared corpus model {name} is not at {CORPUS} (set ENVFORGE_CORPUS)")
+        pytest.skip(f"the shared corpus model {name} is not at {CORPUS}: set ENVFORGE_CORPUS to the directory that holds it")
     model = Path(shutil.copytree(CORPUS / name, root / name))
     for path in [model, *model.rglob("*")]:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)

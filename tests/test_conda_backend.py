@@ -22,8 +22,8 @@ from envforge.backends.conda.records import CondaPackage, dependency_map
 from envforge.backends.conda.spec import conda_spec
 from envforge.errors import EnvBuildError, ModelDirError, UsageError
 from envforge.spec import load_spec
+from tests.support.corpus import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MLMODEL = "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    python_version: 3.9.4\nmlflow_version: 2.9.0\n"
 CONDA_YAML = """\
 channels: [conda-forge]

@@ -10,8 +10,9 @@ import pytest
 
 from tests.support.cli import envforge
 from tests.support.corpus import CORPUS, corpus_copy
+from tests.support.corpus import MISSING as CORPUS_MISSING
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is not at {CORPUS}")
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=CORPUS_MISSING)
 
 
 def _inspect(model: Path, home: Path, *extra: str) -> tuple[str, dict]:

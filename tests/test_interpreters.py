@@ -163,7 +163,7 @@ def test_explicit_rejects_missing_and_non_python(tmp_path: Path) -> None:
 def test_explicit_pyenv_shim_is_resolved() -> None:
     shim = os.path.join(PYENV_ROOT, "shims", "python3")
     if not os.path.exists(shim):
-        pytest.skip("no pyenv shims on this machine")
+        pytest.skip("no pyenv shims on this machine: pyenv provides them (`pyenv install 3.11`)")
     choice = choose(None, explicit=shim)
     assert _no_shim(choice.interpreter.path)
     assert _runs_as(choice.interpreter.path) == choice.interpreter.version

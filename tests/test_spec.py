@@ -11,8 +11,8 @@ from envforge.errors import ModelDirError
 from envforge.spec import load_spec
 from envforge.spec.conda_env import read_conda_env
 from envforge.spec.requirements import parse_file
+from tests.support.corpus import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MLMODEL = """\
 flavors:
   python_function:

@@ -10,6 +10,7 @@ import pytest
 from envforge.errors import ModelDirError
 from envforge.spec import load_spec
 from tests.support.corpus import CORPUS, corpus_copy
+from tests.support.corpus import MISSING as CORPUS_MISSING
 
 ENV_FILES = ("python_env.yaml", "conda.yaml", "requirements.txt")
 # What MLmodel alone says each corpus model needs: mlflow_version, then each flavor's recorded library.
@@ -27,7 +28,7 @@ PYTHONS = {"akhil-sklearn-mlf127": "3.9.12", "aryan-sklearn-serving": "3.12.9", 
            "ekorczak-pyfunc-mlf3": "3.12.1", "hakymulla-lightgbm": "3.9.12", "talha-sklearn-condaonly": "3.9.4",
            "tsazure-pytorch": "3.8.15", "vnb-statsmodels": "3.11.8"}
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is not at {CORPUS}")
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=CORPUS_MISSING)
 
 
 def _strip(model: Path, *names: str) -> Path:

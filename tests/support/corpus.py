@@ -1,15 +1,19 @@
-"""The shared corpus of real models (read-only): found beside the repository, or beside the
-directory of worktrees a checkout may live in; copied into a test's temp dir before use."""
+"""The shared corpus of real models (read-only): $ENVFORGE_CORPUS, or found beside the repository, or beside the
+directory of worktrees a checkout may live in; copied into a test's temp dir before use. The one place that
+knows where it is: every test that reads the corpus imports CORPUS from here."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[2]
-CORPUS = next((p for p in (_ROOT.parent / "shared" / "corpus", _ROOT.parents[1] / "shared" / "corpus") if p.is_dir()),
-              _ROOT.parent / "shared" / "corpus")
+_CANDIDATES = [Path(os.environ["ENVFORGE_CORPUS"])] if os.environ.get("ENVFORGE_CORPUS") else \
+    [_ROOT.parent / "shared" / "corpus", _ROOT.parents[1] / "shared" / "corpus"]
+CORPUS = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
+MISSING = f"the shared corpus is not at {CORPUS}: set ENVFORGE_CORPUS to the directory of real model directories"
 
 
 def corpus_copy(name: str, root: Path) -> Path:
