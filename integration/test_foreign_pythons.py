@@ -1,6 +1,7 @@
 """Models logged by Pythons other than envforge's own, rebuilt by both backends with the logged interpreter.
 
-The models are real: pyenv's CPython 3.9.18 / 3.10.13 / 3.12.1 with MLflow 2.22.5 / 3.3.2 / 3.17.2
+The models are real: this machine's CPython 3.9 / 3.10 / 3.12 (pyenv's, uv-managed or on PATH, whichever
+patch release it has) with MLflow 2.22.5 / 3.3.2 / 3.17.2
 trained and saved them (tests/support/loggers.py, cached across runs), `envforge record --python`
 recorded their predictions with that same interpreter, and `envforge verify` rebuilds each with uv
 and with virtualenv + pip. Every pip that envforge runs here has a hostile pip config file in its
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import CliRun, envforge, report
-from tests.support.loggers import PINS, logger, pyenv_python
+from tests.support.loggers import PINS, logger
 
 pytestmark = pytest.mark.slow
 
@@ -38,24 +39,24 @@ class Foreign:
         self._models: dict[str, Path] = {}
         self._runs: dict[tuple[str, str], tuple[CliRun, dict]] = {}
 
-    def model(self, version: str) -> Path:
-        if version not in self._models:
-            log = logger(version)
-            model = self.root / f"model-{version}"
+    def model(self, minor: str) -> Path:
+        if minor not in self._models:
+            log = logger(minor)
+            model = self.root / f"model-{minor}"
             shutil.copytree(log.model, model)
             recorded = envforge("record", str(model), "--python", log.python, home=self.home)
             assert recorded.returncode == 0, recorded.output
-            assert json.loads((model / "envforge-expectations.json").read_text())["python"] == version
-            self._models[version] = model
-        return self._models[version]
+            assert json.loads((model / "envforge-expectations.json").read_text())["python"] == log.version
+            self._models[minor] = model
+        return self._models[minor]
 
-    def verify(self, version: str, backend: str) -> tuple[CliRun, dict]:
-        if (version, backend) not in self._runs:
-            out = self.root / f"{version}-{backend}.json"
-            run = envforge("verify", str(self.model(version)), "--backend", backend, "--json", str(out),
+    def verify(self, minor: str, backend: str) -> tuple[CliRun, dict]:
+        if (minor, backend) not in self._runs:
+            out = self.root / f"{minor}-{backend}.json"
+            run = envforge("verify", str(self.model(minor)), "--backend", backend, "--json", str(out),
                            home=self.home, env={"PIP_CONFIG_FILE": str(self.pip_config)})
-            self._runs[version, backend] = (run, report(out) if out.is_file() else {})
-        return self._runs[version, backend]
+            self._runs[minor, backend] = (run, report(out) if out.is_file() else {})
+        return self._runs[minor, backend]
 
 
 @pytest.fixture(scope="module")
@@ -84,36 +85,38 @@ def _installed(env_path: str) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("version", VERSIONS)
-def test_rebuilt_env_runs_the_logged_python(foreign: Foreign, version: str, backend: str) -> None:
-    run, result = foreign.verify(version, backend)
+@pytest.mark.parametrize("minor", VERSIONS)
+def test_rebuilt_env_runs_the_logged_python(foreign: Foreign, minor: str, backend: str) -> None:
+    run, result = foreign.verify(minor, backend)
+    log = logger(minor)
+    version, interpreter = log.version, log.interpreter
     assert run.returncode == 0, run.output
     assert result["status"] == "passed", result["reason"]
     env = result["env"]
     assert env["logged_python"] == version
     assert env["python"].split(".")[:2] == version.split(".")[:2]
-    assert env["python"] == version  # pyenv has the exact patch, so it must be the one used
+    assert env["python"] == version  # the machine has the exact patch (it logged the model), so it must be the one used
     assert env["runner_python"] == version  # sys.version_info inside the rebuilt env, from the runner
-    assert env["interpreter"] == f"exact match {version} from pyenv: {pyenv_python(version)}"
+    assert env["interpreter"] == f"exact match {version} from {interpreter.source}: {interpreter.path}"
     assert not [w for w in result["warnings"] if "Python" in w]
-    assert f"python {version} (exact match {version} from pyenv" in run.stdout
+    assert f"python {version} (exact match {version} from {interpreter.source}" in run.stdout
     cfg = (Path(env["path"]) / "pyvenv.cfg").read_text()
     assert re.search(rf"^{'uv' if backend == 'uv' else 'virtualenv'} = \d", cfg, re.M), cfg  # made by that tool
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_uv_and_virtualenv_install_the_same_packages(foreign: Foreign, version: str) -> None:
+@pytest.mark.parametrize("minor", VERSIONS)
+def test_uv_and_virtualenv_install_the_same_packages(foreign: Foreign, minor: str) -> None:
     """Nothing is ignored: build_dependencies name pip, setuptools and wheel, so both envs have them."""
     sets = {}
     for backend in BACKENDS:
-        run, result = foreign.verify(version, backend)
+        run, result = foreign.verify(minor, backend)
         assert run.returncode == 0, run.output
         sets[backend] = _installed(result["env"]["path"])
     assert sets["uv"] == sets["virtualenv"], {"uv only": sets["uv"] - sets["virtualenv"],
                                               "virtualenv only": sets["virtualenv"] - sets["uv"]}
     names = {name for name, _ in sets["uv"]}
     assert {"pip", "setuptools", "wheel", "mlflow", "scikit-learn"} <= names
-    sklearn = next(pin for pin in PINS[version] if pin.startswith("scikit-learn=="))
+    sklearn = next(pin for pin in PINS[minor] if pin.startswith("scikit-learn=="))
     assert ("scikit-learn", sklearn.split("==")[1]) in sets["uv"]
 
 
@@ -121,10 +124,11 @@ def test_missing_patch_version_auto_warns_exact_fails(foreign: Foreign, tmp_path
     """Logged with 3.10.2, which is not installed: auto uses the newest 3.10 with a warning in the report;
     --python-match exact then exits 3 naming 3.10.2 and what was found (and does not reuse auto's env)."""
     model = tmp_path / "model"
-    shutil.copytree(foreign.model("3.10.13"), model)
+    shutil.copytree(foreign.model("3.10"), model)
     python_env = model / "python_env.yaml"
-    assert "python: 3.10.13" in python_env.read_text()
-    python_env.write_text(python_env.read_text().replace("python: 3.10.13", "python: 3.10.2"))
+    logged = logger("3.10").version
+    assert f"python: {logged}" in python_env.read_text()
+    python_env.write_text(python_env.read_text().replace(f"python: {logged}", "python: 3.10.2"))
 
     auto = envforge("verify", str(model), "--json", str(tmp_path / "auto.json"), home=home)
     assert auto.returncode == 0, auto.output

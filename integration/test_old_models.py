@@ -15,10 +15,10 @@ import yaml
 
 from tests.support.cache import cached_dir, digest
 from tests.support.cli import envforge, report
+from tests.support.loggers import machine_python, missing
 
 pytestmark = pytest.mark.slow
 
-PY38 = "3.8.18"
 # What a user trained with in mid-2021: the last MLflow whose models name only conda.yaml (no
 # python_env.yaml, no mlflow_version in MLmodel). Caps: MLflow 1.19 predates numpy 1.24, pandas 2,
 # protobuf 4, SQLAlchemy 2 and setuptools without pkg_resources, and breaks with each of them.
@@ -35,15 +35,11 @@ MLFLOW1_LOG = textwrap.dedent("""
 """)
 
 
-def _pyenv_python(version: str) -> Path:
-    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions" / version / "bin" / "python3"
-
-
 def _build_mlflow1_logger(path: Path) -> None:
     import uv
 
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-    for argv in ([uv.find_uv_bin(), "venv", "--quiet", "--python", str(_pyenv_python(PY38)), str(path / "venv")],
+    for argv in ([uv.find_uv_bin(), "venv", "--quiet", "--python", machine_python("3.8").path, str(path / "venv")],
                  [uv.find_uv_bin(), "pip", "install", "--quiet", "--python", str(path / "venv" / "bin" / "python"), *MLFLOW1_PINS],
                  [str(path / "venv" / "bin" / "python"), "-c", MLFLOW1_LOG, str(path / "model")]):
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1200)
@@ -51,11 +47,18 @@ def _build_mlflow1_logger(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def mlflow1() -> Path:
-    """A uv-built venv of pyenv's 3.8 with MLflow 1.19, and the model it logged; cached per machine."""
-    if not _pyenv_python(PY38).is_file():
-        pytest.skip(f"pyenv's Python {PY38} is not installed (`pyenv install {PY38}`)")
-    return cached_dir(f"mlflow1-py{PY38}-{digest(*MLFLOW1_PINS, MLFLOW1_LOG)}", _build_mlflow1_logger)
+def py38() -> str:
+    """The X.Y.Z of this machine's newest CPython 3.8 (pyenv's, uv-managed or on PATH)."""
+    found = machine_python("3.8")
+    if found is None:
+        pytest.skip(missing("3.8"))
+    return found.version
+
+
+@pytest.fixture(scope="module")
+def mlflow1(py38: str) -> Path:
+    """A uv-built venv of this machine's CPython 3.8 with MLflow 1.19, and the model it logged; cached per machine."""
+    return cached_dir(f"mlflow1-py{py38}-{digest(*MLFLOW1_PINS, MLFLOW1_LOG)}", _build_mlflow1_logger)
 
 
 @pytest.fixture(scope="module")
@@ -72,25 +75,25 @@ def _variant(template: Path, tmp_path: Path, edit) -> Path:
     return model
 
 
-def test_mlflow1_model_with_only_conda_yaml(mlflow1: Path, tmp_path: Path, home: Path) -> None:
+def test_mlflow1_model_with_only_conda_yaml(mlflow1: Path, py38: str, tmp_path: Path, home: Path) -> None:
     model = Path(shutil.copytree(mlflow1 / "model", tmp_path / "model"))
     mlmodel = yaml.safe_load((model / "MLmodel").read_text())
     assert mlmodel["flavors"]["python_function"]["env"] == "conda.yaml" and "mlflow_version" not in mlmodel
     assert not (model / "python_env.yaml").exists()
     inspected = json.loads(envforge("inspect", str(model), "--json", home=home).stdout)
-    assert inspected["python"] == f"{PY38} (from conda.yaml)"
+    assert inspected["python"] == f"{py38} (from conda.yaml)"
     assert inspected["requirements"][:2] == ["mlflow", "scikit-learn==1.0.2"]
 
     recorded = envforge("record", str(model), "--python", str(mlflow1 / "venv" / "bin" / "python"), home=home)
     assert recorded.returncode == 0, recorded.output
     expectations = json.loads((model / "envforge-expectations.json").read_text())
-    assert expectations["python"] == PY38 and expectations["mlflow_version"] == "1.19.0"
+    assert expectations["python"] == py38 and expectations["mlflow_version"] == "1.19.0"
     assert sorted(set(expectations["examples"][0]["prediction"]["data"])) == [0, 1, 2]
 
     run = envforge("verify", str(model), "--json", str(tmp_path / "r.json"), home=home)
     assert run.returncode == 0, run.output
     result = report(tmp_path / "r.json")
-    assert result["status"] == "passed" and result["env"]["python"] == PY38
+    assert result["status"] == "passed" and result["env"]["python"] == py38
     state = json.loads((Path(result["env"]["path"]) / ".envforge-state.json").read_text())
     assert "scikit-learn==1.0.2" in state["installed"]  # the pin from conda.yaml's pip section
 

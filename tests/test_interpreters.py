@@ -18,9 +18,21 @@ from envforge.interpreters import (
     parse_version,
     python_version_of,
 )
+from tests.support.machine import need_pythons
 
 PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-REAL = {v: os.path.join(PYENV_ROOT, "versions", v, "bin", "python3") for v in ("3.9.18", "3.10.13", "3.11.7", "3.12.1")}
+
+
+@pytest.fixture(scope="module")
+def real() -> list[Interpreter]:
+    """Four real interpreters of distinct minor versions, newest first (tests/support/machine.py)."""
+    return need_pythons(4)
+
+
+def _bump(version: str) -> str:
+    """A patch release of `version`'s minor that is newer than any installed: never on the machine."""
+    major, minor, patch = (int(p) for p in version.split("."))
+    return f"{major}.{minor}.{patch + 1}"
 
 
 def _runs_as(path: str) -> str:
@@ -70,13 +82,17 @@ def test_parse_version(text: str, expected: tuple[int, ...] | None) -> None:
 
 # --- real discovery -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["3.9.18", "3.10.13", "3.12.1"])
-def test_discover_finds_pyenv_interpreters_with_their_versions(found: list[Interpreter], version: str) -> None:
-    matches = [i for i in found if i.version == version and i.source == "pyenv"]
-    assert len(matches) == 1
-    assert os.path.realpath(matches[0].path) == os.path.realpath(REAL[version])
-    assert _runs_as(matches[0].path) == version
-    assert python_version_of(matches[0].path) == version
+def test_discover_finds_each_interpreter_with_the_version_it_runs_as(found: list[Interpreter]) -> None:
+    assert found, "no CPython found on this machine"
+    for interpreter in found:
+        assert _runs_as(interpreter.path) == interpreter.version == python_version_of(interpreter.path)
+
+
+def test_discover_finds_every_pyenv_version(found: list[Interpreter]) -> None:
+    versions = Path(PYENV_ROOT) / "versions"
+    installed = sorted(p.name for p in versions.iterdir() if p.name.startswith("3.") and (p / "bin" / "python3").is_file()) \
+        if versions.is_dir() else []
+    assert sorted(i.version for i in found if i.source == "pyenv") == installed
 
 
 def test_discover_is_deduplicated_sorted_and_shim_free(found: list[Interpreter]) -> None:
@@ -88,43 +104,47 @@ def test_discover_is_deduplicated_sorted_and_shim_free(found: list[Interpreter])
     assert all(os.path.isabs(i.path) and _no_shim(i.path) for i in found)
 
 
-def test_choose_exact_match_from_pyenv() -> None:
-    choice = choose("3.10.13")
-    assert choice.interpreter.version == "3.10.13" and choice.interpreter.source == "pyenv"
-    assert choice.warning is None and "exact" in choice.reason and choice.wanted == "3.10.13"
-    assert _runs_as(choice.interpreter.path) == "3.10.13"
+def test_choose_exact_match(real: list[Interpreter]) -> None:
+    wanted = real[1].version
+    choice = choose(wanted)
+    assert choice.interpreter.version == wanted and choice.interpreter.source in ("pyenv", "uv", "path")
+    assert choice.warning is None and "exact" in choice.reason and choice.wanted == wanted
+    assert _runs_as(choice.interpreter.path) == wanted
     assert _no_shim(choice.interpreter.path)
 
 
 @pytest.mark.parametrize("match", ["auto", "minor"])
-def test_choose_falls_back_to_same_minor_with_warning(match: str) -> None:
-    choice = choose("3.10.2", match=match)
-    assert choice.interpreter.version == "3.10.13"
-    assert _runs_as(choice.interpreter.path) == "3.10.13"
-    assert choice.warning is not None and "3.10.2" in choice.warning and "3.10.13" in choice.warning
-    assert "3.10.2" in choice.reason and "3.10.13" in choice.reason
+def test_choose_falls_back_to_same_minor_with_warning(real: list[Interpreter], match: str) -> None:
+    have, wanted = real[1].version, _bump(real[1].version)
+    choice = choose(wanted, match=match)
+    assert choice.interpreter.version == have
+    assert _runs_as(choice.interpreter.path) == have
+    assert choice.warning is not None and wanted in choice.warning and have in choice.warning
+    assert wanted in choice.reason and have in choice.reason
 
 
-def test_choose_minor_only_wanted_takes_highest_patch() -> None:
-    choice = choose("3.9")
-    assert choice.interpreter.version == "3.9.18" and choice.warning is None
+def test_choose_minor_only_wanted_takes_highest_patch(real: list[Interpreter]) -> None:
+    minor = ".".join(real[2].version.split(".")[:2])
+    choice = choose(minor)
+    assert choice.interpreter.version == real[2].version and choice.warning is None
 
 
-def test_exact_policy_refuses_other_patch() -> None:
+def test_exact_policy_refuses_other_patch(real: list[Interpreter]) -> None:
+    wanted = _bump(real[1].version)
     with pytest.raises(InterpreterNotFound) as info:
-        choose("3.10.2", match="exact")
+        choose(wanted, match="exact")
     err = info.value
-    assert "3.10.2" in err.message
-    assert "3.10.13" in err.message and "3.12.1" in err.message  # lists what was found
+    assert wanted in err.message
+    assert real[1].version in err.message and real[0].version in err.message  # lists what was found
     assert "--python-match minor" in err.remedy and "--python" in err.remedy
-    assert "--allow-python-download" in err.remedy and "pyenv install 3.10.2" in err.remedy
+    assert "--allow-python-download" in err.remedy and f"pyenv install {wanted}" in err.remedy
     assert isinstance(err, EnvforgeError) and err.exit_code == 3
 
 
-def test_unknown_minor_raises() -> None:
+def test_unknown_minor_raises(found: list[Interpreter]) -> None:
     with pytest.raises(InterpreterNotFound) as info:
         choose("3.4.1")
-    assert "3.4.1" in info.value.message and "3.11.7" in info.value.message
+    assert "3.4.1" in info.value.message and found[0].version in info.value.message
 
 
 def test_malformed_version_raises() -> None:
@@ -139,17 +159,19 @@ def test_unknown_match_policy_is_rejected() -> None:
 
 # --- explicit --python ----------------------------------------------------------------------
 
-def test_explicit_interpreter_is_used_and_warns_on_mismatch() -> None:
-    choice = choose("3.10.13", explicit=REAL["3.12.1"])
-    assert choice.interpreter == Interpreter(REAL["3.12.1"], "3.12.1", "explicit")
-    assert choice.reason == f"explicit --python {REAL['3.12.1']} (3.12.1)"
-    assert choice.warning is not None and "3.10.13" in choice.warning and "3.12.1" in choice.warning
+def test_explicit_interpreter_is_used_and_warns_on_mismatch(real: list[Interpreter]) -> None:
+    explicit, other = real[0], real[1].version
+    choice = choose(other, explicit=explicit.path)
+    assert choice.interpreter == Interpreter(os.path.abspath(explicit.path), explicit.version, "explicit")
+    assert choice.reason == f"explicit --python {os.path.abspath(explicit.path)} ({explicit.version})"
+    assert choice.warning is not None and other in choice.warning and explicit.version in choice.warning
 
 
-def test_explicit_interpreter_matching_has_no_warning() -> None:
-    assert choose("3.12", explicit=REAL["3.12.1"]).warning is None
-    assert choose(None, explicit=REAL["3.12.1"]).warning is None
-    assert choose("banana", explicit=REAL["3.12.1"]).warning is not None
+def test_explicit_interpreter_matching_has_no_warning(real: list[Interpreter]) -> None:
+    explicit = real[0]
+    assert choose(".".join(explicit.version.split(".")[:2]), explicit=explicit.path).warning is None
+    assert choose(None, explicit=explicit.path).warning is None
+    assert choose("banana", explicit=explicit.path).warning is not None
 
 
 def test_explicit_rejects_missing_and_non_python(tmp_path: Path) -> None:
@@ -171,31 +193,31 @@ def test_explicit_pyenv_shim_is_resolved() -> None:
 
 # --- discovery sources, with a fake PYENV_ROOT / PATH / uv dir --------------------------------
 
-def test_pyenv_discovery_reads_versions_dir(fake_pyenv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pyenv_discovery_reads_versions_dir(real: list[Interpreter], fake_pyenv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    link = _link(REAL["3.12.1"], fake_pyenv / "versions" / "3.99.1" / "bin" / "python3")
-    _link(REAL["3.9.18"], fake_pyenv / "versions" / "custom-env" / "bin" / "python3")  # not X.Y.Z: asked
+    link = _link(real[0].path, fake_pyenv / "versions" / "3.99.1" / "bin" / "python3")
+    _link(real[3].path, fake_pyenv / "versions" / "custom-env" / "bin" / "python3")  # not X.Y.Z: asked
     (fake_pyenv / "versions" / "2.7.18" / "bin").mkdir(parents=True)  # no python3: ignored
     custom = str(fake_pyenv / "versions" / "custom-env" / "bin" / "python3")
-    assert discover() == [Interpreter(link, "3.99.1", "pyenv"), Interpreter(custom, "3.9.18", "pyenv")]
+    assert discover() == [Interpreter(link, "3.99.1", "pyenv"), Interpreter(custom, real[3].version, "pyenv")]
     choice = choose("3.99.1")
     assert choice.interpreter.path == link and choice.warning is None
 
 
 def test_path_discovery_runs_interpreters_and_skips_shims_and_broken(
-    fake_pyenv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    real: list[Interpreter], fake_pyenv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bin_dir, shims = tmp_path / "bin", fake_pyenv / "shims"
-    _link(REAL["3.11.7"], bin_dir / "python3.11")
-    good = _link(REAL["3.11.7"], bin_dir / "python3")  # same binary: deduplicated, first name kept
+    _link(real[1].path, bin_dir / "python3.11")
+    good = _link(real[1].path, bin_dir / "python3")  # same binary: deduplicated, first name kept
     _script(bin_dir / "python", "exit 1")  # broken: skipped
-    _link(REAL["3.10.13"], bin_dir / "pythonw")  # wrong name: ignored
-    _link(REAL["3.9.18"], shims / "python3")
-    _link(REAL["3.12.1"], tmp_path / "extra" / "python3.12")
+    _link(real[2].path, bin_dir / "pythonw")  # wrong name: ignored
+    _link(real[3].path, shims / "python3")
+    _link(real[0].path, tmp_path / "extra" / "python3.12")
     monkeypatch.setenv("PATH", os.pathsep.join([str(shims), str(bin_dir)]))
     result = discover(extra_paths=[str(tmp_path / "extra")])
     extra = str(tmp_path / "extra" / "python3.12")
-    assert result == [Interpreter(extra, "3.12.1", "path"), Interpreter(good, "3.11.7", "path")]
+    assert result == [Interpreter(extra, real[0].version, "path"), Interpreter(good, real[1].version, "path")]
 
 
 def test_path_discovery_skips_non_cpython_and_python2(
@@ -209,11 +231,11 @@ def test_path_discovery_skips_non_cpython_and_python2(
 
 
 def test_uv_managed_interpreters_are_found(
-    fake_pyenv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    real: list[Interpreter], fake_pyenv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    link = _link(REAL["3.10.13"], tmp_path / "uv-python" / "cpython-3.10.14-linux-x86_64-gnu" / "bin" / "python3")
-    _link(REAL["3.10.13"], tmp_path / "uv-python" / ".cache" / "bin" / "python3")
+    link = _link(real[2].path, tmp_path / "uv-python" / "cpython-3.10.14-linux-x86_64-gnu" / "bin" / "python3")
+    _link(real[2].path, tmp_path / "uv-python" / ".cache" / "bin" / "python3")
     assert discover() == [Interpreter(link, "3.10.14", "uv")]
 
 
@@ -278,10 +300,12 @@ def test_failed_download_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_successful_download_is_rediscovered(fake_pyenv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import uv
 
+    python = os.path.realpath(sys.executable)  # any real interpreter: uv's download is what is faked
+
     monkeypatch.setenv("PATH", "/nonexistent")
     target = tmp_path / "uv-python" / "cpython-3.4.1-linux-x86_64-gnu" / "bin"
     body = f'[ "$1 $2 $3" = "python install 3.4.1" ] || exit 9\n/bin/mkdir -p {target}\n'
-    fake_uv = _script(tmp_path / "uv", body + f"/bin/ln -s {REAL['3.12.1']} {target}/python3")
+    fake_uv = _script(tmp_path / "uv", body + f"/bin/ln -s {python} {target}/python3")
     monkeypatch.setattr(uv, "find_uv_bin", lambda: fake_uv)
     choice = choose("3.4.1", allow_download=True, candidates=[])
     assert choice.interpreter == Interpreter(str(target / "python3"), "3.4.1", "uv")

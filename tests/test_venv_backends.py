@@ -12,11 +12,10 @@ from envforge.backends.options import BuildOptions
 from envforge.backends.venv import built_from, choose_interpreter
 from envforge.backends.virtualenv import VirtualenvBackend, pip_env
 from envforge.cli import build_parser
-from envforge.interpreters import Choice, Interpreter
+from envforge.interpreters import Choice, Interpreter, choose
 from envforge.spec import EnvSpec
 from envforge.store.envs import _interpreter_mismatch
-
-PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+from tests.support.machine import pythons_by_minor
 
 
 def _spec(python: str | None) -> EnvSpec:
@@ -41,13 +40,16 @@ def test_pip_never_reads_a_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_both_backends_choose_the_same_interpreter_and_say_why() -> None:
+    machine = pythons_by_minor()[0]  # a version this machine has, whatever it is
+    version = machine.version
     lines: list[str] = []
-    choice = choose_interpreter(_spec("3.11.7"), BuildOptions(), lines.append)
-    assert choice.interpreter.path == os.path.join(PYENV_ROOT, "versions", "3.11.7", "bin", "python3")
-    assert lines == ["python 3.11.7: exact match 3.11.7 from pyenv"]
+    choice = choose_interpreter(_spec(version), BuildOptions(), lines.append)
+    assert choice.interpreter == choose(version).interpreter and choice.interpreter.version == version
+    source = choice.interpreter.source
+    assert lines == [f"python {version}: exact match {version} from {source}"]
     built = built_from(choice, "/env/bin/python", ("a==1",))
-    assert built.interpreter_reason == f"exact match 3.11.7 from pyenv: {choice.interpreter.path}"
-    assert built.python_version == "3.11.7" and built.interpreter_warning is None and built.installed == ("a==1",)
+    assert built.interpreter_reason == f"exact match {version} from {source}: {choice.interpreter.path}"
+    assert built.python_version == version and built.interpreter_warning is None and built.installed == ("a==1",)
 
 
 def test_a_minor_fallback_keeps_its_warning_and_an_explicit_path_is_not_repeated() -> None:
@@ -79,6 +81,7 @@ def test_cached_env_is_rebuilt_when_it_does_not_honour_the_interpreter_options(
 
 def test_same_explicit_interpreter_reuses_the_env(tmp_path: Path) -> None:
     link = tmp_path / "python"
-    link.symlink_to(os.path.join(PYENV_ROOT, "versions", "3.12.1", "bin", "python3"))
-    state = {"python_version": "3.12.1", "explicit_python": os.path.realpath(link)}
+    machine = pythons_by_minor()[0]
+    link.symlink_to(machine.path)
+    state = {"python_version": machine.version, "explicit_python": os.path.realpath(link)}
     assert _interpreter_mismatch(state, _spec("3.11.7"), BuildOptions(python=str(link))) is None

@@ -1,6 +1,8 @@
-"""Training environments of *other* Pythons than envforge's own: real pyenv interpreters, real MLflow.
+"""Training environments of *other* Pythons than envforge's own: real interpreters, real MLflow.
 
-A logger venv (pyenv's CPython X.Y.Z + pinned mlflow and scikit-learn) takes a minute to build
+The interpreters are whatever this machine has for each minor version, found the way envforge itself finds
+them (pyenv's, uv-managed, on PATH): no patch version is assumed. A logger venv (that CPython X.Y.Z + pinned
+mlflow and scikit-learn) takes a minute to build
 the first time, so it is cached across test runs under ~/.cache/envforge-tests/loggers/ (or
 $ENVFORGE_TEST_CACHE/loggers/), named by the Python version and a hash of everything that goes
 into it, built with uv from uv's package cache, and trusted only once its `.ready` marker (written
@@ -19,13 +21,17 @@ import subprocess
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-# Python (as pyenv names it) -> what a user of that time would have trained with. MLflow 3.x needs
+if TYPE_CHECKING:
+    from envforge.interpreters import Interpreter
+
+# Python minor version -> what a user of that time would have trained with. MLflow 3.x needs
 # Python >= 3.10, so 3.9 gets the last MLflow 2.x; each pin supports its Python.
 PINS: dict[str, tuple[str, ...]] = {
-    "3.9.18": ("mlflow==2.22.5", "scikit-learn==1.6.1"),
-    "3.10.13": ("mlflow==3.3.2", "scikit-learn==1.7.2"),
-    "3.12.1": ("mlflow==3.17.2", "scikit-learn==1.9.1"),
+    "3.9": ("mlflow==2.22.5", "scikit-learn==1.6.1"),
+    "3.10": ("mlflow==3.3.2", "scikit-learn==1.7.2"),
+    "3.12": ("mlflow==3.17.2", "scikit-learn==1.9.1"),
 }
 LAYOUT = 1  # bump when how the venv is made changes (pins and LOG_SCRIPT are hashed already)
 READY = ".ready"
@@ -44,9 +50,10 @@ LOG_SCRIPT = textwrap.dedent("""
 
 @dataclass(frozen=True)
 class Logger:
-    version: str   # the pyenv interpreter's X.Y.Z
+    version: str   # the interpreter's X.Y.Z
     python: str    # the logger venv's python
     model: Path    # an iris model saved by that python's MLflow (read-only: copy it)
+    interpreter: Interpreter  # the machine's interpreter the venv was made from
 
 
 def cache_root() -> Path:
@@ -54,9 +61,17 @@ def cache_root() -> Path:
     return Path(base) / "loggers"
 
 
-def pyenv_python(version: str) -> Path:
-    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    return Path(root) / "versions" / version / "bin" / "python3"
+def machine_python(minor: str) -> Interpreter | None:
+    """The newest CPython `minor`.x this machine has, found as envforge finds interpreters."""
+    from envforge.interpreters import discover
+
+    return next((i for i in discover() if i.version.startswith(f"{minor}.")), None)
+
+
+def missing(minor: str) -> str:
+    """What a skip says when the machine has no CPython `minor`."""
+    return (f"no CPython {minor} on this machine (pyenv's, uv-managed or on PATH): `uv python install {minor}` "
+            f"or `pyenv install {minor}` provides one")
 
 
 def _uv() -> str:
@@ -72,30 +87,31 @@ def _run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None) 
     return done
 
 
-def logger(version: str) -> Logger:
-    """The cached logger venv for pyenv's `version` (built once per machine and pin set)."""
+def logger(minor: str) -> Logger:
+    """The cached logger venv for this machine's CPython `minor` (built once per machine, interpreter and pin set)."""
+    import pytest
     from filelock import FileLock
 
-    interpreter = pyenv_python(version)
-    if not interpreter.is_file():
-        raise RuntimeError(f"pyenv's Python {version} is missing ({interpreter}); this machine kind has it: "
-                           f"install it with `pyenv install {version}`.")
-    recipe = json.dumps({"layout": LAYOUT, "python": version, "pins": PINS[version], "script": LOG_SCRIPT}, sort_keys=True)
+    found = machine_python(minor)
+    if found is None:
+        pytest.skip(missing(minor))
+    version, interpreter = found.version, found.path
+    recipe = json.dumps({"layout": LAYOUT, "python": version, "pins": PINS[minor], "script": LOG_SCRIPT}, sort_keys=True)
     root = cache_root() / f"{version}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
     python = root / "bin" / "python"
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root) + ".lock", timeout=1800):
         if (root / READY).is_file() and subprocess.run([str(python), "-c", "import mlflow, sklearn"],
                                                        capture_output=True, timeout=120).returncode == 0:
-            return Logger(version, str(python), root / "model")
+            return Logger(version, str(python), root / "model", found)
         shutil.rmtree(root, ignore_errors=True)
         env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
         # --seed: pip/setuptools/wheel in the venv, as in a user's own, so MLflow pins them as build_dependencies.
         _run([_uv(), "venv", "--quiet", "--seed", "--python", str(interpreter), str(root)], timeout=300, env=env)
-        _run([_uv(), "pip", "install", "--quiet", "--python", str(python), *PINS[version]], timeout=1500, env=env)
+        _run([_uv(), "pip", "install", "--quiet", "--python", str(python), *PINS[minor]], timeout=1500, env=env)
         _log_model(str(python), root / "model")
         (root / READY).write_text(recipe)
-    return Logger(version, str(python), root / "model")
+    return Logger(version, str(python), root / "model", found)
 
 
 def _log_model(python: str, dest: Path) -> None:
