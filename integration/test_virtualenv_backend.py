@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.support.cli import envforge, report
+from tests.support.loggers import machine_python, missing
 from tests.support.models import make_wheel, save_code_model
 from tests.support.oracle import assert_same_as_truth
 
@@ -69,11 +70,14 @@ def test_build_dependencies_requirements_and_code_wheels_with_the_envs_own_pip(t
 
 
 def test_an_interpreter_too_old_for_virtualenv_is_named_with_a_remedy(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
-    """pyenv's 3.6.15 is older than any virtualenv envforge accepts can create envs for: exit 3, said plainly."""
+    """A CPython 3.6 is older than any virtualenv envforge accepts can create envs for: exit 3, said plainly."""
+    old = machine_python("3.6")
+    if old is None:
+        pytest.skip(missing("3.6", uv_builds_it=False))
     python_env = sklearn_model / "python_env.yaml"
-    python_env.write_text(re.sub(r"(?m)^python: .*$", "python: 3.6.15", python_env.read_text()))
+    python_env.write_text(re.sub(r"(?m)^python: .*$", f"python: {old.version}", python_env.read_text()))
     run = envforge("verify", str(sklearn_model), "--backend", "virtualenv", "--json", str(tmp_path / "r.json"), home=home)
     assert run.returncode == 3, run.output
-    assert "cannot create an environment for Python 3.6.15" in run.output and "--backend uv" in run.output
+    assert f"cannot create an environment for Python {old.version}" in run.output and "--backend uv" in run.output
     assert "Traceback" not in run.output and "SyntaxError" not in run.output
     assert report(tmp_path / "r.json")["error"]["kind"] == "EnvBuildError"

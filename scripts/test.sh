@@ -19,6 +19,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import envforge, mlflow, sklearn, uv, rattler, rattler_build, conda_lock' # fail here, clearly, if the install did not work
+.venv/bin/python scripts/check-machine.py  # interpreters: provides what it can, says up front what will skip
 DOCKER_HOST=$(scripts/setup-docker.sh); export DOCKER_HOST  # a real Docker engine + local base image (docker tests)
 # Headless Chromium renders verify-registry's HTML report in a test (Debian's package; installed once).
 if ! command -v chromium >/dev/null 2>&1; then

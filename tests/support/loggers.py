@@ -68,10 +68,10 @@ def machine_python(minor: str) -> Interpreter | None:
     return next((i for i in discover() if i.version.startswith(f"{minor}.")), None)
 
 
-def missing(minor: str) -> str:
-    """What a skip says when the machine has no CPython `minor`."""
-    return (f"no CPython {minor} on this machine (pyenv's, uv-managed or on PATH): `uv python install {minor}` "
-            f"or `pyenv install {minor}` provides one")
+def missing(minor: str, *, uv_builds_it: bool = True) -> str:
+    """What a skip says when the machine has no CPython `minor` (uv has no managed builds before 3.7)."""
+    provides = f"`uv python install {minor}` or `pyenv install {minor}`" if uv_builds_it else f"`pyenv install {minor}`"
+    return f"no CPython {minor} on this machine (pyenv's, uv-managed or on PATH): {provides} provides one"
 
 
 def _uv() -> str:
