@@ -165,7 +165,9 @@ def test_no_input_example_at_all(sklearn_model_template: Path, tmp_path: Path, s
 
     rows = tmp_path / "rows.json"
     rows.write_text(json.dumps(example))
-    assert envforge("record", str(model), "--no-synthesize", home=shared_home).returncode == 2  # nothing to record without --input
+    nothing = envforge("record", str(model), "--no-synthesize", home=shared_home)
+    assert nothing.returncode == 2 and "has no input example, so there is nothing to record" in nothing.output, nothing.output
+    assert "--input" in nothing.output and "Traceback" not in nothing.output  # the remedy, not a crash
     recorded = envforge("record", str(model), "--input", str(rows), home=shared_home)
     assert recorded.returncode == 0, recorded.output
     run = envforge("verify", str(model), "--json", str(tmp_path / "r2.json"), home=shared_home)

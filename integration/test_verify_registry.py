@@ -159,7 +159,8 @@ def test_tags_are_written_and_read_back_with_status(local_run: dict, registry: s
     assert "passed" in champion.stdout and "envforge.env_key" in champion.stdout
     candidate = envforge("status", "models:/fraud-b@candidate", "--tracking-uri", registry, home=tmp_path)
     assert candidate.returncode == 1 and "failed" in candidate.stdout, candidate.output
-    assert envforge("status", "models:/fraud-bad/1", "--tracking-uri", registry, home=tmp_path).returncode == 1
+    bad = envforge("status", "models:/fraud-bad/1", "--tracking-uri", registry, home=tmp_path)
+    assert bad.returncode == 1 and "fraud-bad/1: error" in bad.stdout, bad.output  # the uninstallable version's tag
 
 
 def test_dry_run_selects_by_alias_and_builds_nothing(registry: str, tmp_path: Path) -> None:
