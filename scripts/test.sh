@@ -31,4 +31,4 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 
 WORKERS=${ENVFORGE_TEST_WORKERS:-2}
-.venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile "$@"
+.venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile --durations=30 "$@"  # where the time goes
