@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import tomllib
+import pytest
 
 from envforge.compare import compare
 from envforge.pytest_plugin import explain
@@ -66,6 +66,7 @@ def test_a_passed_model_passes_and_reports_its_properties() -> None:
 
 
 def test_pyproject_declares_the_pytest11_entry_point() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["pytest11"] == {"envforge": "envforge.pytest_plugin"}
 
