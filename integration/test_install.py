@@ -58,6 +58,7 @@ def test_the_wheel_holds_the_runner_and_the_entry_points(wheel: Path) -> None:
     source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "envforge").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert {"envforge/execution/runner/run_model.py", "envforge/execution/runner/introspect.py"} <= names
     assert source <= names, f"missing from the wheel: {sorted(source - names)}"  # every module and data file of the package
+    assert "envforge/ci/envforge-ci.sh" in names  # the CI templates' script: python -m envforge.ci_script finds it
     assert "envforge = envforge.cli:run" in entry_points and "envforge = envforge.pytest_plugin" in entry_points
 
 
@@ -73,6 +74,9 @@ def test_installed_wheel_verifies_a_model_from_a_fresh_venv(wheel: Path, sklearn
     assert version.returncode == 0 and version.stdout.strip() == f"envforge {__version__}", version.stdout + version.stderr
     where = _run(str(venv / "bin" / "python"), "-c", "import envforge; print(envforge.__file__)", cwd=tmp_path)
     assert where.stdout.strip().startswith(str(venv)), where.stdout  # the installed copy, not the source tree
+
+    script = _run(str(venv / "bin" / "python"), "-m", "envforge.ci_script", cwd=tmp_path)
+    assert script.returncode == 0 and Path(script.stdout.strip()).is_file() and script.stdout.startswith(str(venv)), script.stdout
 
     recorded = envforge("record", str(sklearn_model), home=home)
     assert recorded.returncode == 0, recorded.output
