@@ -1,4 +1,5 @@
-"""verify-registry --log-to EXPERIMENT against a real `mlflow server`: each nightly run is an MLflow run whose
+"""verify-registry --log-to EXPERIMENT against a real `mlflow server` (and, for the keys of several resolutions, a real
+SQLite store): each nightly run is an MLflow run whose
 params, metrics and artifacts say, per version, what passed, in which env and how long it took; read back
 with MLflow's own client. The module's own server: it counts the experiment's runs."""
 
@@ -10,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from envforge.registry import mlflow_log, trend
+from envforge.registry.run import RegistryRun
+from envforge.registry.select import Target
+from envforge.result import FAILED, PASSED, VerifyResult
 from tests.support.cli import envforge
 from tests.support.register import register_dir
 
@@ -58,9 +63,27 @@ def test_each_nightly_run_is_an_mlflow_run_with_params_metrics_and_reports(own_m
     assert sorted(r["status"] for r in report["results"]) == ["failed", "passed"]
     assert (tmp_path / "nightly.xml").is_file()  # the report asked for is still where it was asked for
 
+    (tmp_path / "first").mkdir()
+    first_page = client.download_artifacts(logged.info.run_id, "reports/envforge-report.html", str(tmp_path / "first"))
+    assert _nights(Path(first_page).read_text(), "nightly-iris/1") == ["passed"]  # no earlier night yet: tonight only
+
     again = envforge(*args, home=home)
     assert again.returncode == 1, again.output
-    assert len(client.search_runs([experiment.experiment_id])) == 2  # one run a night: the history is in MLflow
+    latest, earlier = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    assert earlier.info.run_id == logged.info.run_id  # one run a night: the history is in MLflow
+    (tmp_path / "second").mkdir()
+    page = Path(client.download_artifacts(latest.info.run_id, "reports/envforge-report.html", str(tmp_path / "second"))).read_text()
+    assert "earlier nights from the MLflow experiment envforge-nightly" in page
+    assert _nights(page, "nightly-iris/1") == ["passed", "passed"] and _nights(page, "nightly-iris/2") == ["failed", "failed"]
+
+
+def _nights(page: str, version: str) -> list[str]:
+    """The statuses of the trend row of `version` in the HTML report, oldest first."""
+    import re
+
+    row = re.search(rf"<tr data-version='{re.escape(version)}'>(.*?)</tr>", page, re.S)
+    assert row is not None, page
+    return re.findall(r"class='night' data-status='([a-z]+)'", row.group(1))
 
 
 def test_a_tracking_server_that_refuses_the_run_is_an_error_after_the_verdicts(home: Path,
@@ -74,3 +97,34 @@ def test_a_tracking_server_that_refuses_the_run_is_an_error_after_the_verdicts(h
     assert f"--log-to {EXPERIMENT}: could not log the run to http://127.0.0.1:9/" in run.stderr, run.output
     assert "The reports were written" in run.stderr and (tmp_path / "r.json").is_file()
     assert "Traceback" not in run.output
+
+
+def one_run(status: str, env_key: str) -> RegistryRun:
+    run = RegistryRun()
+    run.results = [(Target("models:/fraud/3", "fraud", "3", ("champion",)),
+                    VerifyResult(uri="models:/fraud/3", backend="uv", env_key=env_key).finish(status, f"it {status}"))]
+    return run
+
+
+def test_two_resolutions_and_a_verdict_become_params_that_the_trend_reads_back(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logged, latest = one_run(PASSED, "k-logged"), one_run(FAILED, "k-latest")
+    merged = RegistryRun(results=logged.results + latest.results)
+    report = tmp_path / "envforge-report.json"
+    report.write_text("{}")
+    verdicts = [{"uri": "models:/fraud/3", "verdict": "drifted"}]
+    run_id = mlflow_log.log_run(merged, store, "nightly", [report], started_ms=1_700_000_000_000,
+                                passes=[("logged", logged), ("latest", latest)], verdicts=verdicts)
+
+    params = MlflowClient(tracking_uri=store).get_run(run_id).data.params
+    assert params["fraud/3.status"] == "passed" and params["fraud/3.env_key"] == "k-logged"
+    assert params["fraud/3 as of latest.status"] == "failed" and params["fraud/3 as of latest.env_key"] == "k-latest"
+    assert params["fraud/3.verdict"] == "drifted"
+    assert [a.path for a in MlflowClient(tracking_uri=store).list_artifacts(run_id, "reports")] == ["reports/envforge-report.json"]
+
+    history = trend.read_history(store, "nightly")
+    assert [(n.date, n.status) for n in history["fraud/3"]] == [("2023-11-14 22:13", "drifted")]
+    page = trend.section(logged, history, "2023-11-15 22:13", "nightly")
+    assert page.count("class='night'") == 2 and "data-status='drifted'" in page and "2023-11-15 22:13: passed" in page

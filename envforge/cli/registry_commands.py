@@ -115,13 +115,14 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=diff)
         drift.add_to_reports(steps, found, json_path, junit_path)
         if html_path:
-            html.write_html(html_path, report.rows(run), run.summary(), diff or [])
+            extra = _trend(run, tracking, args.log_to, started_ms) if args.log_to else ""
+            html.write_html(html_path, report.rows(run), run.summary(), diff or [], extra=extra)
         if args.log_to:
             from envforge.registry import mlflow_log
 
             try:
                 run_id = mlflow_log.log_run(run, tracking, args.log_to, [p for p in (json_path, junit_path, html_path) if p],
-                                            started_ms=started_ms)
+                                            started_ms=started_ms, passes=[(s.label, s.run) for s in steps], verdicts=found)
                 out.print(f"logged to MLflow: experiment {escape(args.log_to)}, run {run_id}", highlight=False)
             except EnvforgeError as exc:
                 log_error = exc
@@ -141,6 +142,16 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         err.print(f"[bold red]envforge:[/] {escape(log_error.paragraph())}", highlight=False)
         return run.exit_code or log_error.exit_code
     return run.exit_code
+
+
+def _trend(run: Any, tracking: str, experiment: str, started_ms: int) -> str:
+    """The HTML's last-nights section, from the runs --log-to logged before this one."""
+    import datetime
+
+    from envforge.registry import trend
+
+    tonight = datetime.datetime.fromtimestamp(started_ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return trend.section(run, trend.try_history(tracking, experiment), tonight, experiment)
 
 
 @contextmanager
