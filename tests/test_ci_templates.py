@@ -52,6 +52,8 @@ def test_the_action_caches_envforge_home_and_uv_and_publishes_the_reports() -> N
     cached = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache@")]
     assert cached and cached[0]["with"]["path"] == verify["env"]["ENVFORGE_HOME"]
     assert any(str(s.get("uses", "")).startswith("astral-sh/setup-uv@") and s["with"]["enable-cache"] for s in steps)
+    install = [s for s in steps if "uv tool install" in s.get("run", "")]
+    assert install and '"$GITHUB_ACTION_PATH"' in install[0]["run"] and "GITHUB_PATH" in install[0]["run"]  # this version, on PATH
     upload = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert upload and upload[0]["if"] == "always()" and "${{ inputs.junit }}" in upload[0]["with"]["path"]
 
