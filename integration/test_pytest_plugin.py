@@ -86,8 +86,10 @@ def test_require_expected_fails_a_model_without_expectations(models: dict[str, P
 
 
 def test_an_unresolvable_model_is_one_failed_item(tmp_path: Path, home: Path) -> None:
-    run = run_pytest("--envforge", str(tmp_path / "missing"), cwd=tmp_path, home=home)
+    (tmp_path / "test_theirs.py").write_text("def test_theirs():\n    pass\n")  # a project's own tests: -k envforge leaves them out
+    run = run_pytest("--envforge", str(tmp_path / "missing"), "-k", "envforge", cwd=tmp_path, home=home)
     assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 failed, 1 deselected" in run.stdout, run.stdout
     assert f"FAILED envforge::{tmp_path / 'missing'}::resolve" in run.stdout, run.stdout
     assert "could not be resolved" in run.stdout and "Traceback" not in run.stdout
 
