@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
-from envforge.errors import UsageError
+from envforge.errors import EnvforgeError, UsageError
 
 
 def add_parsers(sub: Any) -> None:
@@ -41,6 +45,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--previous", type=Path, metavar="OLD.json", help="list what changed status since this earlier --json report")
     p.add_argument("--tag-results", action="store_true", help="write envforge.status/verified_at/env_key/version tags on each version")
+    p.add_argument("--log-to", metavar="EXPERIMENT", help="log this run as an MLflow run of EXPERIMENT (created if missing): per version "
+                                                          "its status, env key and seconds; the JSON, JUnit and HTML reports as artifacts")
 
     s = sub.add_parser("status", help="read the envforge tags of a model version (exit 0 only if it passed)",
                        description="Print the envforge.* tags `verify-registry --tag-results` wrote on a model version; "
@@ -75,6 +81,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
                               record_missing=args.record_missing, build=opt.build_options(args))
     targets = select(selection, tracking)
+    started_ms = int(time.time() * 1000)
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")
     steps = drift.passes(options, drift.parse_resolutions(args.resolutions))
@@ -103,10 +110,22 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     run = drift.merged(steps)
     found = drift.verdicts(steps)
     diff = report.changes(previous, run) if previous is not None else None
-    report.write_reports(run, json_path=args.json, junit_path=args.junit, changes=diff)
-    drift.add_to_reports(steps, found, args.json, args.junit)
-    if args.html:
-        html.write_html(args.html, report.rows(run), run.summary(), diff or [])
+    log_error = None
+    with _report_paths(args) as (json_path, junit_path, html_path):  # --log-to: all three, in a temp dir if not asked for
+        report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=diff)
+        drift.add_to_reports(steps, found, json_path, junit_path)
+        if html_path:
+            extra = _trend(run, tracking, args.log_to, started_ms) if args.log_to else ""
+            html.write_html(html_path, report.rows(run), run.summary(), diff or [], extra=extra)
+        if args.log_to:
+            from envforge.registry import mlflow_log
+
+            try:
+                run_id = mlflow_log.log_run(run, tracking, args.log_to, [p for p in (json_path, junit_path, html_path) if p],
+                                            started_ms=started_ms, passes=[(s.label, s.run) for s in steps], verdicts=found)
+                out.print(f"logged to MLflow: experiment {escape(args.log_to)}, run {run_id}", highlight=False)
+            except EnvforgeError as exc:
+                log_error = exc
     if args.tag_results and not run.interrupted:
         for warning in tags.write_tags(run, tracking):
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
@@ -119,7 +138,31 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         out.print(f"[{style}]{escape(v['text'])}[/]: {escape(v['label'])}", highlight=False)
     for line in (drift.summary(steps, found) if len(steps) > 1 else [run.summary()]):
         out.print(escape(line), highlight=False)
+    if log_error is not None:  # after the verdicts: the run happened, only its record in MLflow is missing
+        err.print(f"[bold red]envforge:[/] {escape(log_error.paragraph())}", highlight=False)
+        return run.exit_code or log_error.exit_code
     return run.exit_code
+
+
+def _trend(run: Any, tracking: str, experiment: str, started_ms: int) -> str:
+    """The HTML's last-nights section, from the runs --log-to logged before this one."""
+    import datetime
+
+    from envforge.registry import trend
+
+    tonight = datetime.datetime.fromtimestamp(started_ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return trend.section(run, trend.try_history(tracking, experiment), tonight, experiment)
+
+
+@contextmanager
+def _report_paths(args: argparse.Namespace) -> Iterator[tuple[Path | None, Path | None, Path | None]]:
+    """--json, --junit and --html as given; with --log-to, the ones not given in a temporary directory."""
+    if not args.log_to:
+        yield args.json, args.junit, args.html
+        return
+    with tempfile.TemporaryDirectory(prefix="envforge-log-") as tmp:
+        yield (args.json or Path(tmp, "envforge-report.json"), args.junit or Path(tmp, "envforge-report.xml"),
+               args.html or Path(tmp, "envforge-report.html"))
 
 
 def cmd_status(args: argparse.Namespace, out: Any, err: Any) -> int:

@@ -22,7 +22,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 
-def render(rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]], title: str = "envforge verify-registry") -> str:
+def render(rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]], title: str = "envforge verify-registry",
+           extra: str = "") -> str:
+    """`extra`: more HTML after the table (registry/trend.py's last nights)."""
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>{escape(title)}</h1>", f"<p id='summary'>{escape(summary)}</p>"]
     if changes:
@@ -30,15 +32,16 @@ def render(rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str
         parts += [f"<li>{escape(redact(c['label']))}: {escape(c['before'])} &rarr; <b>{escape(c['after'])}</b></li>" for c in changes]
         parts.append("</ul>")
     parts.append(_table(rows))
+    parts.append(extra)
     parts.append("<h2>Timings</h2>")
     parts.append(_chart(rows))
     parts.append(f"<p class='reason'>envforge {escape(__version__)}</p></body></html>")
     return "\n".join(parts)
 
 
-def write_html(path: Path, rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]]) -> None:
+def write_html(path: Path, rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]], extra: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(rows, summary, changes), encoding="utf-8")
+    path.write_text(render(rows, summary, changes, extra=extra), encoding="utf-8")
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,130 @@
+"""verify-registry --log-to EXPERIMENT against a real `mlflow server` (and, for the keys of several resolutions, a real
+SQLite store): each nightly run is an MLflow run whose
+params, metrics and artifacts say, per version, what passed, in which env and how long it took; read back
+with MLflow's own client. The module's own server: it counts the experiment's runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from envforge.registry import mlflow_log, trend
+from envforge.registry.run import RegistryRun
+from envforge.registry.select import Target
+from envforge.result import FAILED, PASSED, VerifyResult
+from tests.support.cli import envforge
+from tests.support.register import register_dir
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENT = "envforge-nightly"
+
+
+def test_each_nightly_run_is_an_mlflow_run_with_params_metrics_and_reports(own_mlflow_server: str, sklearn_model: Path,
+                                                                          home: Path, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    assert envforge("record", str(sklearn_model), home=home).returncode == 0
+    wrong = tmp_path / "wrong"
+    shutil.copytree(sklearn_model, wrong)
+    path = wrong / "envforge-expectations.json"
+    data = json.loads(path.read_text())
+    data["examples"][0]["prediction"]["data"][0] += 1
+    path.write_text(json.dumps(data))
+    assert register_dir(own_mlflow_server, "nightly-iris", sklearn_model) == "models:/nightly-iris/1"
+    assert register_dir(own_mlflow_server, "nightly-iris", wrong) == "models:/nightly-iris/2"
+
+    args = ("verify-registry", "--tracking-uri", own_mlflow_server, "--models", "nightly-iris", "--log-to", EXPERIMENT)
+    run = envforge(*args, "--junit", str(tmp_path / "nightly.xml"), home=home)
+    assert run.returncode == 1, run.output  # version 2 fails
+    assert f"logged to MLflow: experiment {EXPERIMENT}, run " in run.stdout
+
+    client = MlflowClient(tracking_uri=own_mlflow_server)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None
+    (logged,) = client.search_runs([experiment.experiment_id])
+    assert logged.info.run_id in run.stdout and logged.info.status == "FINISHED"
+    params, metrics, tags = logged.data.params, logged.data.metrics, logged.data.tags
+    assert params["nightly-iris/1.status"] == "passed" and params["nightly-iris/2.status"] == "failed"
+    assert params["nightly-iris/1.env_key"] and params["nightly-iris/1.env_key"] == params["nightly-iris/2.env_key"]  # one env
+    assert metrics["nightly-iris/1.passed"] == 1.0 and metrics["nightly-iris/2.passed"] == 0.0
+    assert metrics["nightly-iris/1.seconds"] > 0
+    assert (metrics["passed"], metrics["failed"], metrics["versions"]) == (1.0, 1.0, 2.0)
+    assert tags["envforge.kind"] == "verify-registry" and tags["envforge.exit_code"] == "1"
+    assert "differ" in tags["nightly-iris/2.reason"]
+
+    artifacts = {f.path for f in client.list_artifacts(logged.info.run_id, "reports")}
+    assert artifacts == {"reports/nightly.xml", "reports/envforge-report.json", "reports/envforge-report.html"}
+    downloaded = Path(client.download_artifacts(logged.info.run_id, "reports/envforge-report.json", str(tmp_path)))
+    report = json.loads(downloaded.read_text())
+    assert sorted(r["status"] for r in report["results"]) == ["failed", "passed"]
+    assert (tmp_path / "nightly.xml").is_file()  # the report asked for is still where it was asked for
+
+    (tmp_path / "first").mkdir()
+    first_page = client.download_artifacts(logged.info.run_id, "reports/envforge-report.html", str(tmp_path / "first"))
+    assert _nights(Path(first_page).read_text(), "nightly-iris/1") == ["passed"]  # no earlier night yet: tonight only
+
+    again = envforge(*args, home=home)
+    assert again.returncode == 1, again.output
+    latest, earlier = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    assert earlier.info.run_id == logged.info.run_id  # one run a night: the history is in MLflow
+    (tmp_path / "second").mkdir()
+    page = Path(client.download_artifacts(latest.info.run_id, "reports/envforge-report.html", str(tmp_path / "second"))).read_text()
+    assert "earlier nights from the MLflow experiment envforge-nightly" in page
+    assert _nights(page, "nightly-iris/1") == ["passed", "passed"] and _nights(page, "nightly-iris/2") == ["failed", "failed"]
+
+
+def _nights(page: str, version: str) -> list[str]:
+    """The statuses of the trend row of `version` in the HTML report, oldest first."""
+    import re
+
+    row = re.search(rf"<tr data-version='{re.escape(version)}'>(.*?)</tr>", page, re.S)
+    assert row is not None, page
+    return re.findall(r"class='night' data-status='([a-z]+)'", row.group(1))
+
+
+def test_a_tracking_server_that_refuses_the_run_is_an_error_after_the_verdicts(home: Path,
+                                                                               tmp_path: Path) -> None:
+    uris = tmp_path / "uris.txt"
+    uris.write_text(str(tmp_path / "missing-model") + "\n")
+    run = envforge("verify-registry", "--uris-file", str(uris), "--tracking-uri", "http://127.0.0.1:9/",
+                   "--log-to", EXPERIMENT, "--json", str(tmp_path / "r.json"), home=home,
+                   env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
+    assert run.returncode != 0, run.output
+    assert f"--log-to {EXPERIMENT}: could not log the run to http://127.0.0.1:9/" in run.stderr, run.output
+    assert "The reports were written" in run.stderr and (tmp_path / "r.json").is_file()
+    assert "Traceback" not in run.output
+
+
+def one_run(status: str, env_key: str) -> RegistryRun:
+    run = RegistryRun()
+    run.results = [(Target("models:/fraud/3", "fraud", "3", ("champion",)),
+                    VerifyResult(uri="models:/fraud/3", backend="uv", env_key=env_key).finish(status, f"it {status}"))]
+    return run
+
+
+def test_two_resolutions_and_a_verdict_become_params_that_the_trend_reads_back(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logged, latest = one_run(PASSED, "k-logged"), one_run(FAILED, "k-latest")
+    merged = RegistryRun(results=logged.results + latest.results)
+    report = tmp_path / "envforge-report.json"
+    report.write_text("{}")
+    verdicts = [{"uri": "models:/fraud/3", "verdict": "drifted"}]
+    run_id = mlflow_log.log_run(merged, store, "nightly", [report], started_ms=1_700_000_000_000,
+                                passes=[("logged", logged), ("latest", latest)], verdicts=verdicts)
+
+    params = MlflowClient(tracking_uri=store).get_run(run_id).data.params
+    assert params["fraud/3.status"] == "passed" and params["fraud/3.env_key"] == "k-logged"
+    assert params["fraud/3 as of latest.status"] == "failed" and params["fraud/3 as of latest.env_key"] == "k-latest"
+    assert params["fraud/3.verdict"] == "drifted"
+    assert [a.path for a in MlflowClient(tracking_uri=store).list_artifacts(run_id, "reports")] == ["reports/envforge-report.json"]
+
+    history = trend.read_history(store, "nightly")
+    assert [(n.date, n.status) for n in history["fraud/3"]] == [("2023-11-14 22:13", "drifted")]
+    page = trend.section(logged, history, "2023-11-15 22:13", "nightly")
+    assert page.count("class='night'") == 2 and "data-status='drifted'" in page and "2023-11-15 22:13: passed" in page
