@@ -316,8 +316,13 @@ def test_docker_backend_verifies_two_versions_with_one_image_build(registry: str
     results = report["results"]
     assert {r["backend"] for r in results} == {"docker"} and len({r["env"]["key"] for r in results}) == 1
     key = results[0]["env"]["key"]
+    # One env image for both. (The engine outlives test runs: model images other tests kept with --keep-image carry the
+    # same key label, so only env images are counted; this run's model images are removed, checked by their ids.)
     images = [i for i in client(host).images.list() if i.labels.get("org.envforge.key") == key]
-    assert len(images) == 1 and any(t.startswith("envforge-env:") for t in images[0].tags)  # one env image for both
+    env_images = [i for i in images if any(t.startswith("envforge-env:") for t in i.tags)]
+    assert len(env_images) == 1, [i.tags for i in images]
+    left = {r["image"]["model_image_id"] for r in results} & {i.id for i in images}
+    assert not left, f"this run's model images were not removed: {left}"
     env_dirs = [p for p in (home / "envs").iterdir() if not p.name.startswith(".")]
     assert [p.name.split("-")[0] for p in env_dirs] == ["docker"]
     for result in results:
