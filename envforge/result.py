@@ -16,6 +16,7 @@ class Step:
     name: str
     seconds: float
     detail: str = ""
+    failed: bool = False  # the step raised: the progress rows mark it
 
 
 @dataclass

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
-from envforge.cli.output import escape, write_atomically
+from envforge.cli.output import escape, report_errors, write_atomically
+from envforge.cli.preflight import wrote
 
 
 def add_parsers(sub: Any) -> None:
@@ -45,12 +46,14 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
                          inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, max_steps=args.max_steps,
                          predict_timeout=args.predict_timeout, build=opt.build_options(args))
     result = bisect(args.uri, opts, say=lambda text: err.print(f"  [dim]{escape(text)}[/]", highlight=False))
-    if args.json:
-        write_atomically(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
     style = {"agree": "bold green", "culprit": "bold red"}.get(result.verdict, "bold yellow")
     out.print(f"[{style}]{result.verdict.upper()}[/] {escape(result.message)}", highlight=False)
     builds = sum(1 for s in result.steps if s.get("built"))
     out.print(f"  {len(result.steps)} step(s), {builds} build(s), {result.seconds:.0f} s", highlight=False)
+    if args.json:  # after the verdict; the path was checked before the first build
+        with report_errors():
+            write_atomically(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+        out.print(escape(wrote([args.json])), highlight=False)
     return result.exit_code
 
 

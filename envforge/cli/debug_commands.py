@@ -13,6 +13,7 @@ from typing import Any
 
 from envforge.cli import options as opt
 from envforge.cli.output import escape, say, write_atomically, write_reports
+from envforge.cli.preflight import wrote
 
 _RUN_USAGE = "envforge run [OPTIONS] URI -- COMMAND [ARG ...]"
 
@@ -159,8 +160,10 @@ def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
     result = serve_check(args.uri, progress=ConsoleProgress(err), backend=args.backend, tracking_uri=args.tracking_uri,
                          expected=args.expected, lock=args.lock, rtol=args.rtol, atol=args.atol, refresh=args.refresh,
                          start_timeout=args.start_timeout, request_timeout=args.request_timeout, **opt.build_keywords(args))
-    write_reports([result], args.json, args.junit)
-    print_result(out, result)
+    print_result(out, result, err)  # the verdict first, then the files
+    written = write_reports([result], args.json, args.junit)
+    if written:
+        out.print(escape(wrote(written)), highlight=False)
     return result.exit_code
 
 

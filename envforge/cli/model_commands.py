@@ -9,6 +9,7 @@ from typing import Any
 
 from envforge.cli import options as opt
 from envforge.cli.output import escape, write_reports
+from envforge.cli.preflight import wrote
 
 
 def add_parsers(sub: Any) -> None:
@@ -74,8 +75,10 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         synthesize=not args.no_synthesize,
         **opt.build_keywords(args),
     )
-    write_reports([result], args.json, args.junit)
-    print_result(out, result)
+    print_result(out, result, err)  # the verdict first, then the files
+    written = write_reports([result], args.json, args.junit)
+    if written and not args.quiet:
+        out.print(escape(wrote(written)), highlight=False)
     return result.exit_code
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
+from envforge.cli.output import report_errors
+from envforge.cli.preflight import wrote
 from envforge.errors import UsageError
 
 
@@ -49,12 +51,16 @@ def add_parsers(sub: Any) -> None:
     opt.add_tracking(s)
 
 
-def _tracking(args: argparse.Namespace) -> str:
-    if args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
-        return str(args.tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
-    import mlflow
+def _tracking(args: argparse.Namespace, what: str = "the registry") -> str:
+    """The tracking server, checked before MLflow is asked (modeldir/tracking.py): none set and no default
+    store is an error (MLflow would create ./mlflow.db), a server that refuses connections fails in seconds."""
+    from envforge.modeldir.tracking import check_reachable, tracking_for
 
-    return str(mlflow.get_tracking_uri())
+    if getattr(args, "uris_file", None) and not getattr(args, "models", None) and not (args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")):
+        return ""  # only the file's URIs: each is checked as it is resolved (a local directory needs no server)
+    tracking = tracking_for(what, args.tracking_uri)
+    check_reachable(tracking)
+    return tracking
 
 
 def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
@@ -103,10 +109,6 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     run = drift.merged(steps)
     found = drift.verdicts(steps)
     diff = report.changes(previous, run) if previous is not None else None
-    report.write_reports(run, json_path=args.json, junit_path=args.junit, changes=diff)
-    drift.add_to_reports(steps, found, args.json, args.junit)
-    if args.html:
-        html.write_html(args.html, report.rows(run), run.summary(), diff or [])
     if args.tag_results and not run.interrupted:
         for warning in tags.write_tags(run, tracking):
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
@@ -119,6 +121,13 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         out.print(f"[{style}]{escape(v['text'])}[/]: {escape(v['label'])}", highlight=False)
     for line in (drift.summary(steps, found) if len(steps) > 1 else [run.summary()]):
         out.print(escape(line), highlight=False)
+    with report_errors():  # the verdicts first, then the files (their paths were checked before the run)
+        report.write_reports(run, json_path=args.json, junit_path=args.junit, changes=diff)
+        drift.add_to_reports(steps, found, args.json, args.junit)
+        if args.html:
+            html.write_html(args.html, report.rows(run), run.summary(), diff or [])
+    if args.json or args.junit or args.html:
+        out.print(escape(wrote([args.json, args.junit, args.html])), highlight=False)
     return run.exit_code
 
 
@@ -127,7 +136,7 @@ def cmd_status(args: argparse.Namespace, out: Any, err: Any) -> int:
 
     from envforge.registry.tags import STATUS, read_status
 
-    status = read_status(args.uri, _tracking(args))
+    status = read_status(args.uri, _tracking(args, args.uri))
     if STATUS not in status.tags:
         out.print(f"{escape(status.name)}/{status.version}: not verified (no {STATUS} tag)", highlight=False)
         return 1
