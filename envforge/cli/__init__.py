@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in _groups():
         group.add_parsers(sub)
+    from envforge.cli.conventions import apply
+
+    apply(sub)  # every command: Examples, -q/--quiet, -v/--verbose
     return parser
 
 
@@ -60,13 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from rich.console import Console
 
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if getattr(args, "verbose", False) else "WARNING")  # MLflow's INFO lines are not envforge's output
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if getattr(args, "verbose", False) else "WARNING")  # MLflow's INFO lines are not envforge's output
 
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    err.envforge_quiet = bool(getattr(args, "quiet", False))  # -q: progress lines off (cli/output.say, ConsoleProgress)
     previous = _on_sigterm()
     try:
+        from envforge.cli.conventions import settle_uri
         from envforge.cli.preflight import check_outputs
 
+        settle_uri(args)
         check_outputs(args)  # before any work: a report path that cannot be written is exit 2 now, not after the build
         return int(commands()[args.command](args, out, err))
     except EnvforgeError as exc:

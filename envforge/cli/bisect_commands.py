@@ -40,12 +40,13 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
                          "there would be nothing to bisect.", "Drop --lock (bisect also ignores a lock stored with the model).")
     if args.resolve:
         raise UsageError("bisect takes --from and --to, not --resolve.", "Pass e.g. `--from logged --to latest`.")
-    err.print(f"[bold]envforge bisect[/] {escape(args.uri)} [dim](backend {args.backend}, {args.start} → {args.end})[/]",
-              highlight=False)
+    if not args.quiet:
+        err.print(f"[bold]envforge bisect[/] {escape(args.uri)} [dim](backend {args.backend}, {args.start} → {args.end})[/]",
+                  highlight=False)
     opts = BisectOptions(start=args.start, end=args.end, backend=args.backend, tracking_uri=args.tracking_uri,
                          inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, max_steps=args.max_steps,
                          predict_timeout=args.predict_timeout, build=opt.build_options(args))
-    result = bisect(args.uri, opts, say=lambda text: err.print(f"  [dim]{escape(text)}[/]", highlight=False))
+    result = bisect(args.uri, opts, say=lambda text: None if args.quiet else err.print(f"  [dim]{escape(text)}[/]", highlight=False))
     style = {"agree": "bold green", "culprit": "bold red"}.get(result.verdict, "bold yellow")
     out.print(f"[{style}]{result.verdict.upper()}[/] {escape(result.message)}", highlight=False)
     builds = sum(1 for s in result.steps if s.get("built"))

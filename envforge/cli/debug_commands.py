@@ -23,14 +23,15 @@ def add_parsers(sub: Any) -> None:
                            description="Build (or reuse) the model's environment and start a shell in it, with the env "
                                        "activated and the model directory in $MODEL_DIR. Exits with the shell's exit code.")
     opt.add_uri(shell)
-    shell.add_argument("--python", dest="repl", action="store_true", help="start the env's Python REPL instead of a shell")
+    shell.add_argument("--repl", "--python", dest="repl", action="store_true",
+                       help="start the env's Python REPL instead of a shell (--python: the old spelling, deprecated)")
     opt.add_env(shell, interpreter_flag="--interpreter")
 
     run = sub.add_parser("run", help="run a command inside the model's rebuilt environment (exit code passed through)",
                          usage=_RUN_USAGE,
                          description="Build (or reuse) the model's environment and run COMMAND in it ($MODEL_DIR is the "
                                      "model directory; `python` is the env's). envforge's options go before `--`.")
-    opt.add_uri(run)
+    opt.add_uri(run, alias=False)  # -m cannot precede a command that takes everything after the URI
     opt.add_env(run)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]", help="the command to run in the env")
 
@@ -156,7 +157,8 @@ def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.serve_check import serve_check
     from envforge.report.console import ConsoleProgress, print_result
 
-    err.print(f"[bold]envforge serve-check[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
+    if not args.quiet:
+        err.print(f"[bold]envforge serve-check[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
     result = serve_check(args.uri, progress=ConsoleProgress(err), backend=args.backend, tracking_uri=args.tracking_uri,
                          expected=args.expected, lock=args.lock, rtol=args.rtol, atol=args.atol, refresh=args.refresh,
                          start_timeout=args.start_timeout, request_timeout=args.request_timeout, **opt.build_keywords(args))

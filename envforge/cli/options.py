@@ -19,8 +19,13 @@ URI_HELP = ("model URI: a local directory, file:..., runs:/<run_id>/<path>, mode
             "models:/<name>@<alias>, models:/<name>/latest or models:/m-<model id>")
 
 
-def add_uri(p: argparse.ArgumentParser) -> None:
-    p.add_argument("uri", help=URI_HELP)
+def add_uri(p: argparse.ArgumentParser, alias: bool = True) -> None:
+    """The model URI, positional or (`alias`) as MLflow spells it: -m/--model-uri (cli/conventions.settle_uri)."""
+    if not alias:
+        p.add_argument("uri", help=URI_HELP)
+        return
+    p.add_argument("uri", nargs="?", help=URI_HELP)
+    p.add_argument("-m", "--model-uri", dest="model_uri", metavar="URI", help="the model URI, as MLflow spells it (instead of URI)")
 
 
 def add_tracking(p: argparse.ArgumentParser) -> None:
@@ -28,7 +33,8 @@ def add_tracking(p: argparse.ArgumentParser) -> None:
 
 
 def add_backend(p: argparse.ArgumentParser, what: str = "how to build the environment") -> None:
-    p.add_argument("--backend", default=DEFAULT, choices=NAMES, help=f"{what}: {help_text()} (default: {DEFAULT})")
+    p.add_argument("--backend", "--env-manager", dest="backend", default=DEFAULT, choices=NAMES,
+                   help=f"{what}: {help_text()} (default: {DEFAULT}; --env-manager is MLflow's spelling)")
 
 
 def add_index(p: argparse.ArgumentParser) -> None:

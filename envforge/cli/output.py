@@ -19,6 +19,8 @@ def escape(text: str) -> str:
 
 def say(err: Any) -> Callable[[str], None]:
     """A progress callback that prints dim `envforge: ...` lines to `err`."""
+    if getattr(err, "envforge_quiet", False):  # -q
+        return lambda text: None
     return lambda text: err.print(f"[dim]envforge: {escape(text)}[/]", highlight=False)
 
 

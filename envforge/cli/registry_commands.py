@@ -89,7 +89,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     for step in steps:
         if len(steps) > 1:
             (out if args.dry_run else err).print(f"as of {escape(step.label)}:", highlight=False)
-        for line in describe(step.plan):
+        for line in describe(step.plan) if args.dry_run or not args.quiet else []:
             (out if args.dry_run else err).print(escape(line), highlight=False)
     if args.dry_run:
         return 0
@@ -98,6 +98,8 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         prefix = f"[{step.label}] " if len(steps) > 1 else ""
 
         def show(target: Any, result: Any, prefix: str = prefix) -> None:
+            if args.quiet:
+                return
             style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
             err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(prefix + target.label)}: {escape(result.reason)}",
                       highlight=False)

@@ -19,6 +19,8 @@ class ConsoleProgress:
         self._step = ""
 
     def started(self, step: str) -> None:
+        if getattr(self.console, "envforge_quiet", False):  # -q: no progress rows
+            return
         self._step = step
         self._status = self.console.status(f"[bold]{step}[/]…")
         self._status.start()
@@ -28,6 +30,8 @@ class ConsoleProgress:
             self._status.update(f"[bold]{self._step}[/]: {redact(text)}")
 
     def done(self, step: Step) -> None:
+        if getattr(self.console, "envforge_quiet", False):
+            return
         if self._status is not None:
             self._status.stop()
             self._status = None
