@@ -41,7 +41,8 @@ def add_parsers(sub: Any) -> None:
                                       "packages that differ first, then a verdict.")
     opt.add_uri(diff)
     diff.add_argument("--expected", metavar="PATH_OR_URI", help="expectations file whose training-env freeze to use")
-    diff.add_argument("--all", action="store_true", help="also list packages only the training environment had")
+    diff.add_argument("--all", action="store_true", help="list every package (default: only those that differ, and python)")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when a package differs, 0 when none does (like git diff)")
     opt.add_print_json(diff)
     opt.add_env(diff)
 
@@ -124,11 +125,17 @@ def cmd_diff(args: argparse.Namespace, out: Any, err: Any) -> int:
                      "reused": env.reused, "lock": loaded.lock.source if loaded.lock else None,
                      "resolved_as_of": env.resolved_as_of},
              "expectations": recorded.source if recorded else None}
+    code = diff_exit_code(result, args.exit_code)
     if args.json:
         print(json.dumps({**about, **result.to_dict()}, indent=2))
-        return 0
+        return code
     _print_diff(out, about, result, args.all)
-    return 0
+    return code
+
+
+def diff_exit_code(result: Any, asked: bool) -> int:
+    """--exit-code: 1 when a package differs (changed, missing, unsatisfied, added), else 0; without it always 0."""
+    return 1 if asked and any(row.differs for row in result.rows) else 0
 
 
 def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) -> None:
@@ -143,13 +150,17 @@ def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) ->
     table = Table(show_edge=False, pad_edge=False)
     for title in ["package", *columns, "status"]:
         table.add_column(title)
+    hidden = 0
     for row in result.rows:
-        if row.status == "training-only" and not show_all:
+        if not (show_all or row.differs or row.name == "python"):
+            hidden += 1
             continue
         style = "bold red" if row.status in ("missing", "unsatisfied") else ("yellow" if row.differs else "")
         cells = ([row.recorded or "-"] if result.recorded else []) + [row.requested or "-", row.installed or "-"]
         table.add_row(row.name, *(escape(c) for c in cells), f"[{style}]{row.status}[/]" if style else row.status)
     out.print(table)
+    if hidden:
+        out.print(f"  [dim]{hidden} package(s) that do not differ not shown (--all lists every one)[/]", highlight=False)
     out.print(f"[bold]verdict:[/] {escape(result.verdict)}", highlight=False)
 
 

@@ -127,7 +127,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         report.write_reports(run, json_path=args.json, junit_path=args.junit, changes=diff)
         drift.add_to_reports(steps, found, args.json, args.junit)
         if args.html:
-            html.write_html(args.html, report.rows(run), run.summary(), diff or [])
+            html.write_html(args.html, report.rows(run), run.summary(), diff or [], tracking_uri=tracking or None)
     if args.json or args.junit or args.html:
         out.print(escape(wrote([args.json, args.junit, args.html])), highlight=False)
     return run.exit_code
