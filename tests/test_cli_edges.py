@@ -108,3 +108,12 @@ def test_a_usage_error_of_any_command_is_envforge_error_and_fix(tmp_path: Path) 
     run = envforge("cache", "prune", "--older-than", "soon", home=tmp_path / "home")
     assert run.returncode == 2
     assert "envforge: error: 'soon' is not a duration." in run.stderr and "fix: Use a number and a unit" in run.stderr
+
+
+def test_mlflow_info_lines_stay_out_unless_verbose(tmp_path: Path) -> None:
+    """A new SQLite store the user named: MLflow logs "Creating initial MLflow database tables..." at INFO."""
+    quiet = envforge("verify", "models:/x/1", "--tracking-uri", f"sqlite:///{tmp_path / 'a.db'}", home=tmp_path / "home")
+    assert quiet.returncode == 2 and "does not exist" in quiet.stderr, quiet.output
+    assert "INFO" not in quiet.output and "Creating initial MLflow database" not in quiet.output
+    verbose = envforge("verify", "models:/x/1", "-v", "--tracking-uri", f"sqlite:///{tmp_path / 'b.db'}", home=tmp_path / "home")
+    assert "INFO mlflow" in verbose.output

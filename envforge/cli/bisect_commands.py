@@ -20,7 +20,7 @@ def add_parsers(sub: Any) -> None:
     opt.add_uri(p)
     p.add_argument("--from", dest="start", type=lambda v: "lock" if v.strip() == "lock" else opt.resolve_value(v), default="logged",
                    metavar="logged|latest|DATE|lock", help="the moment it worked (default: logged, the MLmodel's utc_time_created), "
-                                                           "or `lock`: the lock stored with the model by `record --lock`")
+                                                           "or `lock`: the lock stored with the model by `record --store-lock`")
     p.add_argument("--to", dest="end", type=opt.resolve_value, default="latest", metavar="logged|latest|DATE",
                    help="the moment it breaks (default: latest, today's index)")
     p.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input to run (repeatable); default: the model's example")

@@ -62,7 +62,7 @@ def add_parsers(sub: Any) -> None:
     lock = sub.add_parser("lock", help="write the rebuilt environment as an exact lock (pins and hashes)",
                           description="Build (or reuse) the model's environment and write its installed packages as "
                                       "requirements with == pins and --hash lines. `envforge verify --lock FILE` installs "
-                                      "exactly that set; `envforge record --lock` stores one with the model.")
+                                      "exactly that set; `envforge record --store-lock` stores one with the model.")
     opt.add_uri(lock)
     lock.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write it (default: standard output)")
     opt.add_env(lock)

@@ -92,8 +92,8 @@ def add_env(p: argparse.ArgumentParser, interpreter_flag: str = "--python") -> N
     add_tracking(p)
     add_backend(p)
     p.add_argument("--lock", metavar="FILE", help="install exactly the packages of this lock (`envforge lock`) instead of the "
-                                                  "model's requirements (default: the lock stored by `record --lock`, if any)")
-    p.add_argument("--no-stored-lock", action="store_true", help="ignore a lock stored with the model by `record --lock`")
+                                                  "model's requirements (default: the lock stored by `record --store-lock`, if any)")
+    p.add_argument("--no-stored-lock", action="store_true", help="ignore a lock stored with the model by `record --store-lock`")
     p.add_argument(interpreter_flag, dest="interpreter", metavar="PATH", help="use this interpreter for the environment")
     p.add_argument("--python-match", choices=["auto", "exact", "minor"], default="auto",
                    help="auto (default): the logged patch version if installed, else the same minor with a warning")
