@@ -59,3 +59,13 @@ def test_cache_list_shows_its_path_and_iso_times(tmp_path: Path) -> None:
     assert listed["path"] == str(home / "envs")
     [env] = listed["envs"]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", env["last_used_at"])
+
+
+def test_bisect_json_has_the_report_header() -> None:
+    from envforge.cli.bisect_commands import bisect_document
+    from envforge.commands.bisect import BisectResult
+
+    document = bisect_document(BisectResult("models:/iris/1"), "2026-12-02T06:00:00Z")
+    assert document["schema_version"] == 2 and document["envforge_version"] == __version__ and document["kind"] == "bisect"
+    assert document["started_at"] == "2026-12-02T06:00:00Z" and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", document["finished_at"])
+    assert document["uri"] == "models:/iris/1"

@@ -46,6 +46,9 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
     opts = BisectOptions(start=args.start, end=args.end, backend=args.backend, tracking_uri=args.tracking_uri,
                          inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, max_steps=args.max_steps,
                          predict_timeout=args.predict_timeout, build=opt.build_options(args))
+    from envforge.result import now_iso
+
+    started = now_iso()
     result = bisect(args.uri, opts, say=lambda text: None if args.quiet else err.print(f"  [dim]{escape(text)}[/]", highlight=False))
     style = {"agree": "bold green", "culprit": "bold red"}.get(result.verdict, "bold yellow")
     out.print(f"[{style}]{result.verdict.upper()}[/] {escape(result.message)}", highlight=False)
@@ -53,9 +56,19 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
     out.print(f"  {len(result.steps)} step(s), {builds} build(s), {result.seconds:.0f} s", highlight=False)
     if args.json:  # after the verdict; the path was checked before the first build
         with report_errors():
-            write_atomically(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+            write_atomically(args.json, json.dumps(bisect_document(result, started), indent=2) + "\n")
         out.print(escape(wrote([args.json])), highlight=False)
     return result.exit_code
+
+
+def bisect_document(result: Any, started: str) -> dict[str, Any]:
+    """bisect --json: its result with the header every envforge JSON report has."""
+    from envforge.report.json_report import SCHEMA_VERSION
+    from envforge.result import now_iso
+    from envforge.version import __version__
+
+    return {"schema_version": SCHEMA_VERSION, "envforge_version": __version__, "kind": "bisect", "started_at": started,
+            "finished_at": now_iso(), **result.to_dict()}
 
 
 COMMANDS = {"bisect": cmd_bisect}

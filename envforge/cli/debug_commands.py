@@ -93,6 +93,8 @@ def cmd_run(args: argparse.Namespace, out: Any, err: Any) -> int:
         if before:  # envforge options given after the URI: parse them like the ones before it
             extra = argparse.ArgumentParser(prog="envforge run", usage=_RUN_USAGE, add_help=False)
             opt.add_env(extra)
+            extra.add_argument("-q", "--quiet", action="store_true")  # as every command has (cli/conventions.py)
+            extra.add_argument("-v", "--verbose", action="store_true")
             try:
                 _, unknown = extra.parse_known_args(before, namespace=args)
             except SystemExit:  # argparse has printed what is wrong (e.g. a bad --backend)
