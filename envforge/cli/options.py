@@ -29,7 +29,8 @@ def add_uri(p: argparse.ArgumentParser, alias: bool = True) -> None:
 
 
 def add_tracking(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI, e.g. http://127.0.0.1:5000 (default: $MLFLOW_TRACKING_URI, "
+                                                         "else MLflow's default store if it already exists: envforge never creates one)")
 
 
 def add_backend(p: argparse.ArgumentParser, what: str = "how to build the environment") -> None:
