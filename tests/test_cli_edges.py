@@ -117,3 +117,13 @@ def test_mlflow_info_lines_stay_out_unless_verbose(tmp_path: Path) -> None:
     assert "INFO" not in quiet.output and "Creating initial MLflow database" not in quiet.output
     verbose = envforge("verify", "models:/x/1", "-v", "--tracking-uri", f"sqlite:///{tmp_path / 'b.db'}", home=tmp_path / "home")
     assert "INFO mlflow" in verbose.output
+
+
+def test_dockerfile_output_is_a_directory_checked_first(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    under_file = envforge("dockerfile", MISSING, "-o", str(tmp_path / "a-file" / "ctx"), home=tmp_path / "home")
+    assert under_file.returncode == 2 and "--output" in under_file.stderr and "is a file, so nothing can be created" in under_file.stderr
+    is_file = envforge("dockerfile", MISSING, "-o", str(tmp_path / "a-file"), home=tmp_path / "home")
+    assert is_file.returncode == 2 and "it is a file, not a directory" in is_file.stderr
+    fine = envforge("dockerfile", MISSING, "-o", str(tmp_path / "ctx"), home=tmp_path / "home")
+    assert fine.returncode == 2 and "No such model directory" in fine.stderr  # the path passed: the model is what is wrong
