@@ -144,6 +144,7 @@ def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = No
     if step is not None:
         step.detail = "cached" if model.from_cache else ("local" if model.is_local else "downloaded")
     result.model_dir, result.env_key, result.logged_python = str(model.path), spec.key, spec.python
+    result.source = {k: v for k, v in model.to_dict().items() if k not in ("path", "uri", "from_cache")}  # tracking URI redacted
     result.warnings += list(spec.notes) + list(loaded.as_of_warnings)
     result.resolution = loaded.as_of.to_dict() if loaded.as_of else None
 

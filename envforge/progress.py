@@ -35,6 +35,9 @@ def timed(steps: list[Step], progress: Progress, name: str) -> Iterator[Step]:
     start = time.perf_counter()
     try:
         yield step
+    except BaseException:
+        step.failed = True
+        raise
     finally:
         step.seconds = time.perf_counter() - start
         steps.append(step)

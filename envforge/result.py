@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +12,17 @@ from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, Envf
 PASSED, FAILED, UNVERIFIED, ERROR = "passed", "failed", "unverified", "error"
 
 
+def now_iso() -> str:
+    """The time now as ISO 8601 in UTC, to the second: what every report writes."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 @dataclass
 class Step:
     name: str
     seconds: float
     detail: str = ""
+    failed: bool = False  # the step raised: the progress rows mark it
 
 
 @dataclass
@@ -44,6 +51,9 @@ class VerifyResult:
     error: dict[str, str] | None = None
     warnings: list[str] = field(default_factory=list)
     resolution: dict[str, Any] | None = None  # asof.AsOf.to_dict(): as of when requirements were resolved, and why
+    source: dict[str, Any] | None = None  # what the URI resolved to: run id, logged model id, name/version, tracking URI
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str | None = None  # set by finish(): every verdict goes through it
 
     @property
     def ok(self) -> bool:
@@ -54,7 +64,7 @@ class VerifyResult:
         return sum(s.seconds for s in self.steps)
 
     def finish(self, status: str, reason: str, exit_code: int | None = None) -> VerifyResult:
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.finished_at = status, reason, now_iso()
         default = {PASSED: EXIT_PASSED, UNVERIFIED: EXIT_PASSED, FAILED: EXIT_FAILED, ERROR: EXIT_ENV}[status]
         self.exit_code = default if exit_code is None else exit_code
         return self
@@ -74,14 +84,15 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "uri": self.uri, "status": self.status, "exit_code": self.exit_code, "reason": self.reason,
-            "backend": self.backend, "model_dir": self.model_dir,
+            "backend": self.backend, "model_dir": self.model_dir, "model": self.source,
+            "started_at": self.started_at, "finished_at": self.finished_at,
             "env": {"key": self.env_key, "path": self.env_path, "reused": self.env_reused,
                     "python": self.python_version, "logged_python": self.logged_python,
                     "interpreter": self.interpreter_reason, "runner_python": self.runner_python,
                     "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution},
             "expectations": self.expectations, "baseline": self.baseline,
             "expectations_kind": (self.baseline or {}).get("kind"),
-            "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
+            "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail, "failed": s.failed} for s in self.steps],
             "seconds": round(self.seconds, 3),
             "examples": self.examples,
             "comparison": self.comparison.to_dict() if self.comparison else None,

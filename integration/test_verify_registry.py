@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -201,7 +202,9 @@ class _Rows(HTMLParser):
 def test_html_report_lists_every_model_and_renders_in_headless_chromium(local_run: dict, tmp_path: Path) -> None:
     page = local_run["out"] / "r.html"
     text = page.read_text()
-    assert "<svg" in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")  # self-contained
+    assets = re.sub(r"<p id='meta'.*?</p>", "", text).replace("http://www.w3.org/2000/svg", "")  # the meta line names the server
+    assert "<svg" in text and "http://" not in assets  # self-contained
+    assert re.search(r"<p id='meta'[^>]*>\d{4}-\d{2}-\d{2}T[^<]* &middot; tracking server http://127\.0\.0\.1:\d+ &middot; envforge ", text)
     parser = _Rows()
     parser.feed(text)
     cells = [r for r in parser.rows if r]

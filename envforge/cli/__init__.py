@@ -13,13 +13,14 @@ import signal
 import sys
 from typing import Any
 
+from envforge.backends.registry import NAMES as _BACKENDS
 from envforge.cli.output import escape
 from envforge.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, EnvforgeError, Terminated
 from envforge.version import __version__
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 envforge proves that a logged MLflow model still works when its environment is rebuilt:
-it downloads the model, rebuilds its environment from what was logged (uv, virtualenv, conda or docker),
+it downloads the model, rebuilds its environment from what was logged ({", ".join(_BACKENDS[:-1])} or {_BACKENDS[-1]}),
 installs its code_path wheels, runs its saved input example and compares the predictions with the ones
 recorded by `envforge record`.
 
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in _groups():
         group.add_parsers(sub)
+    from envforge.cli.conventions import apply
+
+    apply(sub)  # every command: Examples, -q/--quiet, -v/--verbose
     return parser
 
 
@@ -59,12 +63,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from rich.console import Console
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if getattr(args, "verbose", False) else "WARNING")  # MLflow's INFO lines are not envforge's output
+
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    err.envforge_quiet = bool(getattr(args, "quiet", False))  # -q: progress lines off (cli/output.say, ConsoleProgress)
     previous = _on_sigterm()
     try:
+        from envforge.cli.conventions import settle_uri
+        from envforge.cli.preflight import check_outputs
+
+        settle_uri(args)
+        check_outputs(args)  # before any work: a report path that cannot be written is exit 2 now, not after the build
         return int(commands()[args.command](args, out, err))
     except EnvforgeError as exc:
-        err.print(f"[bold red]envforge:[/] {escape(exc.paragraph())}", highlight=False)
+        from envforge.report.console import print_error
+
+        print_error(err, exc.message, exc.remedy)
         return exc.exit_code
     except Terminated:
         err.print("[bold]envforge: terminated (SIGTERM)[/]: child processes were stopped; an environment being built "

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
-from envforge.cli.output import escape, write_atomically
+from envforge.cli.output import escape, report_errors, write_atomically
+from envforge.cli.preflight import wrote
 
 
 def add_parsers(sub: Any) -> None:
@@ -19,7 +20,7 @@ def add_parsers(sub: Any) -> None:
     opt.add_uri(p)
     p.add_argument("--from", dest="start", type=lambda v: "lock" if v.strip() == "lock" else opt.resolve_value(v), default="logged",
                    metavar="logged|latest|DATE|lock", help="the moment it worked (default: logged, the MLmodel's utc_time_created), "
-                                                           "or `lock`: the lock stored with the model by `record --lock`")
+                                                           "or `lock`: the lock stored with the model by `record --store-lock`")
     p.add_argument("--to", dest="end", type=opt.resolve_value, default="latest", metavar="logged|latest|DATE",
                    help="the moment it breaks (default: latest, today's index)")
     p.add_argument("--input", action="append", default=[], metavar="FILE", help="a JSON input to run (repeatable); default: the model's example")
@@ -39,19 +40,35 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
                          "there would be nothing to bisect.", "Drop --lock (bisect also ignores a lock stored with the model).")
     if args.resolve:
         raise UsageError("bisect takes --from and --to, not --resolve.", "Pass e.g. `--from logged --to latest`.")
-    err.print(f"[bold]envforge bisect[/] {escape(args.uri)} [dim](backend {args.backend}, {args.start} → {args.end})[/]",
-              highlight=False)
+    if not args.quiet:
+        err.print(f"[bold]envforge bisect[/] {escape(args.uri)} [dim](backend {args.backend}, {args.start} → {args.end})[/]",
+                  highlight=False)
     opts = BisectOptions(start=args.start, end=args.end, backend=args.backend, tracking_uri=args.tracking_uri,
                          inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, max_steps=args.max_steps,
                          predict_timeout=args.predict_timeout, build=opt.build_options(args))
-    result = bisect(args.uri, opts, say=lambda text: err.print(f"  [dim]{escape(text)}[/]", highlight=False))
-    if args.json:
-        write_atomically(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    from envforge.result import now_iso
+
+    started = now_iso()
+    result = bisect(args.uri, opts, say=lambda text: None if args.quiet else err.print(f"  [dim]{escape(text)}[/]", highlight=False))
     style = {"agree": "bold green", "culprit": "bold red"}.get(result.verdict, "bold yellow")
     out.print(f"[{style}]{result.verdict.upper()}[/] {escape(result.message)}", highlight=False)
     builds = sum(1 for s in result.steps if s.get("built"))
     out.print(f"  {len(result.steps)} step(s), {builds} build(s), {result.seconds:.0f} s", highlight=False)
+    if args.json:  # after the verdict; the path was checked before the first build
+        with report_errors():
+            write_atomically(args.json, json.dumps(bisect_document(result, started), indent=2) + "\n")
+        out.print(escape(wrote([args.json])), highlight=False)
     return result.exit_code
+
+
+def bisect_document(result: Any, started: str) -> dict[str, Any]:
+    """bisect --json: its result with the header every envforge JSON report has."""
+    from envforge.report.json_report import SCHEMA_VERSION
+    from envforge.result import now_iso
+    from envforge.version import __version__
+
+    return {"schema_version": SCHEMA_VERSION, "envforge_version": __version__, "kind": "bisect", "started_at": started,
+            "finished_at": now_iso(), **result.to_dict()}
 
 
 COMMANDS = {"bisect": cmd_bisect}

@@ -10,6 +10,7 @@ from typing import Any
 
 from envforge.cli.output import escape
 from envforge.errors import UsageError
+from envforge.store.layout import envs_dir
 from envforge.store.prune import list_envs, prune
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -32,9 +33,11 @@ def add_parsers(sub: Any) -> None:
 def cmd_cache(args: argparse.Namespace, out: Any, err: Any) -> int:
     if args.cache_command == "list":
         envs = list_envs()
-        if args.json:
-            print(json.dumps({"envs": [e.to_dict() for e in envs]}, indent=2))
+        if args.json:  # the cache's path, and last use also as ISO 8601
+            print(json.dumps({"path": str(envs_dir()), "envs": [{**e.to_dict(), "last_used_at": _iso(e.last_used)} for e in envs]},
+                             indent=2))
         else:
+            out.print(f"cache: {escape(str(envs_dir()))}", highlight=False)
             _print_envs(out, envs)
         return 0
     pruned = prune(older_than=parse_duration(args.older_than) if args.older_than else None,
@@ -69,6 +72,12 @@ def _print_envs(out: Any, envs: list[Any]) -> None:
                       human_size(env.size), human_age(time.time() - env.last_used), escape(models or "-"))
     out.print(table)
     out.print(f"{len(envs)} env(s), {human_size(sum(e.size for e in envs))}", highlight=False)
+
+
+def _iso(epoch: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_duration(text: str) -> float:

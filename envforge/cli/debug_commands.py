@@ -13,6 +13,7 @@ from typing import Any
 
 from envforge.cli import options as opt
 from envforge.cli.output import escape, say, write_atomically, write_reports
+from envforge.cli.preflight import wrote
 
 _RUN_USAGE = "envforge run [OPTIONS] URI -- COMMAND [ARG ...]"
 
@@ -22,14 +23,15 @@ def add_parsers(sub: Any) -> None:
                            description="Build (or reuse) the model's environment and start a shell in it, with the env "
                                        "activated and the model directory in $MODEL_DIR. Exits with the shell's exit code.")
     opt.add_uri(shell)
-    shell.add_argument("--python", dest="repl", action="store_true", help="start the env's Python REPL instead of a shell")
+    shell.add_argument("--repl", "--python", dest="repl", action="store_true",
+                       help="start the env's Python REPL instead of a shell (--python: the old spelling, deprecated)")
     opt.add_env(shell, interpreter_flag="--interpreter")
 
     run = sub.add_parser("run", help="run a command inside the model's rebuilt environment (exit code passed through)",
                          usage=_RUN_USAGE,
                          description="Build (or reuse) the model's environment and run COMMAND in it ($MODEL_DIR is the "
                                      "model directory; `python` is the env's). envforge's options go before `--`.")
-    opt.add_uri(run)
+    opt.add_uri(run, alias=False)  # -m cannot precede a command that takes everything after the URI
     opt.add_env(run)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]", help="the command to run in the env")
 
@@ -39,7 +41,8 @@ def add_parsers(sub: Any) -> None:
                                       "packages that differ first, then a verdict.")
     opt.add_uri(diff)
     diff.add_argument("--expected", metavar="PATH_OR_URI", help="expectations file whose training-env freeze to use")
-    diff.add_argument("--all", action="store_true", help="also list packages only the training environment had")
+    diff.add_argument("--all", action="store_true", help="list every package (default: only those that differ, and python)")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when a package differs, 0 when none does (like git diff)")
     opt.add_print_json(diff)
     opt.add_env(diff)
 
@@ -59,7 +62,7 @@ def add_parsers(sub: Any) -> None:
     lock = sub.add_parser("lock", help="write the rebuilt environment as an exact lock (pins and hashes)",
                           description="Build (or reuse) the model's environment and write its installed packages as "
                                       "requirements with == pins and --hash lines. `envforge verify --lock FILE` installs "
-                                      "exactly that set; `envforge record --lock` stores one with the model.")
+                                      "exactly that set; `envforge record --store-lock` stores one with the model.")
     opt.add_uri(lock)
     lock.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write it (default: standard output)")
     opt.add_env(lock)
@@ -90,6 +93,8 @@ def cmd_run(args: argparse.Namespace, out: Any, err: Any) -> int:
         if before:  # envforge options given after the URI: parse them like the ones before it
             extra = argparse.ArgumentParser(prog="envforge run", usage=_RUN_USAGE, add_help=False)
             opt.add_env(extra)
+            extra.add_argument("-q", "--quiet", action="store_true")  # as every command has (cli/conventions.py)
+            extra.add_argument("-v", "--verbose", action="store_true")
             try:
                 _, unknown = extra.parse_known_args(before, namespace=args)
             except SystemExit:  # argparse has printed what is wrong (e.g. a bad --backend)
@@ -122,11 +127,17 @@ def cmd_diff(args: argparse.Namespace, out: Any, err: Any) -> int:
                      "reused": env.reused, "lock": loaded.lock.source if loaded.lock else None,
                      "resolved_as_of": env.resolved_as_of},
              "expectations": recorded.source if recorded else None}
+    code = diff_exit_code(result, args.exit_code)
     if args.json:
         print(json.dumps({**about, **result.to_dict()}, indent=2))
-        return 0
+        return code
     _print_diff(out, about, result, args.all)
-    return 0
+    return code
+
+
+def diff_exit_code(result: Any, asked: bool) -> int:
+    """--exit-code: 1 when a package differs (changed, missing, unsatisfied, added), else 0; without it always 0."""
+    return 1 if asked and any(row.differs for row in result.rows) else 0
 
 
 def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) -> None:
@@ -141,13 +152,17 @@ def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) ->
     table = Table(show_edge=False, pad_edge=False)
     for title in ["package", *columns, "status"]:
         table.add_column(title)
+    hidden = 0
     for row in result.rows:
-        if row.status == "training-only" and not show_all:
+        if not (show_all or row.differs or row.name == "python"):
+            hidden += 1
             continue
         style = "bold red" if row.status in ("missing", "unsatisfied") else ("yellow" if row.differs else "")
         cells = ([row.recorded or "-"] if result.recorded else []) + [row.requested or "-", row.installed or "-"]
         table.add_row(row.name, *(escape(c) for c in cells), f"[{style}]{row.status}[/]" if style else row.status)
     out.print(table)
+    if hidden:
+        out.print(f"  [dim]{hidden} package(s) that do not differ not shown (--all lists every one)[/]", highlight=False)
     out.print(f"[bold]verdict:[/] {escape(result.verdict)}", highlight=False)
 
 
@@ -155,12 +170,15 @@ def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.serve_check import serve_check
     from envforge.report.console import ConsoleProgress, print_result
 
-    err.print(f"[bold]envforge serve-check[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
+    if not args.quiet:
+        err.print(f"[bold]envforge serve-check[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
     result = serve_check(args.uri, progress=ConsoleProgress(err), backend=args.backend, tracking_uri=args.tracking_uri,
                          expected=args.expected, lock=args.lock, rtol=args.rtol, atol=args.atol, refresh=args.refresh,
                          start_timeout=args.start_timeout, request_timeout=args.request_timeout, **opt.build_keywords(args))
-    write_reports([result], args.json, args.junit)
-    print_result(out, result)
+    print_result(out, result, err)  # the verdict first, then the files
+    written = write_reports([result], args.json, args.junit)
+    if written:
+        out.print(escape(wrote(written)), highlight=False)
     return result.exit_code
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from envforge.cli import options as opt
 from envforge.cli.output import escape, write_reports
+from envforge.cli.preflight import wrote
 
 
 def add_parsers(sub: Any) -> None:
@@ -41,12 +42,16 @@ def add_parsers(sub: Any) -> None:
     record.add_argument("--no-synthesize", action="store_true",
                         help="without an input example or --input, fail instead of recording on a synthesized input")
     record.add_argument("--python", metavar="PATH", help="the training environment's interpreter (default: the one running envforge)")
-    record.add_argument("--lock", action="store_true", help="also rebuild the environment and store its exact lock with the model; "
-                                                             "later verifies install exactly that set")
+    record.add_argument("--store-lock", "--lock", dest="lock", action="store_true",
+                        help="also rebuild the environment and store its exact lock with the model; later verifies install "
+                             "exactly that set (--lock: the old spelling, deprecated: verify --lock takes a FILE)")
     opt.add_resolve(record)  # given: record in the env rebuilt as of then (an "as-logged rebuild" baseline), not here
     opt.add_backend(record, "with --resolve: how to build the rebuilt environment")
 
-    inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything")
+    inspect = sub.add_parser("inspect", help="show what envforge reads from a model, without building anything",
+                             description="Print what envforge reads from a model, without building anything: flavors, Python "
+                                         "and where it came from, env files, requirements, index options, wheels, input examples, "
+                                         "expectations, gaps and the environment key a build would use.")
     opt.add_uri(inspect)
     opt.add_tracking(inspect)
     opt.add_print_json(inspect)
@@ -74,8 +79,10 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         synthesize=not args.no_synthesize,
         **opt.build_keywords(args),
     )
-    write_reports([result], args.json, args.junit)
-    print_result(out, result)
+    print_result(out, result, err)  # the verdict first, then the files
+    written = write_reports([result], args.json, args.junit)
+    if written and not args.quiet:
+        out.print(escape(wrote(written)), highlight=False)
     return result.exit_code
 
 

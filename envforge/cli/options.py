@@ -19,16 +19,23 @@ URI_HELP = ("model URI: a local directory, file:..., runs:/<run_id>/<path>, mode
             "models:/<name>@<alias>, models:/<name>/latest or models:/m-<model id>")
 
 
-def add_uri(p: argparse.ArgumentParser) -> None:
-    p.add_argument("uri", help=URI_HELP)
+def add_uri(p: argparse.ArgumentParser, alias: bool = True) -> None:
+    """The model URI, positional or (`alias`) as MLflow spells it: -m/--model-uri (cli/conventions.settle_uri)."""
+    if not alias:
+        p.add_argument("uri", help=URI_HELP)
+        return
+    p.add_argument("uri", nargs="?", help=URI_HELP)
+    p.add_argument("-m", "--model-uri", dest="model_uri", metavar="URI", help="the model URI, as MLflow spells it (instead of URI)")
 
 
 def add_tracking(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI, e.g. http://127.0.0.1:5000 (default: $MLFLOW_TRACKING_URI, "
+                                                         "else MLflow's default store if it already exists: envforge never creates one)")
 
 
 def add_backend(p: argparse.ArgumentParser, what: str = "how to build the environment") -> None:
-    p.add_argument("--backend", default=DEFAULT, choices=NAMES, help=f"{what}: {help_text()} (default: {DEFAULT})")
+    p.add_argument("--backend", "--env-manager", dest="backend", default=DEFAULT, choices=NAMES,
+                   help=f"{what}: {help_text()} (default: {DEFAULT}; --env-manager is MLflow's spelling)")
 
 
 def add_index(p: argparse.ArgumentParser) -> None:
@@ -86,8 +93,8 @@ def add_env(p: argparse.ArgumentParser, interpreter_flag: str = "--python") -> N
     add_tracking(p)
     add_backend(p)
     p.add_argument("--lock", metavar="FILE", help="install exactly the packages of this lock (`envforge lock`) instead of the "
-                                                  "model's requirements (default: the lock stored by `record --lock`, if any)")
-    p.add_argument("--no-stored-lock", action="store_true", help="ignore a lock stored with the model by `record --lock`")
+                                                  "model's requirements (default: the lock stored by `record --store-lock`, if any)")
+    p.add_argument("--no-stored-lock", action="store_true", help="ignore a lock stored with the model by `record --store-lock`")
     p.add_argument(interpreter_flag, dest="interpreter", metavar="PATH", help="use this interpreter for the environment")
     p.add_argument("--python-match", choices=["auto", "exact", "minor"], default="auto",
                    help="auto (default): the logged patch version if installed, else the same minor with a warning")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,38 @@ def escape(text: str) -> str:
 
 def say(err: Any) -> Callable[[str], None]:
     """A progress callback that prints dim `envforge: ...` lines to `err`."""
+    if getattr(err, "envforge_quiet", False):  # -q
+        return lambda text: None
     return lambda text: err.print(f"[dim]envforge: {escape(text)}[/]", highlight=False)
 
 
-def write_reports(results: list[Any], json_path: Path | None, junit_path: Path | None) -> None:
-    if json_path:
-        from envforge.report.json_report import write_json
+def write_reports(results: list[Any], json_path: Path | None, junit_path: Path | None) -> list[Path]:
+    """Write the reports asked for; returns their paths. The paths were checked before any work
+    (cli/preflight.py); a write that fails anyway (a full disk) is an error naming the file, not a bug."""
+    written: list[Path] = []
+    with report_errors():
+        if json_path:
+            from envforge.report.json_report import write_json
 
-        write_json(results, json_path)
-    if junit_path:
-        from envforge.report.junit import write_junit
+            write_json(results, json_path)
+            written.append(json_path)
+        if junit_path:
+            from envforge.report.junit import write_junit
 
-        write_junit(results, junit_path)
+            write_junit(results, junit_path)
+            written.append(junit_path)
+    return written
+
+
+@contextlib.contextmanager
+def report_errors() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        from envforge.errors import UsageError
+
+        raise UsageError(f"Could not write the report {exc.filename}: {exc.strerror or exc}.",
+                         "Free some space or pass another path; the verdict above stands.") from None
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
+from envforge.cli.output import report_errors
+from envforge.cli.preflight import wrote
 from envforge.errors import EnvforgeError, UsageError
 
 
@@ -55,12 +57,16 @@ def add_parsers(sub: Any) -> None:
     opt.add_tracking(s)
 
 
-def _tracking(args: argparse.Namespace) -> str:
-    if args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
-        return str(args.tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
-    import mlflow
+def _tracking(args: argparse.Namespace, what: str = "the registry") -> str:
+    """The tracking server, checked before MLflow is asked (modeldir/tracking.py): none set and no default
+    store is an error (MLflow would create ./mlflow.db), a server that refuses connections fails in seconds."""
+    from envforge.modeldir.tracking import check_reachable, tracking_for
 
-    return str(mlflow.get_tracking_uri())
+    if getattr(args, "uris_file", None) and not getattr(args, "models", None) and not (args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")):
+        return ""  # only the file's URIs: each is checked as it is resolved (a local directory needs no server)
+    tracking = tracking_for(what, args.tracking_uri)
+    check_reachable(tracking)
+    return tracking
 
 
 def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
@@ -90,7 +96,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     for step in steps:
         if len(steps) > 1:
             (out if args.dry_run else err).print(f"as of {escape(step.label)}:", highlight=False)
-        for line in describe(step.plan):
+        for line in describe(step.plan) if args.dry_run or not args.quiet else []:
             (out if args.dry_run else err).print(escape(line), highlight=False)
     if args.dry_run:
         return 0
@@ -99,6 +105,8 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         prefix = f"[{step.label}] " if len(steps) > 1 else ""
 
         def show(target: Any, result: Any, prefix: str = prefix) -> None:
+            if args.quiet:
+                return
             style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
             err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(prefix + target.label)}: {escape(result.reason)}",
                       highlight=False)
@@ -110,22 +118,6 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     run = drift.merged(steps)
     found = drift.verdicts(steps)
     diff = report.changes(previous, run) if previous is not None else None
-    log_error = None
-    with _report_paths(args) as (json_path, junit_path, html_path):  # --log-to: all three, in a temp dir if not asked for
-        report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=diff)
-        drift.add_to_reports(steps, found, json_path, junit_path)
-        if html_path:
-            extra = _trend(run, tracking, args.log_to, started_ms) if args.log_to else ""
-            html.write_html(html_path, report.rows(run), run.summary(), diff or [], extra=extra)
-        if args.log_to:
-            from envforge.registry import mlflow_log
-
-            try:
-                run_id = mlflow_log.log_run(run, tracking, args.log_to, [p for p in (json_path, junit_path, html_path) if p],
-                                            started_ms=started_ms, passes=[(s.label, s.run) for s in steps], verdicts=found)
-                out.print(f"logged to MLflow: experiment {escape(args.log_to)}, run {run_id}", highlight=False)
-            except EnvforgeError as exc:
-                log_error = exc
     if args.tag_results and not run.interrupted:
         for warning in tags.write_tags(run, tracking):
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
@@ -138,8 +130,30 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         out.print(f"[{style}]{escape(v['text'])}[/]: {escape(v['label'])}", highlight=False)
     for line in (drift.summary(steps, found) if len(steps) > 1 else [run.summary()]):
         out.print(escape(line), highlight=False)
+    log_error = None
+    with report_errors(), _report_paths(args) as (json_path, junit_path, html_path):
+        # The verdicts first, then the files (their paths were checked before the run); --log-to wants all three, in a
+        # temporary directory where not asked for.
+        report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=diff)
+        drift.add_to_reports(steps, found, json_path, junit_path)
+        if html_path:
+            extra = _trend(run, tracking, args.log_to, started_ms) if args.log_to else ""
+            html.write_html(html_path, report.rows(run), run.summary(), diff or [], extra=extra, tracking_uri=tracking or None)
+        if args.log_to:
+            from envforge.registry import mlflow_log
+
+            try:
+                run_id = mlflow_log.log_run(run, tracking, args.log_to, [p for p in (json_path, junit_path, html_path) if p],
+                                            started_ms=started_ms, passes=[(s.label, s.run) for s in steps], verdicts=found)
+                out.print(f"logged to MLflow: experiment {escape(args.log_to)}, run {run_id}", highlight=False)
+            except EnvforgeError as exc:
+                log_error = exc
+    if args.json or args.junit or args.html:
+        out.print(escape(wrote([args.json, args.junit, args.html])), highlight=False)
     if log_error is not None:  # after the verdicts: the run happened, only its record in MLflow is missing
-        err.print(f"[bold red]envforge:[/] {escape(log_error.paragraph())}", highlight=False)
+        from envforge.report.console import print_error
+
+        print_error(err, log_error.message, log_error.remedy)
         return run.exit_code or log_error.exit_code
     return run.exit_code
 
@@ -170,7 +184,7 @@ def cmd_status(args: argparse.Namespace, out: Any, err: Any) -> int:
 
     from envforge.registry.tags import STATUS, read_status
 
-    status = read_status(args.uri, _tracking(args))
+    status = read_status(args.uri, _tracking(args, args.uri))
     if STATUS not in status.tags:
         out.print(f"{escape(status.name)}/{status.version}: not verified (no {STATUS} tag)", highlight=False)
         return 1

@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
+from envforge.modeldir.suggest import check_scheme, registered_hint
+from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
 from envforge.store.filelocks import locked
 from envforge.store.layout import models_dir
@@ -77,7 +79,12 @@ def resolve(
     scheme = urlparse(uri).scheme
     if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
         return _local(uri)
-    tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking_uri()
+    check_scheme(uri)
+    if needs_tracking(uri):  # checked before MLflow is asked: no ./mlflow.db created, no minutes of retries
+        tracking = tracking_for(uri, tracking_uri)
+        check_reachable(tracking, progress)
+    else:
+        tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking_uri()
     return _within(timeout, uri, tracking, lambda: _remote(uri, tracking, refresh, progress))
 
 
@@ -180,12 +187,25 @@ def _resolve_error(uri: str, tracking: str, exc: Exception) -> ResolveError:
     if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
         return ResolveError(
             f"{redact(uri)} does not exist at the tracking server {redact(tracking)}: {redact(first)}",
-            "Check the name, version or alias, and that --tracking-uri (or MLFLOW_TRACKING_URI) points at the right server.",
+            "Check the name, version or alias, and that --tracking-uri (or MLFLOW_TRACKING_URI) points at the right server."
+            + _name_hint(uri, tracking),
         )
     return ResolveError(
         f"Could not fetch {redact(uri)} from {redact(tracking)}: {redact(first)}",
         "Check that the tracking server is reachable and that --tracking-uri (or MLFLOW_TRACKING_URI) is right.",
     )
+
+
+def _name_hint(uri: str, tracking: str) -> str:
+    """For models:/<name>/...: the registered names closest to an unknown name (modeldir/suggest.py)."""
+    m = _VERSION_RE.match(uri) or _ALIAS_RE.match(uri)
+    name = m.group("name") if m else (uri[len("models:/"):].split("/")[0] if uri.startswith("models:/") else "")
+    if not name or name.startswith("m-"):
+        return ""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
+    return registered_hint(name, lambda: [r.name for r in client.search_registered_models(max_results=1000)])
 
 
 def _cache_dir(uri: str, tracking: str) -> Path:

@@ -23,10 +23,14 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 
 def render(rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]], title: str = "envforge verify-registry",
-           extra: str = "") -> str:
+           extra: str = "", tracking_uri: str | None = None, generated_at: str | None = None) -> str:
     """`extra`: more HTML after the table (registry/trend.py's last nights)."""
+    from envforge.result import now_iso
+
+    meta = (f"<p id='meta' class='reason'>{escape(generated_at or now_iso())} &middot; tracking server "
+            f"{escape(redact(tracking_uri)) if tracking_uri else '(none)'} &middot; envforge {escape(__version__)}</p>")
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{escape(title)}</h1>", f"<p id='summary'>{escape(summary)}</p>"]
+             f"<h1>{escape(title)}</h1>", meta, f"<p id='summary'>{escape(summary)}</p>"]
     if changes:
         parts.append("<h2>Changed since the previous run</h2><ul id='changes'>")
         parts += [f"<li>{escape(redact(c['label']))}: {escape(c['before'])} &rarr; <b>{escape(c['after'])}</b></li>" for c in changes]
@@ -39,9 +43,10 @@ def render(rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str
     return "\n".join(parts)
 
 
-def write_html(path: Path, rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]], extra: str = "") -> None:
+def write_html(path: Path, rows: list[dict[str, Any]], summary: str, changes: list[dict[str, str]], extra: str = "",
+               tracking_uri: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(rows, summary, changes, extra=extra), encoding="utf-8")
+    path.write_text(render(rows, summary, changes, extra=extra, tracking_uri=tracking_uri), encoding="utf-8")
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

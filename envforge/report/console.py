@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from envforge.redact import redact
-from envforge.result import ERROR, FAILED, PASSED, Step, VerifyResult
+from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, Step, VerifyResult
 
-_STYLE = {PASSED: "bold green", FAILED: "bold red", ERROR: "bold red", "unverified": "bold yellow"}
+_STYLE = {PASSED: "bold green", FAILED: "bold red", ERROR: "bold red", UNVERIFIED: "bold yellow"}
 
 
 class ConsoleProgress:
@@ -19,6 +19,8 @@ class ConsoleProgress:
         self._step = ""
 
     def started(self, step: str) -> None:
+        if getattr(self.console, "envforge_quiet", False):  # -q: no progress rows
+            return
         self._step = step
         self._status = self.console.status(f"[bold]{step}[/]…")
         self._status.start()
@@ -28,18 +30,40 @@ class ConsoleProgress:
             self._status.update(f"[bold]{self._step}[/]: {redact(text)}")
 
     def done(self, step: Step) -> None:
+        if getattr(self.console, "envforge_quiet", False):
+            return
         if self._status is not None:
             self._status.stop()
             self._status = None
         detail = f"  [dim]{redact(step.detail)}[/]" if step.detail else ""
+        if step.failed:  # the step that raised: the error follows
+            detail = "  [bold red]✗ failed[/]" + detail
         self.console.print(f"  [cyan]{step.name:<8}[/] {step.seconds:7.2f} s{detail}", highlight=False)
 
 
-def print_result(console: Any, result: VerifyResult) -> None:
+def print_error(console: Any, message: str, remedy: str | None = None) -> None:
+    """An error, once: `envforge: error: ...` and `fix: ...` (the CLI prints them on stderr)."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]envforge: error:[/] {escape(redact(message))}", highlight=False)
+    if remedy:
+        console.print(f"[bold]fix:[/] {escape(redact(remedy))}", highlight=False)
+
+
+def print_result(console: Any, result: VerifyResult, err: Any = None) -> None:
+    """The verdict and what it rests on on `console`; an envforge error once, on `err` (default: `console`)."""
     from rich.markup import escape
 
     style = _STYLE.get(result.status, "bold")
-    console.print(f"[{style}]{result.status.upper()}[/] {escape(redact(result.uri))}: {escape(redact(result.reason))}", highlight=False)
+    if result.error:  # the reason is the error's first line: say it once, where errors go
+        print_error(err or console, result.error["message"], result.error.get("remedy"))
+        console.print(f"[{style}]{result.status.upper()}[/] {escape(redact(result.uri))} (exit {result.exit_code})", highlight=False)
+    else:
+        console.print(f"[{style}]{result.status.upper()}[/] {escape(redact(result.uri))}: {escape(redact(result.reason))}",
+                      highlight=False)
+    if result.status == UNVERIFIED and result.exit_code == 0:
+        console.print("  [yellow]unverified exits 0[/]: pass --require-expected to make a model without expectations fail (exit 1)",
+                      highlight=False)
     if result.python_version:
         console.print(f"  python {result.python_version} ({escape(result.interpreter_reason or '')}); "
                       f"env {'reused' if result.env_reused else 'built'}: [dim]{result.env_path}[/]", highlight=False)
@@ -64,10 +88,6 @@ def print_result(console: Any, result: VerifyResult) -> None:
         _print_diffs(console, result)
     if result.model_error:
         _print_model_error(console, result.model_error)
-    if result.error:
-        console.print(f"[bold red]error:[/] {escape(redact(result.error['message']))}", highlight=False)
-        if result.error.get("remedy"):
-            console.print(f"[bold]fix:[/] {escape(result.error['remedy'])}", highlight=False)
 
 
 def _print_diffs(console: Any, result: VerifyResult) -> None:

@@ -11,9 +11,15 @@ from envforge.redact import redact
 from envforge.result import VerifyResult
 from envforge.version import __version__
 
+SCHEMA_VERSION = 2  # 2: schema_version, started_at/finished_at, model (what the URI resolved to), steps[].failed
+
 
 def write_json(results: list[VerifyResult], path: Path) -> None:
-    document = {"envforge_version": __version__, "results": [_strict(r.to_dict()) for r in results]}
+    """The document envforge/report/schema.json describes (tests/test_report_schema.py validates every kind)."""
+    started = min((r.started_at for r in results), default=None)
+    finished = max((r.finished_at or r.started_at for r in results), default=None)
+    document = {"schema_version": SCHEMA_VERSION, "envforge_version": __version__, "started_at": started,
+                "finished_at": finished, "results": [_strict(r.to_dict()) for r in results]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, allow_nan=False))
 

@@ -21,10 +21,13 @@ class CliRun:
         return self.stdout + self.stderr
 
 
-def envforge(*args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 900) -> CliRun:
+def envforge(*args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 900,
+             cwd: Path | None = None, unset: tuple[str, ...] = ()) -> CliRun:
     full_env = {**os.environ, "ENVFORGE_HOME": str(home), "COLUMNS": "200", **(env or {})}
+    for name in unset:
+        full_env.pop(name, None)
     proc = subprocess.run([sys.executable, "-m", "envforge", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, cwd=cwd)
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 
