@@ -5,9 +5,12 @@ Never a shell: argv elements can come from model files, which are untrusted.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -75,7 +78,7 @@ def run(
     is killed after a short grace instead of keeping envforge waiting for the pipes to close."""
     start = time.monotonic()
     proc = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        supervised(argv, env, cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
     )
     _LIVE.add(proc)
@@ -148,6 +151,25 @@ def kill_running() -> None:
         _kill_group(proc)
 
 
+def supervised(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> list[str]:
+    """argv, started through envforge/deathwatch.py on Linux: it and all it starts die with envforge
+    (see that module). argv[0] is looked up here, as Popen would, so a missing program is still a
+    FileNotFoundError in envforge rather than an exit code 127 of the supervisor."""
+    argv = list(argv)
+    if not sys.platform.startswith("linux") or not sys.executable:
+        return argv
+    if os.sep in argv[0]:
+        exe: str | None = argv[0] if os.access(os.path.join(cwd or ".", argv[0]), os.X_OK) else None
+    else:
+        exe = shutil.which(argv[0], path=os.pathsep.join(os.get_exec_path(env)))
+    if exe is None or os.path.isdir(os.path.join(cwd or ".", exe)):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    return [sys.executable, "-I", "-S", _DEATHWATCH, str(os.getpid()), exe, *argv]
+
+
+_DEATHWATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deathwatch.py")  # run by path, never imported
+
+
 def _kill_group(proc: subprocess.Popen[Any]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -186,7 +208,7 @@ class Background:
         self.argv = tuple(argv)
         self.log = log
         with open(log, "wb") as handle:
-            self.proc = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(supervised(argv, env, cwd), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=dict(env), cwd=cwd, start_new_session=True)
 
     def running(self) -> bool:
