@@ -4,7 +4,7 @@
 on writing into the env directory that the next run rebuilds and then trusts. PR_SET_PDEATHSIG alone
 does not cover it: the kernel clears it on fork, so the build backend `uv` starts for an sdist (a
 grandchild of envforge) would outlive everything. So envforge starts each child through this small
-supervisor, run by path as `python -I -S deathwatch.py PARENT_PID EXECUTABLE ARGV...` (stdlib only, never imports
+supervisor, run by path as `python -I -S deathwatch.py PARENT_PID HELD_FDS EXECUTABLE ARGV...` (stdlib only, never imports
 envforge; about one interpreter start, ~15-60 ms, per child), which
 
 - becomes a child subreaper (PR_SET_CHILD_SUBREAPER): whatever its command starts and abandons is
@@ -14,6 +14,10 @@ envforge; about one interpreter start, ~15-60 ms, per child), which
 - runs the command, reaps what it leaves, and when the command exits kills what is left of its tree
   (nothing a build step starts outlives the step) and exits with the command's status, dying by the
   same signal if a signal ended the command, so callers see the returncode they always saw.
+
+HELD_FDS (comma-separated, or -): descriptors the supervisor keeps open, closed in the command, until
+its whole tree is dead. store/build_fence.py passes its lock this way, so a later build of the same env
+waits until every process of an interrupted one is gone before it wipes the directory.
 
 SIGUSR1, not SIGTERM: `Background.stop()` sends TERM to the process group for a graceful shutdown,
 which the supervisor ignores (its command gets the TERM from the group) while it waits for the command.
@@ -90,7 +94,8 @@ def on_parent_death(_number, _frame):
 
 
 def main(argv):
-    parent, executable, command = int(argv[1]), argv[2], argv[3:]
+    parent, held, executable, command = int(argv[1]), argv[2], argv[3], argv[4:]
+    held_fds = [int(fd) for fd in held.split(",") if fd.isdigit()]
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(DEATH_SIGNAL, on_parent_death)
@@ -102,6 +107,8 @@ def main(argv):
     if pid == 0:
         for sig in (DEATH_SIGNAL, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
+        for fd in held_fds:  # the supervisor holds them for its tree; the command has no business with them
+            os.close(fd)
         try:
             os.execv(executable, command)
         except OSError as exc:

@@ -5,6 +5,7 @@ Never a shell: argv elements can come from model files, which are untrusted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +80,7 @@ def run(
     start = time.monotonic()
     proc = subprocess.Popen(
         supervised(argv, env, cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
+        env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True, pass_fds=_held(),
     )
     _LIVE.add(proc)
     drain = _Drain(proc)
@@ -164,10 +165,29 @@ def supervised(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | No
         exe = shutil.which(argv[0], path=os.pathsep.join(os.get_exec_path(env)))
     if exe is None or os.path.isdir(os.path.join(cwd or ".", exe)):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
-    return [sys.executable, "-I", "-S", _DEATHWATCH, str(os.getpid()), exe, *argv]
+    held = ",".join(map(str, _held())) or "-"
+    return [sys.executable, "-I", "-S", _DEATHWATCH, str(os.getpid()), held, exe, *argv]
 
 
 _DEATHWATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deathwatch.py")  # run by path, never imported
+_HOLDING = threading.local()
+
+
+@contextlib.contextmanager
+def holding(fd: int) -> Iterator[None]:
+    """While inside, every child this thread starts keeps `fd` open in its supervisor (not in the command
+    itself) until its whole tree is dead: a lock on fd is then held as long as anything of that tree
+    lives, even after envforge is killed (store/build_fence.py)."""
+    previous = getattr(_HOLDING, "fds", ())
+    _HOLDING.fds = (*previous, fd)
+    try:
+        yield
+    finally:
+        _HOLDING.fds = previous
+
+
+def _held() -> tuple[int, ...]:
+    return tuple(getattr(_HOLDING, "fds", ())) if sys.platform.startswith("linux") else ()
 
 
 def _kill_group(proc: subprocess.Popen[Any]) -> None:
@@ -209,7 +229,7 @@ class Background:
         self.log = log
         with open(log, "wb") as handle:
             self.proc = subprocess.Popen(supervised(argv, env, cwd), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=dict(env), cwd=cwd, start_new_session=True)
+                                         env=dict(env), cwd=cwd, start_new_session=True, pass_fds=_held())
 
     def running(self) -> bool:
         return self.proc.poll() is None

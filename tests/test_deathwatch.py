@@ -3,6 +3,7 @@ real processes, a real `kill -9` of the parent alone, /proc scanned for what is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,3 +84,46 @@ def test_argv0_is_kept_and_what_the_command_left_dies_when_it_exits() -> None:
     outcome = run(["sh", "-c", f'echo "$0"; (sleep {tag}.1 > /dev/null 2>&1 &)'], timeout=60)
     assert outcome.ok and outcome.stdout == "sh\n"
     assert _wait_for(lambda: not _alive(tag), 5), _alive(tag)
+
+
+FENCED = """
+import sys
+from envforge.proc import run
+from envforge.store.build_fence import fenced
+with fenced(sys.argv[1]):
+    run(["sleep", sys.argv[2]], timeout=600)
+"""
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_the_build_fence_is_held_until_every_survivor_of_a_killed_build_is_gone(tmp_path: Path, monkeypatch) -> None:
+    """The supervisor is stopped (SIGSTOP) before envforge is killed, so the survivor outlives it for as
+    long as the test wants: the next build's fence must wait for it, then get through once it is gone."""
+    from envforge.errors import EnvBuildError
+    from envforge.store.build_fence import fenced
+
+    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path))
+    key, tag = "f" * 64, f"63{os.getpid() % 1000:03d}.5"
+    parent = subprocess.Popen([sys.executable, "-c", FENCED, key, tag], env={**os.environ, "ENVFORGE_HOME": str(tmp_path)})
+    supervisor = 0
+    try:
+        assert _wait_for(lambda: _alive(tag[:5]), 30)
+        supervisor = _parent_of(_alive(tag[:5])[0])
+        os.kill(supervisor, signal.SIGSTOP)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        with pytest.raises(EnvBuildError, match="interrupted build") as caught, fenced(key, timeout=0.5):
+            pass
+        assert "fuser" in caught.value.remedy and _alive(tag[:5]), "the survivor should still be there"
+        os.kill(supervisor, signal.SIGCONT)  # its pending parent-death signal now kills its tree
+        with fenced(key, timeout=30):
+            assert not _alive(tag[:5])
+    finally:
+        if supervisor:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(supervisor, signal.SIGCONT)
+        for pid in _alive(tag[:5]):
+            os.kill(pid, signal.SIGKILL)
