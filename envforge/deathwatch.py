@@ -5,7 +5,8 @@ on writing into the env directory that the next run rebuilds and then trusts. PR
 does not cover it: the kernel clears it on fork, so the build backend `uv` starts for an sdist (a
 grandchild of envforge) would outlive everything. So envforge starts each child through this small
 supervisor, run by path as `python -I -S deathwatch.py PARENT_PID HELD_FDS EXECUTABLE ARGV...` (stdlib only, never imports
-envforge; about one interpreter start, ~15-60 ms, per child), which
+envforge; about one bare interpreter start per child: 30 ms at best on a loaded 2-core machine
+where `python -I -S -c pass` takes 22), which
 
 - becomes a child subreaper (PR_SET_CHILD_SUBREAPER): whatever its command starts and abandons is
   re-parented to it rather than to init, so it can always find all of them in /proc;
@@ -31,12 +32,14 @@ of the thread that started it. Hence PDEATHSIG is safe here without a dedicated 
 Linux only (prctl); elsewhere proc.py runs commands directly.
 """
 
-import ctypes
 import os
-import resource
-import signal
 import sys
 import time
+
+try:  # _signal and _ctypes, not signal and ctypes: importing those two costs more than the interpreter's start
+    import _signal as signal
+except ImportError:  # pragma: no cover - not CPython
+    import signal
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -73,10 +76,21 @@ def reap():
         pass
 
 
+def has_children(me):
+    """Whether anything lives below this (single-threaded) process: a subreaper's descendants all
+    hang below its direct children. True when the kernel does not say (no CONFIG_PROC_CHILDREN)."""
+    try:
+        with open(f"/proc/{me}/task/{me}/children", "rb") as handle:
+            return bool(handle.read().strip())
+    except OSError:
+        return True
+
+
 def kill_tree():
     me = os.getpid()
     for _ in range(1000):
-        pids = descendants(me)
+        reap()
+        pids = descendants(me) if has_children(me) else []
         if not pids:
             return
         for pid in pids:
@@ -93,14 +107,25 @@ def on_parent_death(_number, _frame):
     os._exit(128 + DEATH_SIGNAL)
 
 
+def prctl(option, value):
+    """prctl(2) through _ctypes' own entry points (what ctypes.CDLL(None).prctl calls), else ctypes."""
+    try:
+        import _ctypes
+
+        return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, os.RTLD_NOW), "prctl"), (option, value, 0, 0, 0))
+    except (ImportError, AttributeError, OSError):
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
 def main(argv):
     parent, held, executable, command = int(argv[1]), argv[2], argv[3], argv[4:]
     held_fds = [int(fd) for fd in held.split(",") if fd.isdigit()]
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(DEATH_SIGNAL, on_parent_death)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    libc.prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0)
+    prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL))
     if os.getppid() != parent:  # envforge died before the signal was asked for
         os._exit(128 + DEATH_SIGNAL)
     pid = os.fork()
@@ -125,6 +150,8 @@ def main(argv):
             signal.signal(number, signal.SIG_DFL)  # SIGKILL and SIGSTOP cannot be caught: already default
         except (OSError, ValueError):
             pass
+        import resource
+
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the command dumped core already if it could
         os.kill(os.getpid(), number)
         os._exit(128 + number)
