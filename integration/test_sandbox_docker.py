@@ -75,3 +75,56 @@ def test_writes_outside_do_not_land_from_docker(recorded: Path, docker_home: Pat
     assert code == 0, output  # the model returned its input: it passes, and wrote nothing of the host's
     assert [_digest(p) for p in watched] == before
     assert not (docker_home / "PWNED").exists() and sorted(os.listdir(user_home)) == [".aws", ".bashrc"]
+
+
+def _containers_running(client, marker: str) -> list[str]:
+    """Running containers (of any test on this engine) in which a process's command line is `marker`."""
+    found = []
+    for container in client.containers.list(filters={"label": "org.envforge.run=1"}):
+        try:
+            processes = container.top().get("Processes") or []
+        except Exception:  # it ended meanwhile
+            continue
+        if any(marker in " ".join(map(str, row)) for row in processes):
+            found.append(container.id)
+    return found
+
+
+def test_sigkill_of_envforge_stops_the_model_container(recorded: Path, docker_home: Path, user_home: Path, tmp_path: Path,
+                                                       engine: dict[str, str]) -> None:
+    """`kill -9` of envforge alone, mid-predict: the container's stdin is envforge's attach connection,
+    which the kernel closes; the runner (the container's PID 1) sees EOF and exits, ending the model."""
+    import signal
+    import time
+
+    from tests.support.cli import start_envforge
+    from tests.support.docker import client as docker_client
+
+    client = docker_client(engine["DOCKER_HOST"])
+    model = attack(recorded, tmp_path, "subprocess.Popen(['sleep', '6153'])\ntime.sleep(600)\nreturn x")
+    proc = start_envforge("verify", str(model), "--backend", "docker", "--base-image", BASE_IMAGE, home=docker_home,
+                          env={**engine, "HOME": str(user_home)})
+    ids: list[str] = []
+    try:
+        deadline = time.monotonic() + 900
+        while not ids and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            ids = _containers_running(client, "sleep 6153")
+        assert ids, f"the model never started its process: {proc.communicate()}"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for _ in range(10):
+            if not _containers_running(client, "sleep 6153"):
+                break
+            time.sleep(0.5)
+        assert _containers_running(client, "sleep 6153") == [], "the model's container outlived envforge"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for container_id in ids:  # the stopped container stays (envforge removes it when it lives to): the test's debris
+            try:
+                client.containers.get(container_id).remove(force=True)
+            except Exception:
+                pass
+    code, output, _ = verify(recorded, docker_home, user_home, engine)
+    assert code == 0, output
