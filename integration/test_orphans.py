@@ -1,7 +1,8 @@
 """No orphans after SIGKILL (issue 13, item 3): `kill -9` of envforge alone, its pid and not its process
 group, mid-build. Real envforge CLI, real uv building a real sdist whose in-tree PEP 517 backend sleeps
 (no index needed for it: `requires = []`, served by --find-links), /proc scanned afterwards. Mid-predict
-is in test_sandbox.py (test_sigkill_of_envforge_leaves_no_model_process, sandbox on and off).
+is in test_sandbox.py (test_sigkill_of_envforge_leaves_no_model_process, sandbox on and off) and, for
+--backend docker, in test_sandbox_docker.py.
 """
 
 from __future__ import annotations

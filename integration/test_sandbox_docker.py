@@ -3,8 +3,9 @@
 credentials in a temporary HOME, a TCP server on 127.0.0.1 and a Unix socket of the host, writes to
 ~/.bashrc, the env cache and the test's temp dir) against a real engine (scripts/setup-docker.sh) and
 its debootstrap base image. The container has its own filesystem and no network: each attack finds
-nothing of the host to reach. The limits, daemon and symlink cases are the uv-backend tests' (the
-engine enforces --memory and pids there; the symlink check runs before any backend).
+nothing of the host to reach. And `kill -9` of envforge mid-predict stops the model's container. The
+limits, daemon and symlink cases are the uv-backend tests' (the engine enforces --memory and pids
+there; the symlink check runs before any backend).
 """
 
 from __future__ import annotations
