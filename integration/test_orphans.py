@@ -99,7 +99,8 @@ def _tied_to(root: Path) -> list[str]:
     return found
 
 
-def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_verify_rebuilds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["uv", "virtualenv"])  # uv's and pip's sdist builds
+def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_verify_rebuilds(backend: str, tmp_path: Path) -> None:
     home, here, links = tmp_path / "home", tmp_path / "build-state", tmp_path / "links"
     here.mkdir()
     _sdist(links, here)
@@ -109,7 +110,7 @@ def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_veri
     assert envforge("record", str(model), home=tmp_path / "record-home").returncode == 0
     requirements = model / "requirements.txt"
     requirements.write_text(requirements.read_text().rstrip("\n") + "\nslowbuild==1.0\n")
-    args = ("verify", str(model), "--backend", "uv", "--sandbox", "off", "--find-links", str(links))
+    args = ("verify", str(model), "--backend", backend, "--sandbox", "off", "--find-links", str(links))
 
     (here / "slow").touch()
     proc = start_envforge(*args, home=home)
