@@ -5,12 +5,16 @@ Never a shell: argv elements can come from model files, which are untrusted.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +79,8 @@ def run(
     is killed after a short grace instead of keeping envforge waiting for the pipes to close."""
     start = time.monotonic()
     proc = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
+        supervised(argv, env, cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True, pass_fds=_held(),
     )
     _LIVE.add(proc)
     drain = _Drain(proc)
@@ -148,6 +152,44 @@ def kill_running() -> None:
         _kill_group(proc)
 
 
+def supervised(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> list[str]:
+    """argv, started through envforge/deathwatch.py on Linux: it and all it starts die with envforge
+    (see that module). argv[0] is looked up here, as Popen would, so a missing program is still a
+    FileNotFoundError in envforge rather than an exit code 127 of the supervisor."""
+    argv = list(argv)
+    if not sys.platform.startswith("linux") or not sys.executable:
+        return argv
+    if os.sep in argv[0]:
+        exe: str | None = argv[0] if os.access(os.path.join(cwd or ".", argv[0]), os.X_OK) else None
+    else:
+        exe = shutil.which(argv[0], path=os.pathsep.join(os.get_exec_path(env)))
+    if exe is None or os.path.isdir(os.path.join(cwd or ".", exe)):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    held = ",".join(map(str, _held())) or "-"
+    return [sys.executable, "-I", "-S", _DEATHWATCH, str(os.getpid()), held, exe, *argv]
+
+
+_DEATHWATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deathwatch.py")  # run by path, never imported
+_HOLDING = threading.local()
+
+
+@contextlib.contextmanager
+def holding(fd: int) -> Iterator[None]:
+    """While inside, every child this thread starts keeps `fd` open in its supervisor (not in the command
+    itself) until its whole tree is dead: a lock on fd is then held as long as anything of that tree
+    lives, even after envforge is killed (store/build_fence.py)."""
+    previous = getattr(_HOLDING, "fds", ())
+    _HOLDING.fds = (*previous, fd)
+    try:
+        yield
+    finally:
+        _HOLDING.fds = previous
+
+
+def _held() -> tuple[int, ...]:
+    return tuple(getattr(_HOLDING, "fds", ())) if sys.platform.startswith("linux") else ()
+
+
 def _kill_group(proc: subprocess.Popen[Any]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -186,8 +228,8 @@ class Background:
         self.argv = tuple(argv)
         self.log = log
         with open(log, "wb") as handle:
-            self.proc = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=dict(env), cwd=cwd, start_new_session=True)
+            self.proc = subprocess.Popen(supervised(argv, env, cwd), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=dict(env), cwd=cwd, start_new_session=True, pass_fds=_held())
 
     def running(self) -> bool:
         return self.proc.poll() is None

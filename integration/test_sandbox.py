@@ -279,29 +279,43 @@ def test_conda_env_model_cannot_read_secrets(conda_channel: str, user_home: Path
     assert report["sandbox"]["home"] == "scratch"
 
 
-def test_sigkill_of_envforge_leaves_no_model_process(recorded: Path, shared_home: Path, user_home: Path, tmp_path: Path) -> None:
-    """`kill -9` of envforge alone, mid-predict: bubblewrap dies with its parent, and its PID namespace with it."""
+@pytest.mark.parametrize("sandbox", ["on", "off"])
+def test_sigkill_of_envforge_leaves_no_model_process(recorded: Path, shared_home: Path, user_home: Path, tmp_path: Path,
+                                                     sandbox: str) -> None:
+    """`kill -9` of envforge alone, mid-predict. Sandbox on: bubblewrap dies with its parent, and its PID
+    namespace with it. Off: the runner's supervisor (envforge/deathwatch.py) kills the runner's whole tree.
+    Either way nothing of it is left after 5 s, and the next verify passes."""
     import signal
     import time
 
+    import psutil
+
     from tests.support.cli import start_envforge
 
-    model = attack(recorded, tmp_path, "subprocess.Popen(['sleep', '6151'])\ntime.sleep(600)\nreturn x")
-    proc = start_envforge("verify", str(model), "--sandbox", "on", home=shared_home,
-                          env={"HOME": str(user_home), "PYENV_ROOT": os.environ.get("PYENV_ROOT", f"{REAL_HOME}/.pyenv"),
-                               "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", f"{REAL_HOME}/.cache/uv")})
+    marker = "sleep 6151" if sandbox == "on" else "sleep 6152"
+    model = attack(recorded, tmp_path, f"subprocess.Popen({marker.split()!r})\ntime.sleep(600)\nreturn x")
+    env = {"HOME": str(user_home), "PYENV_ROOT": os.environ.get("PYENV_ROOT", f"{REAL_HOME}/.pyenv"),
+           "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", f"{REAL_HOME}/.cache/uv")}
+    proc = start_envforge("verify", str(model), "--sandbox", sandbox, home=shared_home, env=env)
+    tree: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 300
-        while not survivors("sleep 6151") and time.monotonic() < deadline and proc.poll() is None:
+        while not survivors(marker) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
-        assert survivors("sleep 6151"), "the model never started its process"
+        assert survivors(marker), "the model never started its process"
+        tree = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        for _ in range(10):
-            if not survivors("sleep 6151"):
-                break
-            time.sleep(0.5)
-        assert survivors("sleep 6151") == []
+        psutil.wait_procs(tree, timeout=5)
+        assert survivors(marker) == []
+        assert [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == [], "outlived envforge"
     finally:
         if proc.poll() is None:
             proc.kill()
+        for p in tree:  # the test's own debris, if it failed
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+    code, output, _ = verify(recorded, shared_home, user_home, "--sandbox", sandbox)
+    assert code == 0, output

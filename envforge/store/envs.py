@@ -2,7 +2,9 @@
 
 One lock per key (concurrent runs build once), the build happens in the env's own directory
 and a state marker is written last: a directory without a marker is an interrupted build and
-is wiped, never reused. A marker is trusted only after the backend's health check.
+is wiped, never reused. A marker is trusted only after the backend's health check. Why in place and
+not in a temp dir renamed into place (envs are not relocatable), and how a process left over from an
+interrupted build is kept from writing into the next build (the fence), is in store/build_fence.py.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
 from envforge.errors import EnvBuildError
 from envforge.spec import EnvSpec
+from envforge.store.build_fence import fenced
 from envforge.store.filelocks import locked
 from envforge.store.layout import env_dir as _env_dir
 from envforge.store.layout import env_lock_name, envs_dir
@@ -43,19 +46,20 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
                 log(f"the cached environment failed its health check: {unhealthy}; rebuilding")
         elif dest.exists():
             log("removing an interrupted or outdated build")
-        _wipe(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        start = time.monotonic()
-        try:
-            built = backend.build(spec, model_dir, dest, options, log)
-            state = _state(spec, built, options, time.monotonic() - start)
-            write_marker(dest, state)
-        except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
+        with fenced(spec.key):  # nothing of an interrupted build still runs (store/build_fence.py)
             _wipe(dest)
-            no_space = _out_of_space(exc)
-            if no_space:
-                raise no_space from None
-            raise
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            start = time.monotonic()
+            try:
+                built = backend.build(spec, model_dir, dest, options, log)
+                state = _state(spec, built, options, time.monotonic() - start)
+                write_marker(dest, state)
+            except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
+                _wipe(dest)
+                no_space = _out_of_space(exc)
+                if no_space:
+                    raise no_space from None
+                raise
         return _env(dest, state, reused=False)
 
 

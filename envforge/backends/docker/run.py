@@ -34,11 +34,15 @@ class ContainerExecutor:
                 self.image, entrypoint=argv[:1], command=argv[1:], user=str(UID), working_dir=WORKDIR,
                 network_mode="none", mem_limit=self.memory, memswap_limit=self.memory, pids_limit=1024,
                 cap_drop=["ALL"], security_opt=["no-new-privileges"], labels={"org.envforge.run": "1"},
-                environment={**self.env, "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": "file:///tmp/mlruns"},
+                environment={**self.env, "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": "file:///tmp/mlruns",
+                             "ENVFORGE_LIFELINE": "stdin"},
+                stdin_open=True,  # not detached: StdinOnce too, so stdin closes when envforge's attach connection does (the lifeline)
             )
+        lifeline = None
         try:
             with engine_errors("Copying the request into the container"):
                 container.put_archive(WORKDIR, _tar_file("request.json", (workdir / "request.json").read_bytes()))
+                lifeline = container.attach_socket(params={"stdin": 1, "stream": 1})
                 container.start()
             returncode, timed_out = _wait(container, timeout)
             with engine_errors("Reading the container's output"):
@@ -53,6 +57,8 @@ class ContainerExecutor:
         finally:
             with engine_errors("Removing the container"):
                 container.remove(force=True)
+            if lifeline is not None:
+                lifeline.close()
         return Outcome(tuple(argv), returncode, stdout, stderr, time.monotonic() - start, timed_out)
 
     def finish(self, passed: bool) -> dict[str, Any] | None:

@@ -25,6 +25,8 @@ RUNNER_VERSION = 1
 
 def main(argv):
     request_path, result_path = argv[1], argv[2]
+    if os.environ.get("ENVFORGE_LIFELINE") == "stdin":
+        watch_lifeline()
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
     result = {"runner_version": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3],
@@ -319,6 +321,25 @@ def freeze():
         if name and name.lower() not in seen:
             seen[name.lower()] = {"name": name, "version": dist.version}
     return sorted(seen.values(), key=lambda d: d["name"].lower())
+
+
+def watch_lifeline():
+    """Under --backend docker the container's stdin is envforge's attach connection (the runner is the
+    container's PID 1): EOF means envforge is gone, killed or not, so the runner exits at once and the
+    kernel ends everything the model started in the container. No orphan outlives `kill -9` of envforge."""
+    import threading
+
+    def watch():
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass
+        os._exit(137)
+
+    thread = threading.Thread(target=watch, name="envforge-lifeline")
+    thread.daemon = True
+    thread.start()
 
 
 if __name__ == "__main__":

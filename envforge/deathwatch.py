@@ -1,0 +1,162 @@
+"""Run one command so that it, and everything it starts, dies with envforge (issue 13: no orphans).
+
+`kill -9` of envforge's pid alone (not its process group) leaves every child running: an installer goes
+on writing into the env directory that the next run rebuilds and then trusts. PR_SET_PDEATHSIG alone
+does not cover it: the kernel clears it on fork, so the build backend `uv` starts for an sdist (a
+grandchild of envforge) would outlive everything. So envforge starts each child through this small
+supervisor, run by path as `python -I -S deathwatch.py PARENT_PID HELD_FDS EXECUTABLE ARGV...` (stdlib only, never imports
+envforge; about one bare interpreter start per child: 30 ms at best on a loaded 2-core machine
+where `python -I -S -c pass` takes 22), which
+
+- becomes a child subreaper (PR_SET_CHILD_SUBREAPER): whatever its command starts and abandons is
+  re-parented to it rather than to init, so it can always find all of them in /proc;
+- asks for SIGUSR1 when envforge dies (PR_SET_PDEATHSIG), and on it SIGKILLs every descendant
+  (repeatedly, until none is left: a fork bomb too) and exits;
+- runs the command, reaps what it leaves, and when the command exits kills what is left of its tree
+  (nothing a build step starts outlives the step) and exits with the command's status, dying by the
+  same signal if a signal ended the command, so callers see the returncode they always saw.
+
+HELD_FDS (comma-separated, or -): descriptors the supervisor keeps open, closed in the command, until
+its whole tree is dead. store/build_fence.py passes its lock this way, so a later build of the same env
+waits until every process of an interrupted one is gone before it wipes the directory.
+
+SIGUSR1, not SIGTERM: `Background.stop()` sends TERM to the process group for a graceful shutdown,
+which the supervisor ignores (its command gets the TERM from the group) while it waits for the command.
+
+Threads: the kernel sends the parent-death signal when the *thread* that forked the child exits, not
+the process. envforge starts children from worker threads (verify-registry's pool), so that would fire
+early if a thread could end before its child; it cannot: proc.run waits for its child in the thread that
+started it (on every path, exceptions included), and a Background server is stopped by the `with` block
+of the thread that started it. Hence PDEATHSIG is safe here without a dedicated forking thread.
+
+Linux only (prctl); elsewhere proc.py runs commands directly.
+"""
+
+import os
+import sys
+import time
+
+try:  # _signal and _ctypes, not signal and ctypes: importing those two costs more than the interpreter's start
+    import _signal as signal
+except ImportError:  # pragma: no cover - not CPython
+    import signal
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+DEATH_SIGNAL = signal.SIGUSR1
+
+
+def descendants(root):
+    """Every live process below `root`, by walking /proc's parent links."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/" + name + "/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields and fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            found.append(pid)
+            todo.append(pid)
+    return found
+
+
+def reap():
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def has_children(me):
+    """Whether anything lives below this (single-threaded) process: a subreaper's descendants all
+    hang below its direct children. True when the kernel does not say (no CONFIG_PROC_CHILDREN)."""
+    try:
+        with open(f"/proc/{me}/task/{me}/children", "rb") as handle:
+            return bool(handle.read().strip())
+    except OSError:
+        return True
+
+
+def kill_tree():
+    me = os.getpid()
+    for _ in range(1000):
+        reap()
+        pids = descendants(me) if has_children(me) else []
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        reap()
+        time.sleep(0.005)
+
+
+def on_parent_death(_number, _frame):
+    kill_tree()
+    os._exit(128 + DEATH_SIGNAL)
+
+
+def prctl(option, value):
+    """prctl(2) through _ctypes' own entry points (what ctypes.CDLL(None).prctl calls), else ctypes."""
+    try:
+        import _ctypes
+
+        return _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, os.RTLD_NOW), "prctl"), (option, value, 0, 0, 0))
+    except (ImportError, AttributeError, OSError):
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def main(argv):
+    parent, held, executable, command = int(argv[1]), argv[2], argv[3], argv[4:]
+    held_fds = [int(fd) for fd in held.split(",") if fd.isdigit()]
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(DEATH_SIGNAL, on_parent_death)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL))
+    if os.getppid() != parent:  # envforge died before the signal was asked for
+        os._exit(128 + DEATH_SIGNAL)
+    pid = os.fork()
+    if pid == 0:
+        for sig in (DEATH_SIGNAL, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        for fd in held_fds:  # the supervisor holds them for its tree; the command has no business with them
+            os.close(fd)
+        try:
+            os.execv(executable, command)
+        except OSError as exc:
+            os.write(2, f"deathwatch: cannot run {command[0]}: {exc}\n".encode())
+        os._exit(127)
+    while True:
+        done, status = os.waitpid(-1, 0)
+        if done == pid:
+            break
+    kill_tree()
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            signal.signal(number, signal.SIG_DFL)  # SIGKILL and SIGSTOP cannot be caught: already default
+        except (OSError, ValueError):
+            pass
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the command dumped core already if it could
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
