@@ -75,10 +75,9 @@ MODEL_FILES = Limit("ENVFORGE_MAX_MODEL_FILES", 100_000, "files", "in the model 
 OUTPUT_BYTES = Limit("ENVFORGE_MAX_OUTPUT_BYTES", 2 * MB, "bytes", "of a subprocess's output kept (its head and tail)")
 REGISTRY_VERSIONS = Limit("ENVFORGE_MAX_REGISTRY_VERSIONS", 5_000, "versions",
                           "in one registry selection without --limit")
-HTTP_TIMEOUT = Limit("ENVFORGE_HTTP_TIMEOUT", 120, "seconds", "for one tracking-server or artifact-store request")
 
 ALL = (YAML_BYTES, CONDA_LOCK_BYTES, TEXT_BYTES, JSON_BYTES, LINE_CHARS, REQUIREMENT_LINES, INCLUDE_DEPTH, YAML_DEPTH,
-       YAML_NODES, JSON_DEPTH, JSON_VALUES, MODEL_FILES, OUTPUT_BYTES, REGISTRY_VERSIONS, HTTP_TIMEOUT)
+       YAML_NODES, JSON_DEPTH, JSON_VALUES, MODEL_FILES, OUTPUT_BYTES, REGISTRY_VERSIONS)
 
 # The kinds of file read_bounded reads, and the size limit of each.
 KINDS = {"yaml": YAML_BYTES, "conda-lock": CONDA_LOCK_BYTES, "text": TEXT_BYTES, "json": JSON_BYTES}
