@@ -67,7 +67,8 @@ def load(location: str | Path, *, tracking_uri: str | None = None) -> Expectatio
     except ValueError as exc:
         raise ModelDirError(f"The expectations file {path} is not valid JSON ({exc}).", "Re-create it with `envforge record`.") from None
     examples = data.get("examples") if isinstance(data, dict) else None
-    if not isinstance(examples, list) or not all(isinstance(e, dict) and "name" in e and "prediction" in e for e in examples):
+    if not isinstance(examples, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) and "prediction" in e
+                                                   for e in examples):
         raise ModelDirError(f"The expectations file {path} has no valid `examples` list.", "Re-create it with `envforge record`.")
     return Expectations(
         source=str(location), examples=tuple(examples), python=data.get("python"),

@@ -40,7 +40,7 @@ def parse_lines(lines: list[str], model_dir: Path, origin: str, parsed: Parsed |
     limits.check_lines(lines, origin)  # bounded before any per-line work (issue 17)
     logical = logical_lines(lines)
     parsed.lines_read += len(logical)
-    limits.REQUIREMENT_LINES.check(parsed.lines_read, origin if depth == 0 else f"{origin} and the files including it")
+    limits.REQUIREMENT_LINES.check(parsed.lines_read, origin if depth == 0 else f"{origin} (counted with the files that include it)")
     for number, line in logical:
         limits.LINE_CHARS.check(len(line), f"{origin}, line {number} (with its continuation lines)")
         where = f"{origin}, line {number}"

@@ -1,0 +1,208 @@
+"""Fuzzing the SIZE and SHAPE of every file a model directory holds (issue 17), where tests/test_spec_fuzz.py
+fuzzes their content: very long, very many, very deep and very repetitive inputs, up to ~100 MB.
+
+Each case runs the real CLI (`envforge inspect DIR`, which reads every file and builds nothing) and must end
+with exit 0, 1, 2 or 3 (never 70), with no traceback, within 10 s of envforge's OWN CPU time and under 500 MB
+of its peak RSS: both read from os.wait4's rusage of that one process (tests/support/measured.py), not from
+the wall clock of a busy machine. Big inputs are written by repeating a unit, not drawn by hypothesis.
+The cases that once failed are kept as @examples.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.support.measured import Measured, measured_envforge
+
+MAX_CPU_SECONDS = 10.0
+MAX_RSS_MB = 500.0
+MAX_BYTES = 110 * 1024 * 1024
+
+BASE = {
+    "MLmodel": "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    python_version: 3.11.7\n"
+               "    env: {virtualenv: python_env.yaml, conda: conda.yaml}\n"
+               "saved_input_example_info: {artifact_path: input_example.json, type: dataframe, pandas_orient: split}\n",
+    "python_env.yaml": "python: 3.11.7\nbuild_dependencies: [pip]\ndependencies: [-r requirements.txt]\n",
+    "conda.yaml": "channels: [conda-forge]\ndependencies: [python=3.11.7, pip, {pip: [mlflow]}]\n",
+    "requirements.txt": "mlflow\n-c constraints.txt\n",
+    "constraints.txt": "numpy<3\n",
+    "system_requirements.txt": "libgomp1\n",
+    "input_example.json": '{"columns": ["a"], "data": [[1]]}',
+    "envforge-expectations.json": '{"examples": [{"name": "input_example", "prediction": [0]}]}',
+}
+YAML_KINDS = ("MLmodel", "python_env.yaml", "conda.yaml")
+TEXT_KINDS = ("requirements.txt", "constraints.txt", "system_requirements.txt")
+JSON_KINDS = ("input_example.json", "envforge-expectations.json")
+
+Segments = list[tuple[str, int]]  # (unit, how many times): the file is their concatenation
+
+
+def _yaml(kind: str, shape: str, token: str, n: int) -> Segments:
+    head = BASE[kind] + "extra:"
+    if shape == "long":
+        return [(head + " '", 1), (token, n), ("'\n", 1)]
+    if shape == "many":
+        return [(head + "\n", 1), (f"  - {token}\n", n)]
+    if shape == "deep":
+        return [(head + " ", 1), ("[", n), ("]", n), ("\n", 1)]
+    if shape == "deep-block":
+        n = min(n, 3000)  # the file grows as n squared
+        return [(head + "\n", 1), *((" " * (i + 2) + "a:\n", 1) for i in range(n)), (" " * (n + 2) + "x\n", 1)]
+    levels = min(n, 40)  # repetitive: a "billion laughs", every level aliasing the one below ten times
+    lines = ["\n  l0: &l0 [lol]\n"] + [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, levels)]
+    return [(head, 1), ("".join(lines), 1)]
+
+
+def _text(kind: str, shape: str, token: str, n: int) -> Segments:
+    first = "mlflow\n" if kind == "requirements.txt" else ""
+    if shape == "long":
+        return [(first, 1), (token, n), ("\n", 1)]
+    if shape == "many":
+        return [(first, 1), (token + "\n", n)]
+    if shape in ("deep", "deep-block"):  # a line continued n times: one logical line
+        return [(first, 1), (token + "\\\n", n), ("x\n", 1)]
+    return [(first, 1), (f"-r {kind}\n" if n % 2 else "-c constraints.txt\n", min(n, 10**6))]  # repetitive includes, cycles
+
+
+def _json(kind: str, shape: str, token: str, n: int) -> Segments:
+    quoted = token.replace("\\", "\\\\").replace('"', '\\"')
+    if shape == "long":
+        return [('{"columns": ["', 1), (quoted, n), ('"], "data": [[1]]}', 1)]
+    if shape == "many":
+        return [("[", 1), ("{},", n), ("{}]", 1)]
+    if shape in ("deep", "deep-block"):
+        return [("[", n), ("]", n)]
+    return [('{"examples": [', 1), ('{"name": "e", "prediction": [1, 2]},', n), ('{"name": 1, "prediction": 1}]}', 1)]
+
+
+def _write(path: Path, segments: Segments) -> None:
+    total = sum(len(unit.encode("utf-8", "surrogatepass")) * count for unit, count in segments)
+    assert total <= MAX_BYTES * 2, "a case larger than the test means to write"
+    with path.open("wb") as handle:
+        for unit, count in segments:
+            data = unit.encode("utf-8", "surrogatepass")
+            block = max(1, (1 << 20) // max(len(data), 1))
+            while count > 0:
+                step = min(block, count)
+                handle.write(data * step)
+                count -= step
+
+
+def _model(root: Path, kind: str, shape: str, token: str, n: int) -> Path:
+    model = root / "model"
+    shutil.rmtree(model, ignore_errors=True)
+    model.mkdir(parents=True)
+    for name, text in BASE.items():
+        (model / name).write_text(text)
+    build = _yaml if kind in YAML_KINDS else _text if kind in TEXT_KINDS else _json
+    segments = build(kind, shape, token, n)
+    unit_bytes = max(len(u.encode("utf-8", "surrogatepass")) for u, c in segments if c == max(c for _, c in segments))
+    if max(c for _, c in segments) * unit_bytes > MAX_BYTES:  # at most ~100 MB: scale the repeated part down
+        scale = MAX_BYTES / (max(c for _, c in segments) * unit_bytes)
+        segments = [(u, max(1, int(c * scale)) if c > 1 else c) for u, c in segments]
+    _write(model / kind, segments)
+    return model
+
+
+def check_bounded(run: Measured) -> None:
+    assert run.returncode in (0, 1, 2, 3), f"exit {run.returncode}:\n{run.output[-3000:]}"
+    assert "Traceback" not in run.output and "internal error" not in run.output, run.output[-3000:]
+    assert run.cpu_seconds < MAX_CPU_SECONDS, f"envforge used {run.cpu_seconds:.1f} s of CPU"
+    assert run.peak_rss_mb < MAX_RSS_MB, f"envforge's peak RSS was {run.peak_rss_mb:.0f} MB"
+
+
+tokens = st.one_of(st.sampled_from(["a", "a://", "a:/", " ", "#", " #", "\\", "==1", "[", "(", ";", "@", "/", "../",
+                                    "-r ", "é", "a,", "'", '"', "\t", "&a ", "*a ", "numpy==1.0", "\x00"]),
+                   st.text(min_size=1, max_size=6))
+sizes = st.sampled_from([1, 10, 1_000, 100_000, 1_000_000, 10_000_000, 100_000_000])
+shapes = st.sampled_from(["long", "many", "deep", "deep-block", "repetitive"])
+SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("envforge-home")
+
+
+@SETTINGS
+@given(st.sampled_from(YAML_KINDS), shapes, tokens, sizes)
+@example("MLmodel", "deep", "[", 5_000)             # exit 70: RecursionError in PyYAML's composer
+@example("MLmodel", "deep-block", "a", 3_000)       # the same, nested by indentation
+@example("MLmodel", "repetitive", "", 12)           # a billion laughs: 10**11 values once expanded
+@example("conda.yaml", "many", "a", 10_000_000)     # 40 MB of list items
+def test_yaml_files_of_any_size_and_shape(tmp_path: Path, home: Path, kind: str, shape: str, token: str, n: int) -> None:
+    check_bounded(measured_envforge("inspect", str(_model(tmp_path, kind, shape, token, n)), home=home))
+
+
+@SETTINGS
+@given(st.sampled_from(TEXT_KINDS), shapes, tokens, sizes)
+@example("requirements.txt", "long", "a", 3_000_000)           # minutes in redact(): a quadratic regex on a long word
+@example("requirements.txt", "long", "a://", 1_000_000)       # the channel-token regex rescanning from every "x://"
+@example("requirements.txt", "many", "numpy==1.0", 2_000_000)  # gigabytes and minutes for two million lines
+@example("requirements.txt", "repetitive", "", 1)             # -r requirements.txt: an include cycle
+@example("constraints.txt", "deep", "a", 1_000_000)           # one logical line continued a million times
+def test_text_files_of_any_size_and_shape(tmp_path: Path, home: Path, kind: str, shape: str, token: str, n: int) -> None:
+    check_bounded(measured_envforge("inspect", str(_model(tmp_path, kind, shape, token, n)), home=home))
+
+
+@SETTINGS
+@given(st.sampled_from(JSON_KINDS), shapes, tokens, sizes)
+@example("input_example.json", "deep", "", 100_000)              # RecursionError in json.loads
+@example("input_example.json", "many", "", 5_000_000)            # 15 MB of `{},`: 430 MB of dicts
+@example("envforge-expectations.json", "repetitive", "", 1)      # an example whose name is not a string
+@example("envforge-expectations.json", "long", "a", 100_000_000)  # 100 MB
+def test_json_files_of_any_size_and_shape(tmp_path: Path, home: Path, kind: str, shape: str, token: str, n: int) -> None:
+    check_bounded(measured_envforge("inspect", str(_model(tmp_path, kind, shape, token, n)), home=home))
+
+
+def test_a_chain_of_includes_deeper_than_the_limit_is_refused(tmp_path: Path, home: Path) -> None:
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    (model / "requirements.txt").write_text("mlflow\n-r inc1.txt\n")
+    for i in range(1, 30):
+        (model / f"inc{i}.txt").write_text(f"-r inc{i + 1}.txt\n")
+    (model / "inc30.txt").write_text("numpy\n")
+    run = measured_envforge("inspect", str(model), home=home)
+    check_bounded(run)
+    assert "levels of -r/-c includes" in run.output and "ENVFORGE_MAX_INCLUDE_DEPTH" in run.output
+
+
+def test_an_include_cycle_is_named(tmp_path: Path, home: Path) -> None:
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    (model / "requirements.txt").write_text("mlflow\n-r a.txt\n")
+    (model / "a.txt").write_text("-r b.txt\n")
+    (model / "b.txt").write_text("-r a.txt\n")
+    run = measured_envforge("inspect", str(model), home=home)
+    check_bounded(run)
+    assert "in a cycle: requirements.txt -> a.txt -> b.txt -> a.txt" in run.output
+
+
+def test_a_limit_is_raised_by_its_variable(tmp_path: Path, home: Path) -> None:
+    model = _model(tmp_path, "requirements.txt", "many", "numpy==1.0", 20)
+    run = measured_envforge("inspect", "--json", str(model), home=home, env={"ENVFORGE_MAX_REQUIREMENT_LINES": "10"})
+    assert "22 lines of requirements" in run.output and "ENVFORGE_MAX_REQUIREMENT_LINES=N" in run.output
+    run = measured_envforge("inspect", "--json", str(model), home=home, env={"ENVFORGE_MAX_REQUIREMENT_LINES": "100"})
+    assert run.returncode == 0 and "ENVFORGE_MAX_REQUIREMENT_LINES" not in run.output
+
+
+def test_a_model_directory_of_too_many_files_is_refused(tmp_path: Path, home: Path) -> None:
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    (model / "wheels").mkdir()
+    for i in range(1_200):
+        (model / "wheels" / f"w{i}.txt").touch()
+    run = measured_envforge("inspect", str(model), home=home, env={"ENVFORGE_MAX_MODEL_FILES": "1000"})
+    check_bounded(run)
+    assert run.returncode == 2 and "files in the model directory" in run.output and "ENVFORGE_MAX_MODEL_FILES" in run.output
+
+
+def test_a_code_path_too_long_for_the_file_system_is_exit_2(tmp_path: Path, home: Path) -> None:
+    """hypothesis found it in tests/test_spec_fuzz.py: `OSError: File name too long` from find_wheels (exit 70)."""
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    (model / "MLmodel").write_text(BASE["MLmodel"].replace("    env:", "    code: " + "c" * 300 + "\n    env:"))
+    run = measured_envforge("inspect", str(model), home=home)
+    check_bounded(run)
+    assert "too long for any file system" in run.output
