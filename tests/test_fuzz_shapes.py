@@ -206,3 +206,23 @@ def test_a_code_path_too_long_for_the_file_system_is_exit_2(tmp_path: Path, home
     run = measured_envforge("inspect", str(model), home=home)
     check_bounded(run)
     assert "too long for any file system" in run.output
+
+
+JUST_UNDER = {  # the costliest inputs the limits still accept: what bounds envforge's CPU and memory
+    "1M dicts of two keys": ("input_example.json", [("[", 1), ('{"a":1,"b":2},', 999_000), ("{}]", 1)]),
+    "1.4M empty dicts": ("input_example.json", [("[", 1), ("{},", 1_450_000), ("{}]", 1)]),
+    "900k expectations": ("envforge-expectations.json", [('{"examples": [', 1), ('{"name":"e","prediction":1},', 900_000),
+                                                          ('{"name":"e","prediction":1}]}', 1)]),
+    "199k YAML values": ("MLmodel", [(BASE["MLmodel"] + "extra:\n", 1), ("  - a\n", 199_000)]),
+    "10k long requirement lines": ("requirements.txt", [("mlflow\n", 1), ("a" * 399 + "\n", 9_998)]),
+}
+
+
+@pytest.mark.parametrize("case", JUST_UNDER)
+def test_the_largest_accepted_inputs_stay_bounded(tmp_path: Path, home: Path, case: str) -> None:
+    kind, segments = JUST_UNDER[case]
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    _write(model / kind, segments)
+    run = measured_envforge("inspect", str(model), home=home)
+    check_bounded(run)
+    assert run.returncode == 0 and "far larger than" not in run.output  # accepted, not refused
