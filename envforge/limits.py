@@ -81,6 +81,7 @@ ALL = (YAML_BYTES, CONDA_LOCK_BYTES, TEXT_BYTES, JSON_BYTES, LINE_CHARS, REQUIRE
 
 # The kinds of file read_bounded reads, and the size limit of each.
 KINDS = {"yaml": YAML_BYTES, "conda-lock": CONDA_LOCK_BYTES, "text": TEXT_BYTES, "json": JSON_BYTES}
+_SYNTAX = {"yaml": "YAML", "conda-lock": "YAML", "text": "text", "json": "JSON"}
 
 
 def read_bounded(path: Path, kind: str, *, where: str | None = None,
@@ -100,7 +101,8 @@ def read_bounded(path: Path, kind: str, *, where: str | None = None,
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start}).", remedy or "Fix or re-log the file.") from None
+        raise error(f"{name} is not valid {_SYNTAX[kind]} (not UTF-8: {exc.reason} at byte {exc.start}).",
+                    remedy or "Fix or re-log the file.") from None
 
 
 def check_lines(lines: list[str], where: str, error: type[EnvforgeError] = ModelDirError) -> None:
