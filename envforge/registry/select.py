@@ -69,8 +69,9 @@ def _from_registry(selection: Selection, tracking_uri: str) -> list[Target]:
     pattern = selection.models or "*"
     names = sorted(n for n in _call(tracking_uri, lambda: _model_names(client)) if fnmatch.fnmatchcase(n, pattern))
     targets: list[Target] = []
+    bounded = not selection.latest and not selection.aliases  # else the selection is already narrowed
     for name in names:
-        versions = _call(tracking_uri, lambda n=name: _versions(client, n))  # type: ignore[misc]
+        versions = _call(tracking_uri, lambda n=name, b=bounded: _versions(client, n, b))  # type: ignore[misc]
         aliases_of: dict[str, list[str]] = {}
         registered = _call(tracking_uri, lambda n=name: client.get_registered_model(n))  # type: ignore[misc]
         for alias, number in (getattr(registered, "aliases", None) or {}).items():
@@ -93,20 +94,20 @@ def _model_names(client: Any) -> list[str]:
     while True:
         page = client.search_registered_models(max_results=100, page_token=token)
         names += [m.name for m in page]
-        limits.REGISTRY_VERSIONS.check(len(names), "The registry's list of models", UsageError, _NARROW, at_least=True)
         token = getattr(page, "token", None)
         if not token:
             return names
 
 
-def _versions(client: Any, name: str) -> list[Any]:
+def _versions(client: Any, name: str, bounded: bool = True) -> list[Any]:
     escaped = name.replace("'", "\\'")
     found, token = [], None
     while True:
         page = client.search_model_versions(f"name = '{escaped}'", max_results=1000, page_token=token)
         found += list(page)
         # listing a model of 100,000 versions is refused after the limit, not paged to the end (issue 17)
-        limits.REGISTRY_VERSIONS.check(len(found), f"The registered model {name!r}", UsageError, _NARROW, at_least=True)
+        if bounded:
+            limits.REGISTRY_VERSIONS.check(len(found), f"The registered model {name!r}", UsageError, _NARROW, at_least=True)
         token = getattr(page, "token", None)
         if not token:
             return found
