@@ -226,3 +226,31 @@ def test_the_largest_accepted_inputs_stay_bounded(tmp_path: Path, home: Path, ca
     run = measured_envforge("inspect", str(model), home=home)
     check_bounded(run)
     assert run.returncode == 0 and "far larger than" not in run.output  # accepted, not refused
+
+
+LOCKS = {  # envforge-lock.txt stored with the model: read by verify before anything is built (every case is refused)
+    "100 MB": [("numpy==1.26.4 --hash=sha256:00\n", 3_400_000)],
+    "too many lines": [("numpy==1.26.4 --hash=sha256:00\n", 20_000)],
+    "one long line": [("numpy==1.26.4", 1), (" --hash=sha256:00", 200_000), ("\n", 1)],
+    "continued a million times": [("numpy==1.26.4 \\\n", 1_000_000)],
+}
+
+
+@pytest.mark.parametrize("case", LOCKS)
+def test_verify_refuses_a_stored_lock_of_any_size_and_shape(tmp_path: Path, home: Path, case: str) -> None:
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    _write(model / "envforge-lock.txt", LOCKS[case])
+    run = measured_envforge("verify", str(model), "--backend", "uv", home=home)
+    check_bounded(run)
+    assert run.returncode == 2 and "far larger than any real model's" in run.output, run.output[-2000:]
+
+
+def test_verify_refuses_a_model_directory_of_too_many_files_before_reading_it(tmp_path: Path, home: Path) -> None:
+    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
+    for i in range(60):
+        (model / "artifacts" / f"d{i}").mkdir(parents=True)
+        for j in range(20):
+            (model / "artifacts" / f"d{i}" / f"f{j}").touch()
+    run = measured_envforge("verify", str(model), "--backend", "uv", home=home, env={"ENVFORGE_MAX_MODEL_FILES": "1000"})
+    check_bounded(run)
+    assert run.returncode == 2 and "files in the model directory" in run.output, run.output[-2000:]
