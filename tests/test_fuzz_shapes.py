@@ -10,111 +10,16 @@ The cases that once failed are kept as @examples.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support.measured import Measured, measured_envforge
-
-MAX_CPU_SECONDS = 10.0
-MAX_RSS_MB = 500.0
-MAX_BYTES = 110 * 1024 * 1024
-
-BASE = {
-    "MLmodel": "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    python_version: 3.11.7\n"
-               "    env: {virtualenv: python_env.yaml, conda: conda.yaml}\n"
-               "saved_input_example_info: {artifact_path: input_example.json, type: dataframe, pandas_orient: split}\n",
-    "python_env.yaml": "python: 3.11.7\nbuild_dependencies: [pip]\ndependencies: [-r requirements.txt]\n",
-    "conda.yaml": "channels: [conda-forge]\ndependencies: [python=3.11.7, pip, {pip: [mlflow]}]\n",
-    "requirements.txt": "mlflow\n-c constraints.txt\n",
-    "constraints.txt": "numpy<3\n",
-    "system_requirements.txt": "libgomp1\n",
-    "input_example.json": '{"columns": ["a"], "data": [[1]]}',
-    "envforge-expectations.json": '{"examples": [{"name": "input_example", "prediction": [0]}]}',
-}
-YAML_KINDS = ("MLmodel", "python_env.yaml", "conda.yaml")
-TEXT_KINDS = ("requirements.txt", "constraints.txt", "system_requirements.txt")
-JSON_KINDS = ("input_example.json", "envforge-expectations.json")
-
-Segments = list[tuple[str, int]]  # (unit, how many times): the file is their concatenation
-
-
-def _yaml(kind: str, shape: str, token: str, n: int) -> Segments:
-    head = BASE[kind] + "extra:"
-    if shape == "long":
-        return [(head + " '", 1), (token, n), ("'\n", 1)]
-    if shape == "many":
-        return [(head + "\n", 1), (f"  - {token}\n", n)]
-    if shape == "deep":
-        return [(head + " ", 1), ("[", n), ("]", n), ("\n", 1)]
-    if shape == "deep-block":
-        n = min(n, 3000)  # the file grows as n squared
-        return [(head + "\n", 1), *((" " * (i + 2) + "a:\n", 1) for i in range(n)), (" " * (n + 2) + "x\n", 1)]
-    levels = min(n, 40)  # repetitive: a "billion laughs", every level aliasing the one below ten times
-    lines = ["\n  l0: &l0 [lol]\n"] + [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, levels)]
-    return [(head, 1), ("".join(lines), 1)]
-
-
-def _text(kind: str, shape: str, token: str, n: int) -> Segments:
-    first = "mlflow\n" if kind == "requirements.txt" else ""
-    if shape == "long":
-        return [(first, 1), (token, n), ("\n", 1)]
-    if shape == "many":
-        return [(first, 1), (token + "\n", n)]
-    if shape in ("deep", "deep-block"):  # a line continued n times: one logical line
-        return [(first, 1), (token + "\\\n", n), ("x\n", 1)]
-    return [(first, 1), (f"-r {kind}\n" if n % 2 else "-c constraints.txt\n", min(n, 10**6))]  # repetitive includes, cycles
-
-
-def _json(kind: str, shape: str, token: str, n: int) -> Segments:
-    quoted = token.replace("\\", "\\\\").replace('"', '\\"')
-    if shape == "long":
-        return [('{"columns": ["', 1), (quoted, n), ('"], "data": [[1]]}', 1)]
-    if shape == "many":
-        return [("[", 1), ("{},", n), ("{}]", 1)]
-    if shape in ("deep", "deep-block"):
-        return [("[", n), ("]", n)]
-    return [('{"examples": [', 1), ('{"name": "e", "prediction": [1, 2]},', n), ('{"name": 1, "prediction": 1}]}', 1)]
-
-
-def _write(path: Path, segments: Segments) -> None:
-    total = sum(len(unit.encode("utf-8", "surrogatepass")) * count for unit, count in segments)
-    assert total <= MAX_BYTES * 2, "a case larger than the test means to write"
-    with path.open("wb") as handle:
-        for unit, count in segments:
-            data = unit.encode("utf-8", "surrogatepass")
-            block = max(1, (1 << 20) // max(len(data), 1))
-            while count > 0:
-                step = min(block, count)
-                handle.write(data * step)
-                count -= step
-
-
-def _model(root: Path, kind: str, shape: str, token: str, n: int) -> Path:
-    model = root / "model"
-    shutil.rmtree(model, ignore_errors=True)
-    model.mkdir(parents=True)
-    for name, text in BASE.items():
-        (model / name).write_text(text)
-    build = _yaml if kind in YAML_KINDS else _text if kind in TEXT_KINDS else _json
-    segments = build(kind, shape, token, n)
-    unit_bytes = max(len(u.encode("utf-8", "surrogatepass")) for u, c in segments if c == max(c for _, c in segments))
-    if max(c for _, c in segments) * unit_bytes > MAX_BYTES:  # at most ~100 MB: scale the repeated part down
-        scale = MAX_BYTES / (max(c for _, c in segments) * unit_bytes)
-        segments = [(u, max(1, int(c * scale)) if c > 1 else c) for u, c in segments]
-    _write(model / kind, segments)
-    return model
-
-
-def check_bounded(run: Measured) -> None:
-    assert run.returncode in (0, 1, 2, 3), f"exit {run.returncode}:\n{run.output[-3000:]}"
-    assert "Traceback" not in run.output and "internal error" not in run.output, run.output[-3000:]
-    assert run.cpu_seconds < MAX_CPU_SECONDS, f"envforge used {run.cpu_seconds:.1f} s of CPU"
-    assert run.peak_rss_mb < MAX_RSS_MB, f"envforge's peak RSS was {run.peak_rss_mb:.0f} MB"
-
+from tests.support.measured import measured_envforge
+from tests.support.shapes import BASE, JSON_KINDS, TEXT_KINDS, YAML_KINDS, check_bounded
+from tests.support.shapes import make_model as _model
+from tests.support.shapes import write as _write
 
 tokens = st.one_of(st.sampled_from(["a", "a://", "a:/", " ", "#", " #", "\\", "==1", "[", "(", ";", "@", "/", "../",
                                     "-r ", "é", "a,", "'", '"', "\t", "&a ", "*a ", "numpy==1.0", "\x00"]),
@@ -206,26 +111,6 @@ def test_a_code_path_too_long_for_the_file_system_is_exit_2(tmp_path: Path, home
     run = measured_envforge("inspect", str(model), home=home)
     check_bounded(run)
     assert "too long for any file system" in run.output
-
-
-JUST_UNDER = {  # the costliest inputs the limits still accept: what bounds envforge's CPU and memory
-    "1M dicts of two keys": ("input_example.json", [("[", 1), ('{"a":1,"b":2},', 999_000), ("{}]", 1)]),
-    "1.4M empty dicts": ("input_example.json", [("[", 1), ("{},", 1_450_000), ("{}]", 1)]),
-    "900k expectations": ("envforge-expectations.json", [('{"examples": [', 1), ('{"name":"e","prediction":1},', 900_000),
-                                                          ('{"name":"e","prediction":1}]}', 1)]),
-    "199k YAML values": ("MLmodel", [(BASE["MLmodel"] + "extra:\n", 1), ("  - a\n", 199_000)]),
-    "10k long requirement lines": ("requirements.txt", [("mlflow\n", 1), ("a" * 399 + "\n", 9_998)]),
-}
-
-
-@pytest.mark.parametrize("case", JUST_UNDER)
-def test_the_largest_accepted_inputs_stay_bounded(tmp_path: Path, home: Path, case: str) -> None:
-    kind, segments = JUST_UNDER[case]
-    model = _model(tmp_path, "constraints.txt", "many", "numpy<3", 1)
-    _write(model / kind, segments)
-    run = measured_envforge("inspect", str(model), home=home)
-    check_bounded(run)
-    assert run.returncode == 0 and "far larger than" not in run.output  # accepted, not refused
 
 
 LOCKS = {  # envforge-lock.txt stored with the model: read by verify before anything is built (every case is refused)
