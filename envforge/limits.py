@@ -46,9 +46,12 @@ class Limit:
         counting stopped at `found` (there may be more)."""
         limit = self.value
         if found > limit:
+            shown, allowed = _figure(found, self.unit), _figure(limit, self.unit)
+            if shown == allowed:  # 32.0 MB over 32.0 MB: say it exactly
+                shown, allowed = f"{found:,} {self.unit}", f"{limit:,} {self.unit}"
             raise error(
-                f"{where}: {'at least ' if at_least else ''}{_figure(found, self.unit)} {self.what}, far larger than any real model's (envforge's limit "
-                f"is {_figure(limit, self.unit)}): the input is corrupt or hostile.",
+                f"{where}: {'at least ' if at_least else ''}{shown} {self.what}, far larger than any real model's (envforge's limit "
+                f"is {allowed}): the input is corrupt or hostile.",
                 (remedy + " " if remedy else "") + f"If the model really needs more, raise the limit with {self.variable}=N.",
             )
 

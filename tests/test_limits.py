@@ -28,7 +28,10 @@ def test_over_a_limit_names_the_file_the_figure_the_limit_and_the_variable(tmp_p
         limits.read_bounded(path, "text", where="requirements.txt")
     assert caught.value.exit_code == EXIT_USAGE
     text = caught.value.paragraph()
-    assert text.startswith("requirements.txt: 4.0 MB in a requirements") and "envforge's limit is 4.0 MB" in text
+    assert text.startswith("requirements.txt: 4,194,314 bytes in a requirements") and "envforge's limit is 4,194,304 bytes" in text
+    path.write_bytes(b"a" * (6 * limits.MB))
+    with pytest.raises(ModelDirError, match="6.0 MB in a requirements.*limit is 4.0 MB"):
+        limits.read_bounded(path, "text", where="requirements.txt")
     assert "ENVFORGE_MAX_TEXT_BYTES=N" in text
 
 
@@ -133,3 +136,17 @@ def test_redact_is_linear_on_a_long_word() -> None:
     """Not a timing assertion: the old regexes on these take minutes; the new ones return at all."""
     for word in ("a" * 3_000_000, "a://" * 500_000, "a://b/t/" * 200_000):
         assert redact(word) == word
+
+
+def test_a_conda_lock_too_large_or_too_deep_is_refused(tmp_path: Path) -> None:
+    from envforge.backends.conda import lockformat
+
+    lock = tmp_path / "conda-lock.yml"
+    lock.write_text("version: 1\nmetadata: {}\npackage: " + "[" * 300 + "]" * 300 + "\n")
+    with pytest.raises(ModelDirError, match="levels of YAML nesting"):
+        lockformat.read(lock, "linux-64")
+    with lock.open("w") as handle:
+        handle.write("version: 1\nmetadata: {}\npackage: []\nx: '" + "a" * (limits.CONDA_LOCK_BYTES.default + 1) + "'\n")
+    with pytest.raises(ModelDirError, match=r"bytes in a conda lock file.*limit is 33,554,432 bytes") as caught:
+        lockformat.read(lock, "linux-64")
+    assert "ENVFORGE_MAX_CONDA_LOCK_BYTES=N" in caught.value.remedy
