@@ -77,7 +77,7 @@ JSON_VALUES = Limit("ENVFORGE_MAX_JSON_VALUES", 3_000_000, "values", "of JSON (c
 MODEL_FILES = Limit("ENVFORGE_MAX_MODEL_FILES", 100_000, "files", "in the model directory")
 OUTPUT_BYTES = Limit("ENVFORGE_MAX_OUTPUT_BYTES", 2 * MB, "bytes", "of a subprocess's output kept (its head and tail)")
 REGISTRY_VERSIONS = Limit("ENVFORGE_MAX_REGISTRY_VERSIONS", 5_000, "versions",
-                          "in one registry selection without --limit")
+                          "in one registry selection (without --latest or --aliases)")
 
 ALL = (YAML_BYTES, CONDA_LOCK_BYTES, TEXT_BYTES, JSON_BYTES, LINE_CHARS, REQUIREMENT_LINES, INCLUDE_DEPTH, YAML_DEPTH,
        YAML_NODES, JSON_DEPTH, JSON_VALUES, MODEL_FILES, OUTPUT_BYTES, REGISTRY_VERSIONS)

@@ -10,6 +10,7 @@ The cases that once failed are kept as @examples.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,9 @@ tokens = st.one_of(st.sampled_from(["a", "a://", "a:/", " ", "#", " #", "\\", "=
                    st.text(min_size=1, max_size=6))
 sizes = st.sampled_from([1, 10, 1_000, 100_000, 1_000_000, 10_000_000, 100_000_000])
 shapes = st.sampled_from(["long", "many", "deep", "deep-block", "repetitive"])
-SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# 6 examples a test in the quick loop; SHAPE_FUZZ_EXAMPLES=200 for a longer hunt
+SETTINGS = settings(max_examples=int(os.environ.get("SHAPE_FUZZ_EXAMPLES", "6")), deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
