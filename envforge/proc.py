@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envforge import pipe_holders
+from envforge.capped import TOOL_OUTPUT_BYTES, Capped
 
 # Variables a child needs to work at all; everything else is passed only on request.
 _BASE_ENV = (
@@ -73,17 +74,20 @@ def run(
     timeout: float | None,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    keep: int = TOOL_OUTPUT_BYTES,
 ) -> Outcome:
     """Run argv, capturing output; kill the whole process group on timeout. The run ends when argv's
     process exits: whatever it left behind holding its stdout/stderr (a daemon in a session of its own)
-    is killed after a short grace instead of keeping envforge waiting for the pipes to close."""
+    is killed after a short grace instead of keeping envforge waiting for the pipes to close.
+    At most `keep` bytes of each stream are held (its head and tail, the cut said in the text): a child
+    that prints gigabytes cannot make envforge hold them (issue 17)."""
     start = time.monotonic()
     proc = subprocess.Popen(
         supervised(argv, env, cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True, pass_fds=_held(),
     )
     _LIVE.add(proc)
-    drain = _Drain(proc)
+    drain = _Drain(proc, keep)
     try:
         try:
             proc.wait(timeout=timeout)
@@ -113,8 +117,8 @@ class _Drain:
     """Reads a child's stdout and stderr in two threads, so that waiting for the child and for its
     pipes are two things (communicate() waits for the pipes, which any grandchild can keep open)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+    def __init__(self, proc: subprocess.Popen[bytes], keep: int = TOOL_OUTPUT_BYTES) -> None:
+        self.chunks: dict[str, Capped] = {"out": Capped(keep), "err": Capped(keep)}
         self.inodes = tuple(os.fstat(stream.fileno()).st_ino for stream in (proc.stdout, proc.stderr) if stream)
         self.threads = [threading.Thread(target=self._read, args=(stream, self.chunks[name]), daemon=True)
                         for name, stream in (("out", proc.stdout), ("err", proc.stderr)) if stream]
@@ -122,7 +126,7 @@ class _Drain:
             thread.start()
 
     @staticmethod
-    def _read(stream: Any, chunks: list[bytes]) -> None:
+    def _read(stream: Any, chunks: Capped) -> None:
         try:
             for chunk in iter(lambda: stream.read1(65536), b""):
                 chunks.append(chunk)
@@ -137,7 +141,7 @@ class _Drain:
 
     def text(self) -> tuple[str, str]:
         def decode(name: str) -> str:
-            raw = b"".join(list(self.chunks[name])).decode(errors="replace")
+            raw = self.chunks[name].join().decode(errors="replace")
             return raw.replace("\r\n", "\n").replace("\r", "\n")  # as text mode's universal newlines
         return decode("out"), decode("err")
 

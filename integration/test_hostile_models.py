@@ -191,6 +191,9 @@ CASES: dict[str, Case] = {
     "predict-os-exit": Case(_code("exit"), 1, "exited with code 7 before writing a result"),
     "predict-sys-exit": Case(_code("sysexit"), 1, "SystemExit"),
     "predict-prints-megabytes": Case(_code("loud"), 0, "no expectations were recorded"),
+    # issue 17: what the model prints and returns is held by envforge only within limits (envforge/limits.py)
+    "predict-prints-300mb": Case(_code("louder"), 0, "no expectations were recorded"),
+    "predict-returns-80mb": Case(_code("huge_answer"), 1, "the model's answer (the runner's result.json)"),
     "predict-unserializable": Case(_code("unserializable"), 1, "cannot be serialized"),
     "load-raises": Case(_code("load_raises"), 1, "the model failed to load"),
 }
@@ -200,6 +203,9 @@ CODE_MODELS = {
     "exit": "import os\n    os._exit(7)",
     "sysexit": "raise SystemExit(5)",
     "loud": "import sys\n    for _ in range(8):\n        sys.stdout.write('y' * (1 << 20))\n    sys.stdout.flush()\n    return x",
+    "louder": "import sys\n    block = 'y' * (1 << 20) + '\\n'\n    for _ in range(300):\n        sys.stdout.write(block)\n"
+              "    sys.stdout.flush()\n    return x",
+    "huge_answer": "return [0.123456789012345] * 4_000_000",
     "unserializable": "import threading\n    return [threading.Lock() for _ in range(len(x))]",
     "load_raises": None,
 }

@@ -69,6 +69,8 @@ def test_mlmodel_of_any_content(content: str | bytes) -> None:
 
 @SETTINGS
 @given(yaml_values)
+@example({"code": "c" * 300})  # found by this test: `OSError: File name too long` from find_wheels (issue 17)
+@example({"env": {"virtualenv": "v" * 300}})
 def test_mlmodel_with_any_python_function_flavor(flavor: object) -> None:
     _load({"MLmodel": _dump({"flavors": {"python_function": flavor}}), "requirements.txt": "mlflow\n"})
 

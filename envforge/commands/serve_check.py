@@ -10,7 +10,6 @@ the server, so their failures show up here. The server is stopped whatever happe
 
 from __future__ import annotations
 
-import json
 import socket
 import tempfile
 import time
@@ -19,15 +18,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from envforge import limits
 from envforge.backends.base import Env
 from envforge.backends.options import BuildOptions, split_options
+from envforge.bounded import load_json
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import local_executor, note_sandbox
 from envforge.execution.sandbox import Sandbox, sandboxed
 from envforge.modeldir import expectations as expectations_mod
-from envforge.modeldir.examples import MAX_INPUT_BYTES, MODEL_EXAMPLE
+from envforge.modeldir.examples import MODEL_EXAMPLE
 from envforge.pipeline import LoadedModel, find_expectations, load_model, note_env, note_model, open_env
 from envforge.proc import Background, child_env
 from envforge.progress import Progress, Silent, timed
@@ -98,9 +99,7 @@ def serving_payload(loaded: LoadedModel) -> bytes:
     if not path.is_file():
         raise UsageError(f"{loaded.model.uri} has no serving_input_example.json, so there is no request to send.",
                          "Log the model with an input_example (MLflow then writes the serving example too).")
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise UsageError(f"{path} is larger than {MAX_INPUT_BYTES // 2**20} MB.", "Log a smaller input example.")
-    return path.read_bytes()
+    return limits.read_bounded(path, "json", where=str(path), error=UsageError, remedy="Log a smaller input example.").encode()
 
 
 def _start(loaded: LoadedModel, env: Env, log: Path, timeout: float, stack: ExitStack,
@@ -155,7 +154,12 @@ def _post(port: int, payload: bytes, timeout: float, server: Background) -> tupl
     try:
         connection.request("POST", "/invocations", body=payload, headers={"Content-Type": "application/json"})
         response = connection.getresponse()
-        return response.status, response.read()
+        limit = limits.JSON_BYTES.value
+        body = response.read(limit + 1)  # a server answering gigabytes is cut, not held (issue 17)
+        if len(body) > limit:
+            limits.JSON_BYTES.check(len(body), "the scoring server's answer", ModelRunError, "Check what the model returns.",
+                                    at_least=True)
+        return response.status, body
     except OSError as exc:
         what = f"did not answer within {timeout:.0f} s" if isinstance(exc, TimeoutError) else f"failed: {exc}"
         raise ModelRunError(f"The request to the scoring server {what}.\n{server.tail(25)}\n",
@@ -168,7 +172,7 @@ def _judge(result: VerifyResult, status: int, body: bytes, log_tail: str, expect
            opts: ServeOptions, progress: Progress) -> VerifyResult:
     text = body.decode("utf-8", errors="replace")
     try:
-        answer = json.loads(text)
+        answer = load_json(text, "the scoring server's answer", ModelRunError, "Check what the model returns.")
     except ValueError:
         answer = None
     if status != 200:

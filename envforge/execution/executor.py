@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envforge import limits
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
+from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelRunError
 from envforge.execution.runner import script_path
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
@@ -71,10 +73,11 @@ class LocalExecutor:
     def execute(self, workdir: Path, timeout: float) -> Outcome:
         argv = [*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")]
         env = self.env if self.env is not None else child_env()
+        keep = limits.OUTPUT_BYTES.value  # what the model prints is held only up to this (head and tail)
         if self.sandbox is None:
-            return run(argv, timeout=timeout, env=env, cwd=str(workdir))
+            return run(argv, timeout=timeout, env=env, cwd=str(workdir), keep=keep)
         with self.sandbox.wrap(argv, self.python, workdir, env, timeout) as (wrapped, wrapped_env):
-            return run(wrapped, timeout=timeout, env=wrapped_env, cwd=str(workdir))
+            return run(wrapped, timeout=timeout, env=wrapped_env, cwd=str(workdir), keep=keep)
 
     def sandbox_report(self) -> dict[str, Any]:
         """The JSON report's `sandbox`: what confined the model (or that nothing did, and why)."""
@@ -143,11 +146,21 @@ def _run_request(executor: Executor, request: dict[str, Any], timeout: float) ->
     with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
         (Path(tmp) / "request.json").write_text(json.dumps(request))
         outcome = executor.execute(Path(tmp), timeout)
-        try:
-            data = json.loads((Path(tmp) / "result.json").read_text())
-        except (OSError, ValueError):
-            data = None
+        data = read_answer(Path(tmp) / "result.json")
     return outcome, data if isinstance(data, dict) else None
+
+
+def read_answer(path: Path) -> Any:
+    """The runner's result.json, or None if it wrote none (or not JSON); bounded like every untrusted
+    input (issue 17): an answer over envforge's JSON limits is a ModelRunError saying so."""
+    if not path.is_file():
+        return None
+    where, remedy = "the model's answer (the runner's result.json)", "Check how large the model's predictions are."
+    try:
+        return load_json(limits.read_bounded(path, "json", where=where, error=ModelRunError, remedy=remedy),
+                         where, ModelRunError, remedy)
+    except ValueError:
+        return None
 
 
 def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str, Any]]]], options: BuildOptions, *,
@@ -170,7 +183,10 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
     sandbox it); the process as a whole gets the models' timeouts added up plus `startup_timeout`."""
     executor = executor or LocalExecutor(list(python_argv), "", env)
     entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
-    outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models))
+    try:
+        outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models))
+    except ModelRunError as exc:  # the answer itself is over a limit: no model of the group can be judged
+        return [RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="") for _ in models]
     stopped = _sandbox_verdict(executor, data, outcome)
     done = list((data or {}).get("models") or [])
     common = {k: v for k, v in (data or {}).items() if k != "models"}

@@ -14,7 +14,6 @@ the model starts outlives the run.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -26,10 +25,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from envforge.bounded import load_json
 from envforge.errors import EnvBuildError, ModelRunError, UsageError
 from envforge.execution import pycache
 from envforge.execution.cgroup import PidsCgroup
 from envforge.execution.runner import sandbox_init_path, script_path
+from envforge.limits import read_bounded
 from envforge.proc import Outcome, run
 
 MODES = ("auto", "on", "off")
@@ -117,10 +118,11 @@ class Sandbox:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _note(self, state: Path, cgroup: PidsCgroup | None) -> None:
-        try:
-            found = json.loads(state.read_text())
-        except (OSError, ValueError):
+        try:  # bounded like the runner's answer: the sandboxed side writes it (issue 17)
+            found = load_json(read_bounded(state, "json", error=ModelRunError), "the sandbox's state", ModelRunError)
+        except (ModelRunError, ValueError):
             found = {}
+        found = found if isinstance(found, dict) else {}
         self.report["leftovers"] = list(found.get("leftovers") or [])
         if found.get("signal") == "SIGXFSZ":
             self.report["limit_hit"] = "file_size"

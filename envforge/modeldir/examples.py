@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from envforge import limits
+from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelDirError, UsageError
 from envforge.spec.mlmodel import MLmodel
 from envforge.spec.paths import inside
 
 MODEL_EXAMPLE = "input_example"
-MAX_INPUT_BYTES = 50 * 1024 * 1024
+MAX_INPUT_BYTES = limits.JSON_BYTES.default  # the default; limits.JSON_BYTES.value is what applies
 
 
 def model_examples(model_dir: Path, mlmodel: MLmodel) -> list[dict[str, Any]]:
@@ -27,12 +28,11 @@ def model_examples(model_dir: Path, mlmodel: MLmodel) -> list[dict[str, Any]]:
 
 
 def _check_json(path: Path, what: str, error: type[EnvforgeError], remedy: str) -> Any:
-    """Parse `path` as JSON (data only: safe in envforge's own process), refusing huge files."""
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise error(f"{what} is larger than {MAX_INPUT_BYTES // 2**20} MB ({path.stat().st_size // 2**20} MB).", remedy)
+    """Parse `path` as JSON (data only: safe in envforge's own process), refusing huge, deep or dense files."""
+    text = limits.read_bounded(path, "json", where=what, error=error, remedy=remedy)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        return load_json(text, what, error, remedy)
+    except ValueError as exc:
         raise error(f"{what} is not valid JSON ({exc}).", remedy) from None
 
 

@@ -9,11 +9,12 @@ where they were recorded: `{"kind": "training environment"}` (a file without the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envforge import limits
+from envforge.bounded import load_json
 from envforge.errors import ModelDirError, ResolveError
 
 FILENAME = "envforge-expectations.json"
@@ -57,14 +58,17 @@ def load(location: str | Path, *, tracking_uri: str | None = None) -> Expectatio
         path = _download(str(location), tracking_uri)
     if path.is_dir():
         path = path / FILENAME
+    if not path.is_file():
+        raise ResolveError(f"No expectations file at {location}.", "Run `envforge record` first, or pass the right --expected path.")
+    remedy = "Re-create it with `envforge record`."
+    text = limits.read_bounded(path, "json", where=f"The expectations file {path}", remedy=remedy)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResolveError(f"No expectations file at {location}.", "Run `envforge record` first, or pass the right --expected path.") from None
-    except (OSError, ValueError) as exc:
+        data = load_json(text, f"The expectations file {path}", ModelDirError, remedy)
+    except ValueError as exc:
         raise ModelDirError(f"The expectations file {path} is not valid JSON ({exc}).", "Re-create it with `envforge record`.") from None
     examples = data.get("examples") if isinstance(data, dict) else None
-    if not isinstance(examples, list) or not all(isinstance(e, dict) and "name" in e and "prediction" in e for e in examples):
+    if not isinstance(examples, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) and "prediction" in e
+                                                   for e in examples):
         raise ModelDirError(f"The expectations file {path} has no valid `examples` list.", "Re-create it with `envforge record`.")
     return Expectations(
         source=str(location), examples=tuple(examples), python=data.get("python"),

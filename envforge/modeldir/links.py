@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from envforge.errors import ModelDirError
+from envforge.limits import MODEL_FILES
 
 
 def check_links(model_dir: Path, allow_outside: bool = False) -> None:
@@ -18,7 +19,10 @@ def check_links(model_dir: Path, allow_outside: bool = False) -> None:
     if allow_outside:
         return
     root = model_dir.resolve()
+    seen = 0
     for dirpath, dirnames, filenames in os.walk(root):
+        seen += len(dirnames) + len(filenames)
+        MODEL_FILES.check(seen, f"the model directory {root}")  # a million files: refused, not walked for minutes
         for name in [*dirnames, *filenames]:
             path = Path(dirpath) / name
             if not path.is_symlink():

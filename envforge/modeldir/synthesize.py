@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 import random
 from pathlib import Path
 from typing import Any
 
+from envforge.bounded import load_json
 from envforge.spec.yamlfile import read_mapping
 
 NAME = "synthesized"
@@ -65,7 +65,7 @@ def read_signature(model_dir: Path) -> dict[str, Any] | None:
         value = signature.get(key)
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = load_json(value, f"MLmodel's signature `{key}`")  # bounded: MLmodel is untrusted (issue 17)
             except ValueError:
                 value = None
         out[key] = value if isinstance(value, list) else None

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from envforge.errors import ResolveError, UsageError
+from envforge import limits
+from envforge.errors import EnvforgeError, ResolveError, UsageError
 from envforge.redact import redact
 
 
@@ -44,14 +45,17 @@ def select(selection: Selection, tracking_uri: str) -> list[Target]:
         targets += _from_file(Path(selection.uris_file))
     if selection.models or not selection.uris_file:
         targets += _from_registry(selection, tracking_uri)
+        if not selection.latest and not selection.aliases:  # a registry of 100,000 versions is not verified by accident
+            limits.REGISTRY_VERSIONS.check(len(targets), f"The selection (--models {selection.models or '*'})", UsageError, _NARROW)
     return _dedupe(targets)
 
 
+_NARROW = "Pass --latest N (the N highest versions of each model), --aliases, or a narrower --models glob."
+
+
 def _from_file(path: Path) -> list[Target]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"--uris-file {path}: {exc.strerror or exc}.", "Pass a text file with one model URI per line.") from None
+    lines = limits.read_bounded(path, "text", where=f"--uris-file {path}", error=UsageError,
+                                remedy="Pass a text file with one model URI per line.").splitlines()
     uris = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     if not uris:
         raise UsageError(f"--uris-file {path} lists no model URI.", "Put one model URI per line (lines starting with # are ignored).")
@@ -65,8 +69,9 @@ def _from_registry(selection: Selection, tracking_uri: str) -> list[Target]:
     pattern = selection.models or "*"
     names = sorted(n for n in _call(tracking_uri, lambda: _model_names(client)) if fnmatch.fnmatchcase(n, pattern))
     targets: list[Target] = []
+    bounded = not selection.latest and not selection.aliases  # else the selection is already narrowed
     for name in names:
-        versions = _call(tracking_uri, lambda n=name: _versions(client, n))  # type: ignore[misc]
+        versions = _call(tracking_uri, lambda n=name, b=bounded: _versions(client, n, b))  # type: ignore[misc]
         aliases_of: dict[str, list[str]] = {}
         registered = _call(tracking_uri, lambda n=name: client.get_registered_model(n))  # type: ignore[misc]
         for alias, number in (getattr(registered, "aliases", None) or {}).items():
@@ -94,12 +99,15 @@ def _model_names(client: Any) -> list[str]:
             return names
 
 
-def _versions(client: Any, name: str) -> list[Any]:
+def _versions(client: Any, name: str, bounded: bool = True) -> list[Any]:
     escaped = name.replace("'", "\\'")
     found, token = [], None
     while True:
         page = client.search_model_versions(f"name = '{escaped}'", max_results=1000, page_token=token)
         found += list(page)
+        # listing a model of 100,000 versions is refused after the limit, not paged to the end (issue 17)
+        if bounded:
+            limits.REGISTRY_VERSIONS.check(len(found), f"The registered model {name!r}", UsageError, _NARROW, at_least=True)
         token = getattr(page, "token", None)
         if not token:
             return found
@@ -108,6 +116,8 @@ def _versions(client: Any, name: str) -> list[Any]:
 def _call(tracking_uri: str, call: Any) -> Any:
     try:
         return call()
+    except EnvforgeError:  # a limit (limits.REGISTRY_VERSIONS) said its own
+        raise
     except Exception as exc:  # MLflow raises many types: RestException, MlflowException, connection errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ResolveError(f"Could not list the registered models at {redact(tracking_uri)}: {redact(first)}",

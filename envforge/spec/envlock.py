@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from envforge import limits
 from envforge.errors import ModelDirError
 from envforge.spec import EnvSpec
 from envforge.spec.lines import logical_lines, split_option
@@ -70,13 +71,14 @@ def installed_packages(installed: tuple[str, ...] | list[str]) -> list[Installed
 def read_lock(path: Path, source: str | None = None) -> Lock:
     """Parse a lock file; every requirement must be an exact pin (or a URL)."""
     where = source or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelDirError(f"Cannot read the lock {where}: {exc}.", _REMEDY) from None
-    python = next((m.group(1) for m in map(_PYTHON_RE.match, text.splitlines()) if m), None)
+    text = limits.read_bounded(path, "text", where=f"the lock {where}", remedy=_REMEDY)
+    lines = text.splitlines()
+    limits.check_lines(lines, f"the lock {where}")
+    logical = logical_lines(lines)
+    limits.REQUIREMENT_LINES.check(len(logical), f"the lock {where}", remedy=_REMEDY)
+    python = next((m.group(1) for m in map(_PYTHON_RE.match, lines) if m), None)
     requirements, options = [], []
-    for number, line in logical_lines(text.splitlines()):
+    for number, line in logical:
         if line.startswith("-"):
             options += _option(line, f"{where}, line {number}")
         else:

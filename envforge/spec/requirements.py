@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envforge import limits
 from envforge.errors import ModelDirError
 from envforge.spec.lines import logical_lines, split_option
 from envforge.spec.paths import inside
@@ -20,7 +21,6 @@ _VALUE_OPTIONS = {"-i": "--index-url", "--index-url": "--index-url", "--extra-in
                   "-f": "--find-links", "--find-links": "--find-links", "--trusted-host": "--trusted-host"}
 _FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary"}
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
-MAX_DEPTH = 10
 
 
 @dataclass
@@ -29,14 +29,20 @@ class Parsed:
     constraints: list[str] = field(default_factory=list)
     options: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # "./rel" -> absolute path
+    lines_read: int = 0  # logical lines of every file read so far, includes too (limits.REQUIREMENT_LINES)
+    including: list[str] = field(default_factory=list)  # the chain of -r/-c files being read (an include cycle)
 
 
 def parse_lines(lines: list[str], model_dir: Path, origin: str, parsed: Parsed | None = None,
                 *, constraint: bool = False, depth: int = 0) -> Parsed:
     parsed = parsed if parsed is not None else Parsed()
-    if depth > MAX_DEPTH:
-        raise ModelDirError(f"{origin}: requirement files include each other more than {MAX_DEPTH} levels deep.", "Remove the include cycle.")
-    for number, line in logical_lines(lines):
+    limits.INCLUDE_DEPTH.check(depth, f"{origin} (included by {' -> '.join(parsed.including[:-1]) or 'the model'})")
+    limits.check_lines(lines, origin)  # bounded before any per-line work (issue 17)
+    logical = logical_lines(lines)
+    parsed.lines_read += len(logical)
+    limits.REQUIREMENT_LINES.check(parsed.lines_read, origin if depth == 0 else f"{origin} (counted with the files that include it)")
+    for number, line in logical:
+        limits.LINE_CHARS.check(len(line), f"{origin}, line {number} (with its continuation lines)")
         where = f"{origin}, line {number}"
         _parse_line(line, where, model_dir, parsed, constraint, depth)
     return parsed
@@ -46,12 +52,17 @@ def parse_file(relative: str, model_dir: Path, parsed: Parsed | None = None, *, 
     path = inside(model_dir, relative, f"the requirements file {relative!r}")
     if not path.is_file():
         raise ModelDirError(f"The model refers to {relative}, which is not in {model_dir}.", "Re-log the model so that the file is saved with it.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelDirError(f"Cannot read {path}: {exc}.", "Fix or re-log the file.") from None
     rel = path.relative_to(model_dir.resolve()).as_posix()
-    return parse_lines(text.splitlines(), model_dir, rel, parsed, constraint=constraint, depth=depth)
+    parsed = parsed if parsed is not None else Parsed()
+    if rel in parsed.including:
+        raise ModelDirError(f"The requirement files include each other in a cycle: {' -> '.join([*parsed.including, rel])}.",
+                            "Remove the -r/-c line that closes the cycle, or re-log the model.")
+    text = limits.read_bounded(path, "text", where=rel)
+    parsed.including.append(rel)
+    try:
+        return parse_lines(text.splitlines(), model_dir, rel, parsed, constraint=constraint, depth=depth)
+    finally:
+        parsed.including.pop()
 
 
 def _parse_line(line: str, where: str, model_dir: Path, parsed: Parsed, constraint: bool, depth: int) -> None:

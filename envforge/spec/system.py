@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from envforge import limits
 from envforge.errors import ModelDirError
 from envforge.spec.paths import inside
 
@@ -36,12 +37,10 @@ def read_system_packages(model_dir: Path) -> tuple[tuple[str, ...], str | None]:
     if relative is None:
         return (), None
     path = inside(model_dir, relative, f"the system packages file {relative!r}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelDirError(f"Cannot read {relative}: {exc}.", "Fix or re-log the file.") from None
+    lines = limits.read_bounded(path, "text", where=relative).splitlines()
+    limits.check_lines(lines, relative)
     names: dict[str, None] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         for word in line.split("#", 1)[0].split():
             if not _NAME.match(word):
                 raise ModelDirError(

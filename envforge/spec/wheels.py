@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from envforge.limits import walk_files
 from envforge.spec.paths import inside
 
 
@@ -14,7 +15,7 @@ def find_wheels(model_dir: Path, folder: str) -> dict[str, Path]:
     if not root.is_dir():
         return {}
     found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*.whl")):
+    for path in sorted(p for p in walk_files(root, f"{folder}/ in the model directory") if p.name.endswith(".whl")):
         real = inside(model_dir, str(path), f"the wheel {path.relative_to(model_dir)}")
         found["./" + path.relative_to(model_dir).as_posix()] = real
     return found

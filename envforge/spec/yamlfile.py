@@ -5,27 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from envforge.bounded import load_yaml
 from envforge.errors import ModelDirError
-
-MAX_BYTES = 5 * 1024 * 1024
+from envforge.limits import read_bounded
 
 
 def read_yaml(path: Path, what: str) -> Any:
     """Parse `path` with yaml.safe_load; any problem is a ModelDirError naming the file."""
     import yaml
 
+    text = read_bounded(path, "yaml", where=f"{what} at {path}")  # size and UTF-8 checked, shape next (issue 17)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ModelDirError(f"Cannot read {what} at {path}: {exc.strerror}.", "Check the model directory's files.") from None
-    if size > MAX_BYTES:
-        raise ModelDirError(
-            f"{what} at {path} is {size / 1e6:.1f} MB, far larger than any real {what} file.",
-            "The model directory is corrupt or hostile; re-log the model.",
-        )
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return load_yaml(text, f"{what} at {path}")
+    except yaml.YAMLError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelDirError(f"{what} at {path} is not valid YAML ({detail}).", f"Fix or re-log {path.name}.") from None
 

@@ -19,7 +19,9 @@ import yaml
 from envforge.backends.conda.channels import public_url
 from envforge.backends.conda.pip_lock import PipPackage
 from envforge.backends.conda.records import CondaPackage, dependency_map
+from envforge.bounded import load_yaml
 from envforge.errors import ModelDirError
+from envforge.limits import read_bounded
 from envforge.spec import EnvSpec
 from envforge.version import __version__
 
@@ -73,9 +75,9 @@ def read(path: Path, platform: str) -> tuple[list[CondaPackage], list[PipPackage
 
     Read as plain YAML (conda-lock's on-disk format, version 1 or 2), so a build can start at once;
     `validate` runs conda-lock's own parser (slow to import), in a thread while the build goes on."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    try:  # bounded: a lock stored with the model is untrusted input (issue 17)
+        data = load_yaml(read_bounded(path, "conda-lock", where=f"the conda lock {path}", remedy=READ_REMEDY), str(path))
+    except yaml.YAMLError as exc:
         raise ModelDirError(f"Cannot read the conda lock {path}: {str(exc).splitlines()[0]}.", READ_REMEDY) from None
     if not (isinstance(data, dict) and data.get("version") in (1, 2) and isinstance(data.get("package"), list)
             and isinstance(data.get("metadata"), dict)):

@@ -12,8 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from envforge import limits
 from envforge.backends.docker.context import MODEL_DIR, RUNNER, UID, VENV_PYTHON, WORKDIR
 from envforge.backends.docker.engine import engine_errors
+from envforge.capped import Capped
+from envforge.errors import ModelRunError
 from envforge.proc import Outcome
 
 
@@ -46,8 +49,7 @@ class ContainerExecutor:
                 container.start()
             returncode, timed_out = _wait(container, timeout)
             with engine_errors("Reading the container's output"):
-                stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-                stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+                stdout, stderr = _logs(container, stdout=True), _logs(container, stdout=False)
                 state = self.client.api.inspect_container(container.id).get("State") or {}
                 if state.get("OOMKilled"):
                     stderr += f"\nenvforge: the container ran out of memory (limit {self.memory}); raise it with --memory\n"
@@ -97,13 +99,23 @@ def _tar_file(name: str, data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _logs(container: Any, *, stdout: bool) -> str:
+    """One stream of the container's output, held within limits.OUTPUT_BYTES (its head and tail: issue 17)."""
+    kept = Capped(limits.OUTPUT_BYTES.value)
+    for chunk in container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=False):
+        kept.append(chunk)
+    return kept.join().decode(errors="replace")
+
+
 def _read_file(container: Any, path: str) -> bytes | None:
     import docker.errors
 
     try:
-        chunks, _ = container.get_archive(path)
+        chunks, stat = container.get_archive(path)
     except docker.errors.NotFound:
         return None
+    where = "the model's answer (the runner's result.json in the container)"
+    limits.JSON_BYTES.check(int((stat or {}).get("size") or 0), where, ModelRunError, "Check how large the model's predictions are.")
     with tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r") as tar:
         member = next((m for m in tar.getmembers() if m.isfile()), None)
         handle = tar.extractfile(member) if member else None
