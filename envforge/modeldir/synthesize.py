@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import random
 from pathlib import Path
 from typing import Any
