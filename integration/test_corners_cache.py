@@ -67,8 +67,8 @@ def test_max_size_removes_the_least_recently_used_first_and_keeps_the_one_in_use
         for role, days in (("held", 30), ("older", 20), ("newer", 10)):
             moment = time.time() - days * 86400
             os.utime(Path(envs[role]["path"]) / ".envforge-used", (moment, moment))
-        # Room for `newer` but not for `older` as well (the env in use does not count: it cannot go).
-        limit = envs["newer"]["size"] + envs["older"]["size"] // 2
+        # Room for the held env and `newer`, not for `older` as well: the limit is the cache on disk, the env in use counts.
+        limit = envs["held"]["size"] + envs["newer"]["size"] + envs["older"]["size"] // 2
 
         dry = envforge("cache", "prune", "--max-size", str(limit), "--dry-run", home=home)
         assert dry.returncode == 0, dry.output
@@ -86,11 +86,12 @@ def test_max_size_removes_the_least_recently_used_first_and_keeps_the_one_in_use
         assert (Path(envs["held"]["path"]) / ".envforge-state.json").is_file()
         assert (Path(envs["newer"]["path"]) / ".envforge-state.json").is_file()
 
-        # Still too big for a limit below `newer`: it goes too; the held env stays, and the console says why.
+        # A limit below the held env alone: `newer` goes too, the held env stays, and the console says why.
         console = envforge("cache", "prune", "--max-size", "1M", home=home)
         assert console.returncode == 0, console.output
         assert f"removed {Path(envs['newer']['path']).name}" in console.stdout
         assert f"kept {Path(envs['held']['path']).name}: in use by another envforge process" in console.stdout
+        assert "over the limit" in console.stderr and "prune again when they are done" in console.stderr, console.output
         assert "removed 1 env(s)" in console.stdout and "1 left" in console.stdout
         assert [e["path"] for e in _cache(home)] == [envs["held"]["path"]]
     finally:
