@@ -31,7 +31,8 @@ CGROUP_LIMIT = """
             for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
                 try:
                     with open(path) as handle:
-                        return [handle.read().strip() for _ in model_input["x"]]
+                        limit = handle.read().strip()
+                    return [limit for _ in model_input["x"]]
                 except OSError:
                     pass
             return ["unknown" for _ in model_input["x"]]
