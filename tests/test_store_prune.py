@@ -97,3 +97,19 @@ def test_prune_needs_a_criterion_and_parses_ages_and_sizes(envs: Path) -> None:
             cache_commands.parse_duration(bad)
     with pytest.raises(UsageError):
         cache_commands.parse_size("5 lots")
+
+
+def test_max_size_counts_an_env_in_use_which_stays(envs: Path) -> None:
+    """The limit is the cache's size on disk: an env in use counts toward it (whether or not --older-than
+    also selected it), is never removed, and the prune says the cache is still over the limit."""
+    held = _make(envs, "a" * 64, 1000, 30)
+    mid = _make(envs, "b" * 64, 1000, 10)
+    new = _make(envs, "c" * 64, 1000, 1)
+    with using(env_lock_name("a" * 64)):
+        pruned = cache_admin.prune(max_size=2500)
+        assert [e.path for e in pruned.removed] == [mid] and [e.path for e in pruned.in_use] == [held]
+        assert [e.path for e in pruned.kept] == [new] and pruned.warnings == []
+        pruned = cache_admin.prune(older_than=14 * DAY, max_size=1000)  # the held env alone is over it
+        assert [e.path for e in pruned.removed] == [new] and [e.path for e in pruned.in_use] == [held]
+        assert len(pruned.warnings) == 1 and "over the limit" in pruned.warnings[0] and "in use" in pruned.warnings[0]
+    assert held.exists() and not mid.exists() and not new.exists()

@@ -78,7 +78,7 @@ def prune(*, older_than: float | None = None, max_size: int | None = None, every
         stale = everything or (older_than is not None and now - env.last_used > older_than)
         if not (stale and _remove(env, result, dry_run)):
             remaining.append(env)
-    total = sum(e.size for e in remaining if e not in result.in_use)
+    total = sum(e.size for e in remaining)  # the cache on disk: an env in use counts, though it cannot go
     for env in list(remaining):
         if max_size is None or total <= max_size:
             break
@@ -87,6 +87,9 @@ def prune(*, older_than: float | None = None, max_size: int | None = None, every
         if _remove(env, result, dry_run):
             remaining.remove(env)
             total -= env.size
+    if max_size is not None and total > max_size and result.in_use:
+        result.warnings.append(f"the cache still holds {total / 1024**2:.0f} MiB, over the limit: {len(result.in_use)} env(s) "
+                               "in use by another envforge process cannot be removed now; prune again when they are done")
     result.kept = [e for e in remaining if e not in result.in_use]
     return result
 
