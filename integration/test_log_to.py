@@ -5,8 +5,11 @@ with MLflow's own client. The module's own server: it counts the experiment's ru
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,17 +89,57 @@ def _nights(page: str, version: str) -> list[str]:
     return re.findall(r"class='night' data-status='([a-z]+)'", row.group(1))
 
 
-def test_a_tracking_server_that_refuses_the_run_is_an_error_after_the_verdicts(home: Path,
+@pytest.fixture
+def refusing_server() -> Iterator[str]:
+    """An HTTP server that accepts connections and answers every MLflow call 403 PERMISSION_DENIED (as a tracking
+    server behind an auth proxy does for a token that may read but not write): it cannot exist as a real
+    MLflow server here, so a few lines of http.server stand in for it."""
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            body = json.dumps({"error_code": "PERMISSION_DENIED", "message": "this token may not create runs"}).encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _refuse
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_tracking_server_that_refuses_the_run_is_an_error_after_the_verdicts(refusing_server: str, home: Path,
                                                                                tmp_path: Path) -> None:
     uris = tmp_path / "uris.txt"
     uris.write_text(str(tmp_path / "missing-model") + "\n")
-    run = envforge("verify-registry", "--uris-file", str(uris), "--tracking-uri", "http://127.0.0.1:9/",
+    run = envforge("verify-registry", "--uris-file", str(uris), "--tracking-uri", refusing_server,
                    "--log-to", EXPERIMENT, "--json", str(tmp_path / "r.json"), home=home,
                    env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
     assert run.returncode != 0, run.output
-    assert f"--log-to {EXPERIMENT}: could not log the run to http://127.0.0.1:9/" in run.stderr, run.output
+    assert f"--log-to {EXPERIMENT}: could not log the run to {refusing_server}" in run.stderr, run.output
     assert "The reports were written" in run.stderr and (tmp_path / "r.json").is_file()
+    assert run.stderr.index("ERROR") < run.stderr.index("could not log the run")  # after the verdicts
     assert "Traceback" not in run.output
+
+
+def test_a_tracking_server_that_is_not_there_is_refused_before_any_work(home: Path, tmp_path: Path) -> None:
+    uris = tmp_path / "uris.txt"
+    uris.write_text(str(tmp_path / "missing-model") + "\n")
+    run = envforge("verify-registry", "--uris-file", str(uris), "--tracking-uri", "http://127.0.0.1:9/",
+                   "--log-to", EXPERIMENT, "--json", str(tmp_path / "r.json"), home=home)
+    assert run.returncode == 2, run.output
+    assert "cannot connect to 127.0.0.1:9: connection refused" in run.stderr and "fix:" in run.stderr, run.output
+    assert not (tmp_path / "r.json").exists() and "Traceback" not in run.output
 
 
 def one_run(status: str, env_key: str) -> RegistryRun:
