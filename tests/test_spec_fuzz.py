@@ -94,3 +94,36 @@ def test_requirements_of_any_content(requirements: str, constraints: str) -> Non
 @given(st.one_of(st.text(max_size=300), yaml_values.map(_dump)))
 def test_conda_yaml_of_any_content(conda: str) -> None:
     _load({"MLmodel": _dump(MLMODEL_OK), "conda.yaml": conda})
+
+
+# The fuzz tests above would pass a parser that rejects everything: the valid inputs the strategies below
+# generate must load, and give back exactly what they hold.
+names = st.from_regex(r"[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,5})?", fullmatch=True)
+versions = st.lists(st.integers(0, 40), min_size=1, max_size=3).map(lambda parts: ".".join(map(str, parts)))
+requirement_lines = st.tuples(names, st.sampled_from(["", "==", ">=", "<", "!="]), versions).map(
+    lambda t: t[0] if not t[1] else f"{t[0]}{t[1]}{t[2]}")
+
+
+def _canonical(line: str) -> str:
+    from packaging.requirements import Requirement
+
+    req = Requirement(line)
+    return f"{req.name.lower()}{req.specifier}"
+
+
+@SETTINGS
+@example(["a"], "3.10")  # found by this test: YAML read an unquoted `python: 3.10` as the float 3.1
+@given(st.lists(requirement_lines, min_size=1, max_size=15, unique_by=lambda line: line.split("=")[0].split(">")[0]
+                .split("<")[0].split("!")[0]), st.sampled_from(["3.9.18", "3.10", "3.12.1"]))
+def test_valid_requirements_always_load_and_come_back(lines: list[str], python: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        model.mkdir()
+        mlmodel = {"flavors": {"python_function": {"loader_module": "mlflow.sklearn", "python_version": python,
+                                                   "env": {"virtualenv": "python_env.yaml"}}}}
+        (model / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+        (model / "requirements.txt").write_text("\n".join(["mlflow", *lines]) + "\n")
+        (model / "python_env.yaml").write_text(f"python: {python}\nbuild_dependencies: [pip]\ndependencies: [-r requirements.txt]\n")
+        spec = load_spec(model, "uv")
+    assert spec.python == python
+    assert sorted(map(_canonical, spec.requirements)) == sorted(map(_canonical, ["mlflow", *lines]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,22 @@ class PythonEnv:
 def read_python_env(path: Path) -> PythonEnv:
     data = read_mapping(path, "python_env.yaml")
     python = data.get("python")
+    if isinstance(python, float):  # YAML reads an unquoted `python: 3.10` as the float 3.1: take it as written
+        python = _as_written(path) or python
     return PythonEnv(
         python=None if python is None else str(python),
         build_dependencies=_str_list(data.get("build_dependencies"), path, "build_dependencies"),
         dependencies=_str_list(data.get("dependencies"), path, "dependencies"),
     )
+
+
+_PYTHON_LINE = re.compile(r"^python:[ \t]*([0-9]+\.[0-9]+(?:\.[0-9]+)?)[ \t]*(?:#.*)?$", re.M)
+
+
+def _as_written(path: Path) -> str | None:
+    """The version on the file's top-level `python:` line, as its characters (the file was size-checked when read)."""
+    found = _PYTHON_LINE.search(path.read_text(encoding="utf-8", errors="replace"))
+    return found.group(1) if found else None
 
 
 def _str_list(value: object, path: Path, key: str) -> tuple[str, ...]:
