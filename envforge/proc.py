@@ -170,6 +170,9 @@ def supervised(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | No
     if exe is None or os.path.isdir(os.path.join(cwd or ".", exe)):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
     held = ",".join(map(str, _held())) or "-"
+    wrap = getattr(_HOLDING, "prefix", None)
+    if wrap:  # an install step: argv runs under the wrapper (execution/install_jail.py)
+        argv, exe = [*wrap, exe, *argv[1:]], wrap[0]
     return [sys.executable, "-I", "-S", _DEATHWATCH, str(os.getpid()), held, exe, *argv]
 
 
@@ -188,6 +191,18 @@ def holding(fd: int) -> Iterator[None]:
         yield
     finally:
         _HOLDING.fds = previous
+
+
+@contextlib.contextmanager
+def wrapping(prefix: Sequence[str]) -> Iterator[None]:
+    """While inside, every child this thread starts through run() runs as `prefix + argv` (the prefix's first
+    word an absolute path): execution/install_jail.py's bubblewrap around install steps."""
+    previous = getattr(_HOLDING, "prefix", None)
+    _HOLDING.prefix = list(prefix)
+    try:
+        yield
+    finally:
+        _HOLDING.prefix = previous
 
 
 def _held() -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from envforge import limits
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelRunError
+from envforge.execution import install_jail
 from envforge.execution.runner import script_path
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
 from envforge.proc import Outcome, child_env, passed_env, run
@@ -69,6 +70,7 @@ class LocalExecutor:
     python: str = ""                 # the env's interpreter (the sandbox's first process runs on it)
     sandbox: Sandbox | None = None   # None: the runner runs unconfined (--sandbox off, or auto where it cannot)
     warning: str | None = None       # why it runs unconfined under --sandbox auto
+    installs: str | None = None      # what the env's install steps could reach (execution/install_jail.py)
 
     def execute(self, workdir: Path, timeout: float) -> Outcome:
         argv = [*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")]
@@ -81,9 +83,10 @@ class LocalExecutor:
 
     def sandbox_report(self) -> dict[str, Any]:
         """The JSON report's `sandbox`: what confined the model (or that nothing did, and why)."""
+        extra = {"installs": self.installs} if self.installs else {}
         if self.sandbox is not None:
-            return dict(self.sandbox.report)
-        return {**UNSANDBOXED, "reason": self.warning or "--sandbox off"}
+            return {**self.sandbox.report, **extra}
+        return {**UNSANDBOXED, "reason": self.warning or "--sandbox off", **extra}
 
     def finish(self, passed: bool) -> dict[str, Any] | None:
         return None
@@ -106,7 +109,8 @@ def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: 
     read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs)]
     sandbox, warning = choose(options.sandbox, limits, read_only, None if env.reused else env.path)
     return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
-                         child_env(passed_env(options.pass_env)), env.python, sandbox, warning)
+                         child_env(passed_env(options.pass_env)), env.python, sandbox, warning,
+                         install_jail.describe(options.sandbox))
 
 
 def note_sandbox(result: Any, executor: Executor) -> None:

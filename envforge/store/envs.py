@@ -17,6 +17,7 @@ from pathlib import Path
 
 from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
 from envforge.errors import EnvBuildError
+from envforge.execution import install_jail
 from envforge.spec import EnvSpec
 from envforge.store.build_fence import fenced
 from envforge.store.filelocks import locked
@@ -46,7 +47,8 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
                 log(f"the cached environment failed its health check: {unhealthy}; rebuilding")
         elif dest.exists():
             log("removing an interrupted or outdated build")
-        with fenced(spec.key):  # nothing of an interrupted build still runs (store/build_fence.py)
+        # Nothing of an interrupted build still runs (store/build_fence.py); install steps see no secrets (install_jail).
+        with fenced(spec.key), install_jail.confined(options.sandbox):
             _wipe(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
