@@ -106,7 +106,11 @@ def test_diff_compares_the_recording_with_the_backends_env(case: Case) -> None:
     assert (row["recorded"], row["installed"], row["status"]) == (numpy.__version__, numpy.__version__, "same")
     console = envforge("diff", str(case.model), "--backend", case.backend, home=case.home)
     assert console.returncode == 0, console.output
-    assert f"({case.backend}, python" in console.stdout and "verdict:" in console.stdout and numpy.__version__ in console.stdout
+    assert f"({case.backend}, python" in console.stdout and "verdict:" in console.stdout
+    assert f" {numpy.__version__} " not in console.stdout and "do not differ not shown (--all" in console.stdout  # by default
+    every = envforge("diff", str(case.model), "--backend", case.backend, "--all", home=case.home)
+    assert every.returncode == 0, every.output
+    assert "verdict:" in every.stdout and numpy.__version__ in every.stdout  # --all: every row, the same ones too
 
 
 def test_serve_check_serves_from_the_backends_env(case: Case, tmp_path: Path) -> None:

@@ -324,7 +324,7 @@ def test_docker_backend_verifies_two_versions_with_one_image_build(registry: str
     images = [i for i in client(host).images.list() if i.labels.get("org.envforge.key") == key]
     env_images = [i for i in images if any(t.startswith("envforge-env:") for t in i.tags)]
     assert len(env_images) == 1, [i.tags for i in images]
-    left = {r["image"]["model_image_id"] for r in results} & {i.id for i in images}
+    left = {(r.get("image") or {}).get("model_image_id") for r in results} & {i.id for i in images}
     assert not left, f"this run's model images were not removed: {left}"
     env_dirs = [p for p in (home / "envs").iterdir() if not p.name.startswith(".")]
     assert [p.name.split("-")[0] for p in env_dirs] == ["docker"]
