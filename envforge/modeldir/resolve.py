@@ -225,16 +225,29 @@ def _cached_download(
     where = _cache_dir(uri, tracking)
     with locked(f"model-{where.name}"):
         marker = where / _MARKER
+        version = _VERSION_RE.match(uri)
+        if version:  # one registry call: a store recreated at the same URI (a local sqlite file) reuses numbers
+            meta = _version_meta(uri, tracking, version.group("name"), version.group("version"))
         if not refresh and marker.is_file() and (where / "model").is_dir():
-            return _from_marker(marker, user_uri or uri, from_cache=True)
+            if not version or _same_source(marker, meta):
+                return _from_marker(marker, user_uri or uri, from_cache=True)
+            if progress:
+                progress(f"{redact(uri)} is not the model version that was cached (another run or logged model)")
         if progress:
             progress(f"downloading {redact(uri)}")
-        if m := _VERSION_RE.match(uri):
-            meta = _version_meta(uri, tracking, m.group("name"), m.group("version"))
         _download(uri, tracking, where)
         record = {"uri": uri, "tracking_uri": tracking, **meta}
         marker.write_text(json.dumps(record))
         return _from_marker(marker, user_uri or uri, from_cache=False)
+
+
+def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
+    """Whether the cached download is of the registered version as the registry names it now."""
+    try:
+        cached = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return all(cached.get(key) == meta.get(key) for key in ("run_id", "model_id", "artifact_path"))
 
 
 def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str, str | None]:
