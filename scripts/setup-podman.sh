@@ -36,10 +36,19 @@ if ! command -v podman >/dev/null; then
 fi
 printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' > "$CONTAINERS_CONF"
 
+# A service whose working directory was removed (started from a checkout since deleted) cannot start
+# containers ("conmon: Failed to get working directory"): restart it.
+if [ -f "$STATE/service.pid" ] && kill -0 "$(cat "$STATE/service.pid")" 2>/dev/null \
+        && [[ "$(readlink "/proc/$(cat "$STATE/service.pid")/cwd")" == *" (deleted)" ]]; then
+    say "restarting the podman service: its working directory was removed"
+    kill "$(cat "$STATE/service.pid")"
+    for _ in $(seq 1 50); do kill -0 "$(cat "$STATE/service.pid")" 2>/dev/null || break; sleep 0.1; done
+fi
 if ! { [ -f "$STATE/service.pid" ] && kill -0 "$(cat "$STATE/service.pid")" 2>/dev/null; }; then
     rm -f "$SOCK"
     say "starting the podman API service on $SOCK (log: $STATE/service.log)"
-    setsid "${PODMAN[@]}" system service --time=0 "unix://$SOCK" >"$STATE/service.log" 2>&1 </dev/null 9>&- &
+    # From $STATE, which outlives any checkout the tests run from.
+    (cd "$STATE" && exec setsid "${PODMAN[@]}" system service --time=0 "unix://$SOCK" >"$STATE/service.log" 2>&1 </dev/null 9>&-) &
     echo $! > "$STATE/service.pid"
 fi
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
