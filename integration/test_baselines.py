@@ -15,21 +15,11 @@ import pytest
 from test_resolve_asof import numpy1_model  # noqa: F401  (the cached numpy-1 model: a fixture)
 
 from tests.support.cli import envforge, report
+from tests.support.models import SCALE
 
 pytestmark = pytest.mark.slow
 
-PYFUNC = """
-import mlflow
-from mlflow.pyfunc import PythonModel
-
-
-class Model(PythonModel):
-    def predict(self, context, model_input, params=None):
-        return model_input["x"] * 3
-
-
-mlflow.models.set_model(Model())
-"""
+PYFUNC = SCALE.format(factor=3)
 AS_LOGGED = "recorded in an as-logged rebuild (resolved as of 2024-03-01T23:59:59Z)"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge
+from tests.support.models import wrong_expectations
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +32,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, sklearn_model_template: Path
     recorded = envforge("record", str(good), home=home)
     assert recorded.returncode == 0, recorded.output
     wrong = root / "wrong"
-    shutil.copytree(good, wrong)
-    path = wrong / "envforge-expectations.json"
-    data = json.loads(path.read_text())
-    data["examples"][0]["prediction"]["data"][1] += 1
-    path.write_text(json.dumps(data))
+    wrong_expectations(good, wrong, row=1)
     bare = root / "bare"
     shutil.copytree(sklearn_model_template, bare)
     return {"home": home, "good": good, "wrong": wrong, "bare": bare}

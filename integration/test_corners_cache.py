@@ -5,38 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import envforge, start_envforge
+from tests.support.cli import envforge, start_envforge, wait_for_line
 
 pytestmark = pytest.mark.slow
 
 # Each one is already a dependency of the iris model: another env key, the same packages (uv links them from its cache).
 EXTRAS = {"held": "threadpoolctl", "older": "joblib", "newer": "scipy"}
-
-
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 300) -> None:
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if text in lines.get(timeout=1):
-                return
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-    proc.kill()
-    raise AssertionError(f"{text!r} never came from {proc.args}: {proc.stderr.read() if proc.stderr else ''}")
 
 
 def _cache(home: Path) -> list[dict]:
@@ -62,7 +42,7 @@ def test_max_size_removes_the_least_recently_used_first_and_keeps_the_one_in_use
     running = start_envforge("run", str(models["held"]), "--", "python", "-c",
                              "import time; print('ready', flush=True); time.sleep(600)", home=home)
     try:
-        _wait_for(running, "ready")
+        wait_for_line(running, "ready")
         # Last use, oldest first: the held env (30 days ago), then `older` (20), then `newer` (10).
         for role, days in (("held", 30), ("older", 20), ("newer", 10)):
             moment = time.time() - days * 86400

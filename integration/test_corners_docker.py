@@ -9,15 +9,13 @@ import platform
 import shlex
 import socket
 import subprocess
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import envforge, report
-from tests.support.docker import BASE_IMAGE, client, start_engine
+from tests.support.docker import BASE_IMAGE, client, post_when_up, start_engine
 from tests.support.models import save_code_model
 from tests.support.oracle import assert_same_as_truth
 
@@ -51,20 +49,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _post_when_up(url: str, body: bytes, container, deadline: float = 180.0) -> dict:
-    start = time.monotonic()
-    while True:
-        try:
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.loads(response.read())
-        except OSError:
-            container.reload()
-            if container.status == "exited" or time.monotonic() - start > deadline:
-                raise AssertionError("the scoring server did not answer:\n" + container.logs().decode(errors="replace")[-3000:]) from None
-            time.sleep(1)
-
-
 def test_dockerfile_context_is_built_by_the_engine_and_the_image_serves_the_model(sklearn_model: Path, sklearn_truth, home: Path,
                                                                                  tmp_path: Path, engine) -> None:
     context = tmp_path / "context"
@@ -84,7 +68,7 @@ def test_dockerfile_context_is_built_by_the_engine_and_the_image_serves_the_mode
         port = _free_port()
         container = docker.containers.run(name, command=["--port", str(port)], network_mode="host", detach=True)
         try:
-            answer = _post_when_up(f"http://127.0.0.1:{port}/invocations", (sklearn_model / "serving_input_example.json").read_bytes(),
+            answer = post_when_up(f"http://127.0.0.1:{port}/invocations", (sklearn_model / "serving_input_example.json").read_bytes(),
                                    container)
             assert answer["predictions"] == sklearn_truth.tolist()  # the test's own model.predict, from the built image
         finally:

@@ -10,22 +10,12 @@ import pandas as pd
 import pytest
 
 from tests.support.cli import envforge
+from tests.support.models import SCALE
 from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
 
-CODE = """
-import mlflow
-from mlflow.pyfunc import PythonModel
-
-
-class Model(PythonModel):
-    def predict(self, context, model_input, params=None):
-        return model_input["x"] * {factor}
-
-
-mlflow.models.set_model(Model())
-"""
+CODE = SCALE  # x * {factor}
 EXAMPLE = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
 # name -> the factor of each of its versions, in registration order (one environment for all: the same pins)
 MODELS = {"corners-reg-a": [2, 3, 4], "corners-reg-b": [5]}

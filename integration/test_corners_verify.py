@@ -16,22 +16,12 @@ import pandas as pd
 import pytest
 
 from tests.support.cli import envforge, report
+from tests.support.models import SCALE
 from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
 
-CODE = """
-import mlflow
-from mlflow.pyfunc import PythonModel
-
-
-class Model(PythonModel):
-    def predict(self, context, model_input, params=None):
-        return model_input["x"] * 3
-
-
-mlflow.models.set_model(Model())
-"""
+CODE = SCALE.format(factor=3)
 EXAMPLE = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
 REFRESH_URI = "models:/corners-refresh/1"
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import queue
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import envforge, report, start_envforge
+from tests.support.cli import envforge, report, start_envforge, wait_for_line
 from tests.support.models import iris_frame, pinned_requirements
 
 pytestmark = pytest.mark.slow
@@ -184,23 +182,6 @@ def test_run_passes_the_exit_code_through_and_shell_sees_the_model(sklearn_model
     assert repl.returncode == 0 and f"prefix={prefix}" in repl.stdout, repl.stdout + repl.stderr
 
 
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 240) -> None:
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if text in lines.get(timeout=1):
-                return
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-    proc.kill()
-    raise AssertionError(f"{text!r} never came from {proc.args}")
-
-
 def test_cache_prune_leaves_envs_other_processes_hold(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     shutil.copytree(sklearn_model, other)
@@ -225,7 +206,7 @@ def test_cache_prune_leaves_envs_other_processes_hold(sklearn_model: Path, home:
          by_model[str(sklearn_model)]["key"]],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "ENVFORGE_HOME": str(home)})
     try:
-        _wait_for(holder, "held")
+        wait_for_line(holder, "held", timeout=240)
         pruned = envforge("cache", "prune", "--older-than", "14d", home=home)
         assert pruned.returncode == 0, pruned.output
         assert "in use" in pruned.stdout
@@ -239,7 +220,7 @@ def test_cache_prune_leaves_envs_other_processes_hold(sklearn_model: Path, home:
     running = start_envforge("run", str(sklearn_model), "--", "python", "-c", "import time; print('ready', flush=True); time.sleep(300)",
                              home=home)
     try:
-        _wait_for(running, "ready")
+        wait_for_line(running, "ready", timeout=240)
         assert json.loads(envforge("cache", "prune", "--all", "--json", home=home).stdout)["removed"] == []
         assert held.is_dir()
     finally:

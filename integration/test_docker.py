@@ -10,15 +10,13 @@ import shutil
 import socket
 import textwrap
 import threading
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import envforge, report
-from tests.support.docker import BASE_IMAGE, client, image_python_version, start_engine, start_podman
+from tests.support.docker import BASE_IMAGE, client, image_python_version, post_when_up, start_engine, start_podman
 from tests.support.models import make_wheel, pinned_requirements, save_code_model
 from tests.support.oracle import assert_same_as_truth
 
@@ -82,7 +80,7 @@ def test_tagged_image_serves_the_recorded_predictions(sklearn_model: Path, home:
     container = docker.containers.run(name, command=["--port", str(port)], network_mode="host", detach=True)
     try:
         body = (sklearn_model / "serving_input_example.json").read_bytes()
-        answer = _post_when_up(f"http://127.0.0.1:{port}/invocations", body, container)
+        answer = post_when_up(f"http://127.0.0.1:{port}/invocations", body, container, deadline=120.0)
         expected = json.loads((sklearn_model / "envforge-expectations.json").read_text())["examples"][0]["prediction"]
         assert answer["predictions"] == expected["data"]
         assert container.attrs["Config"]["User"] == "10001"  # the served model does not run as root
@@ -229,20 +227,6 @@ def _accept(listener: socket.socket, connections: list[object]) -> None:
             return
         connections.append(conn)
         conn.close()
-
-
-def _post_when_up(url: str, body: bytes, container, deadline: float = 120.0) -> dict:
-    start = time.monotonic()
-    while True:
-        try:
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.loads(response.read())
-        except OSError:
-            container.reload()
-            if container.status == "exited" or time.monotonic() - start > deadline:
-                raise AssertionError("the scoring server did not answer:\n" + container.logs().decode(errors="replace")[-3000:]) from None
-            time.sleep(1)
 
 
 def test_index_credentials_reach_the_installer_but_no_layer_or_history(tmp_path: Path, engine) -> None:

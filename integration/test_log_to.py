@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from envforge.registry.run import RegistryRun
 from envforge.registry.select import Target
 from envforge.result import FAILED, PASSED, VerifyResult
 from tests.support.cli import envforge
+from tests.support.models import wrong_expectations
 from tests.support.register import register_dir
 
 pytestmark = pytest.mark.slow
@@ -32,11 +32,7 @@ def test_each_nightly_run_is_an_mlflow_run_with_params_metrics_and_reports(own_m
 
     assert envforge("record", str(sklearn_model), home=home).returncode == 0
     wrong = tmp_path / "wrong"
-    shutil.copytree(sklearn_model, wrong)
-    path = wrong / "envforge-expectations.json"
-    data = json.loads(path.read_text())
-    data["examples"][0]["prediction"]["data"][0] += 1
-    path.write_text(json.dumps(data))
+    wrong_expectations(sklearn_model, wrong, row=0)
     assert register_dir(own_mlflow_server, "nightly-iris", sklearn_model) == "models:/nightly-iris/1"
     assert register_dir(own_mlflow_server, "nightly-iris", wrong) == "models:/nightly-iris/2"
 

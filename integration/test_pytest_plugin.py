@@ -5,7 +5,6 @@ and the JUnit file has one testcase per model and example. The envforge_verify f
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge
+from tests.support.models import wrong_expectations
 from tests.support.register import register_dir
 from tests.test_pytest_plugin import plugin_args
 
@@ -38,15 +38,10 @@ def models(tmp_path_factory: pytest.TempPathFactory, sklearn_model_template: Pat
     recorded = envforge("record", str(good), home=home)
     assert recorded.returncode == 0, recorded.output
     wrong = root / "wrong"
-    shutil.copytree(good, wrong)
-    path = wrong / "envforge-expectations.json"
-    data = json.loads(path.read_text())
-    labels = data["examples"][0]["prediction"]["data"]
-    labels[3] = (labels[3] + 1) % 3
-    path.write_text(json.dumps(data))
+    _, stored = wrong_expectations(good, wrong, row=3, change=lambda label: (label + 1) % 3)  # still a class label
     bare = root / "bare"
     shutil.copytree(sklearn_model_template, bare)
-    return {"good": good, "wrong": wrong, "bare": bare, "home": home, "expected": labels[3], "got": (labels[3] + 2) % 3}
+    return {"good": good, "wrong": wrong, "bare": bare, "home": home, "expected": stored, "got": (stored + 2) % 3}
 
 
 def test_plugin_runs_models_and_registry_with_junit(models: dict[str, Path], mlflow_server: str, tmp_path: Path) -> None:

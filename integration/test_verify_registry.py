@@ -20,22 +20,12 @@ import pandas as pd
 import pytest
 
 from tests.support.cli import envforge
+from tests.support.models import SCALE
 from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
 
-CODE = """
-import mlflow
-from mlflow.pyfunc import PythonModel
-
-
-class Model(PythonModel):
-    def predict(self, context, model_input, params=None):
-        return model_input["x"] * {factor}
-
-
-mlflow.models.set_model(Model())
-"""
+CODE = SCALE  # x * {factor}
 # name, version -> extra pin (the pin decides the environment), factor
 MODELS = [("fraud-a", None, 2), ("fraud-a", None, 3), ("fraud-b", "six==1.16.0", 2), ("fraud-b", "six==1.16.0", 5),
           ("fraud-c", "six==1.17.0", 7), ("fraud-bad", "six==0.0.0.1", 1)]

@@ -18,6 +18,8 @@ from envforge.spec import load_spec
 from envforge.spec.asof import as_of_for, check_option, resolve_as_of
 from envforge.spec.mlmodel import read_mlmodel
 from tests.support.cli import envforge
+from tests.support.corpus import CORPUS
+from tests.support.corpus import MISSING as CORPUS_MISSING
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -73,9 +75,9 @@ def test_the_moment_is_part_of_the_env_key(sklearn_dir: Path) -> None:
 
 @pytest.fixture
 def sklearn_dir(tmp_path: Path) -> Path:
-    corpus = Path("/work/shared/corpus/akhil-sklearn-mlf127")
+    corpus = CORPUS / "akhil-sklearn-mlf127"
     if not corpus.is_dir():
-        pytest.skip("the shared corpus is not on this machine")
+        pytest.skip(CORPUS_MISSING)
     model = Path(shutil.copytree(corpus, tmp_path / "model"))
     for path in [model, *model.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)

@@ -39,3 +39,26 @@ def start_envforge(*args: str, home: Path, env: dict[str, str] | None = None) ->
 
 def report(path: Path) -> dict:
     return json.loads(path.read_text())["results"][0]
+
+
+def wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float = 300) -> None:
+    """Read proc's stdout (in a thread: a line may never come) until a line holds `text`; kill proc and fail if it
+    exits or `timeout` passes first."""
+    import queue
+    import threading
+    import time
+
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if text in lines.get(timeout=1):
+                return
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+    proc.kill()
+    raise AssertionError(f"{text!r} never came from {proc.args}: {proc.stderr.read() if proc.stderr else ''}")

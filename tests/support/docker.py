@@ -39,3 +39,23 @@ def image_python_version(host: str, image: str = BASE_IMAGE) -> str:
     output = client(host).containers.run(image, ["python3", "-c", "import platform; print(platform.python_version())"],
                                          remove=True, network_disabled=True)
     return output.decode().strip()
+
+
+def post_when_up(url: str, body: bytes, container, deadline: float = 180.0) -> dict:
+    """POST `body` to a scoring server starting in `container` until it answers; fail with its logs if the
+    container exits or `deadline` seconds pass."""
+    import json
+    import time
+    import urllib.request
+
+    start = time.monotonic()
+    while True:
+        try:
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except OSError:
+            container.reload()
+            if container.status == "exited" or time.monotonic() - start > deadline:
+                raise AssertionError("the scoring server did not answer:\n" + container.logs().decode(errors="replace")[-3000:]) from None
+            time.sleep(1)

@@ -8,6 +8,20 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+# A pyfunc model from code that multiplies column x by `factor` (SCALE.format(factor=3)): the registry tests' models.
+SCALE = """
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Model(PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input["x"] * {factor}
+
+
+mlflow.models.set_model(Model())
+"""
+
 
 def iris_frame():
     from sklearn.datasets import load_iris
@@ -78,3 +92,19 @@ def make_wheel(directory: Path, name: str, version: str, module_source: str) -> 
         for arcname, data in files.items():
             archive.writestr(arcname, data)
     return wheel
+
+
+def wrong_expectations(recorded: Path, dest: Path, row: int, change=lambda value: value + 1) -> tuple[object, object]:
+    """A copy of a recorded model whose stored prediction for row `row` of its first example is changed (verify
+    must fail on it); returns (what the model predicts there, what the expectations now say)."""
+    import json
+    import shutil
+
+    shutil.copytree(recorded, dest)
+    path = dest / "envforge-expectations.json"
+    data = json.loads(path.read_text())
+    values = data["examples"][0]["prediction"]["data"]
+    before = values[row]
+    values[row] = change(before)
+    path.write_text(json.dumps(data))
+    return before, values[row]
