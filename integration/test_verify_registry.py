@@ -138,6 +138,23 @@ def test_local_run_reports_4_passed_1_failed_1_error_with_3_envs_built(local_run
     assert len(junit.findall(".//testcase/failure")) == 1 and len(junit.findall(".//testcase/error")) == 1
 
 
+def test_the_report_says_where_each_environments_time_went(local_run: dict) -> None:
+    """Issue 15: per group resolve, build, runner (models + start-up), and the run's plan time."""
+    section = local_run["report"]["registry"]
+    assert section["plan_seconds"] > 0
+    ran = [e for e in section["envs"] if e["status"] == "built"]
+    assert len(ran) == 3
+    for env in ran:
+        t = env["timing"]
+        assert t["build"] == env["seconds"] > 0
+        assert t["runner"] > 0 and 0 < t["models"] <= t["runner"]
+        assert t["start_up"] == pytest.approx(t["runner"] - t["models"], abs=0.002)
+        # two models in one runner: the start-up (interpreter, import mlflow) is paid once, not per model
+        assert t["start_up"] > 0.2
+    failed = next(e for e in section["envs"] if e["status"] == "failed")
+    assert failed["timing"]["runner"] == 0 and failed["timing"]["build"] > 0
+
+
 def test_tags_are_written_and_read_back_with_status(local_run: dict, registry: str, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 

@@ -39,3 +39,40 @@ def test_a_callers_own_uris_come_back(unset_mlflow_uris: None, monkeypatch: pyte
         pass
     assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == ("http://127.0.0.1:2", "http://127.0.0.1:3")
     assert os.environ["MLFLOW_REGISTRY_URI"] == "http://127.0.0.1:3"
+
+
+def test_threads_share_a_scope_for_one_server_and_wait_for_another(unset_mlflow_uris: None) -> None:
+    """A registry run downloads many versions at once: the first thread to leave must not unset the
+    URIs under the others, and a call for another server must not repoint them mid-download."""
+    import threading
+
+    a, b = "http://127.0.0.1:1", "http://127.0.0.1:2"
+    inside = threading.Barrier(2, timeout=10)
+    release = threading.Event()
+    seen: dict[str, object] = {}
+
+    def same_server(name: str) -> None:
+        with tracking_scope(a):
+            inside.wait()                     # both threads are in the scope at once (else this times out)
+            if name == "first":
+                return                        # leaves while "second" is still inside
+            release.wait(10)
+            seen["second"] = mlflow.get_registry_uri()  # still a, after "first" left and "other" asked for b
+
+    def other_server() -> None:
+        with tracking_scope(b):
+            seen["other"] = (mlflow.get_registry_uri(), os.environ["MLFLOW_TRACKING_URI"])
+
+    threads = [threading.Thread(target=same_server, args=(n,)) for n in ("first", "second")]
+    for t in threads:
+        t.start()
+    threads[0].join(10)
+    other = threading.Thread(target=other_server)
+    other.start()
+    other.join(0.5)
+    assert other.is_alive() and "other" not in seen  # waiting for the scope of a to end
+    release.set()
+    for t in (*threads, other):
+        t.join(10)
+    assert seen == {"second": a, "other": (b, b)}
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ

@@ -18,6 +18,8 @@ from envforge.errors import EnvforgeError, UsageError
 
 
 def add_parsers(sub: Any) -> None:
+    from envforge.registry.executors import default_workers
+
     p = sub.add_parser("verify-registry", help="verify many registered model versions, each environment built once",
                        description="Select model versions from a registry (or a file of URIs), group them by environment, "
                                    "build each environment once and run all its models in one process; report all.")
@@ -30,7 +32,8 @@ def add_parsers(sub: Any) -> None:
     opt.add_backend(p, "how to build environments")
     p.add_argument("--executor", default="local", choices=["local", "dask"], help="local (default) or a Dask distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, e.g. tcp://scheduler:8786")
-    p.add_argument("--workers", type=int, default=2, help="environment groups run at once by the local executor (default: 2)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help=f"environment groups run at once by the local executor (default: this machine's cores, {default_workers()})")
     p.add_argument("--model-timeout", type=float, default=600.0, metavar="SECONDS", help="limit per model for load + predict (default: 600)")
     opt.add_build_timeout(p)
     opt.add_tolerances(p)

@@ -271,26 +271,61 @@ def tracking_scope(tracking: str) -> Iterator[None]:
     to download_artifacts; point both globals at `tracking` for the call, then put back exactly
     what was there. The public getters cannot say "unset" (get_registry_uri falls back to the
     tracking URI), and both setters also write MLFLOW_*_URI into os.environ, so restoring by
-    value would leave a caller of the Python API pinned to this call's server."""
+    value would leave a caller of the Python API pinned to this call's server.
+
+    Shared across threads: calls for the same server enter together (a registry run downloads
+    many versions at once), a call for another server waits until they have all left."""
+    with _SCOPE:
+        while _SCOPE.depth and _SCOPE.uri != tracking:
+            _SCOPE.wait()
+        if not _SCOPE.depth:
+            _SCOPE.saved = _point_globals_at(tracking)
+            _SCOPE.uri = tracking
+        _SCOPE.depth += 1
+    try:
+        yield
+    finally:
+        with _SCOPE:
+            _SCOPE.depth -= 1
+            if not _SCOPE.depth:
+                _restore_globals(_SCOPE.saved)
+                _SCOPE.uri = None
+                _SCOPE.notify_all()
+
+
+class _Scope(threading.Condition):
+    depth = 0
+    uri: str | None = None
+    saved: tuple[Any, Any, dict[str, str | None]] = (None, None, {})
+
+
+_SCOPE = _Scope()
+
+
+def _point_globals_at(tracking: str) -> tuple[Any, Any, dict[str, str | None]]:
     import mlflow
     from mlflow.tracking._model_registry import utils as registry_globals
     from mlflow.tracking._tracking_service import utils as tracking_globals
 
-    saved_tracking = tracking_globals._tracking_uri
-    saved_registry = registry_globals._registry_uri
-    saved_env = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    saved = (tracking_globals._tracking_uri, registry_globals._registry_uri,
+             {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES})
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(tracking)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved_tracking)  # None unsets it (and resets the tracer's copy)
-        registry_globals._registry_uri = saved_registry
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return saved
+
+
+def _restore_globals(saved: tuple[Any, Any, dict[str, str | None]]) -> None:
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_globals
+
+    saved_tracking, saved_registry, saved_env = saved
+    mlflow.set_tracking_uri(saved_tracking)  # None unsets it (and resets the tracer's copy)
+    registry_globals._registry_uri = saved_registry
+    for name, value in saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 _MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")

@@ -80,6 +80,7 @@ def merged(steps: list[Pass]) -> RegistryRun:
         run.envs += [dict(env, resolve=step.label) for env in step.run.envs]
         run.interrupted = run.interrupted or step.run.interrupted
         run.seconds += step.run.seconds
+        run.plan_seconds += step.plan.seconds if step.plan else 0.0
     return run
 
 

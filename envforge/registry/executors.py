@@ -4,6 +4,7 @@ group's outcome to `on_done` as soon as it finishes, and return True when Ctrl-C
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -14,6 +15,15 @@ from envforge.registry.work import INTERRUPTED, GroupOutcome, verify_group
 from envforge.result import VerifyResult
 
 OnDone = Callable[[GroupOutcome], None]
+
+
+def default_workers() -> int:
+    """The cores this process may use (taskset and CPU affinity count, not the machine's total):
+    each group's work is an installer or a runner process, about one core each."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_done: OnDone) -> bool:

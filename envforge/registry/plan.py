@@ -4,7 +4,7 @@ all its models run in one runner process."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envforge.backends.base import BuildOptions
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
@@ -51,38 +51,55 @@ class Group:
 class Plan:
     groups: list[Group]
     unplanned: list[tuple[Target, VerifyResult]]  # could not be resolved or parsed: already an error result
+    seconds: float = 0.0  # resolving (downloading) every target
 
     @property
     def targets(self) -> list[Target]:
         return [t for g in self.groups for t in g.targets] + [t for t, _ in self.unplanned]
 
 
-def make_plan(targets: list[Target], options: RegistryOptions, log: object = None) -> Plan:
-    """Resolve each target (cached downloads) and read its EnvSpec; sequential, because MLflow's
-    download goes through process-wide tracking settings."""
-    from envforge.pipeline import load_model
+DOWNLOADS_AT_ONCE = 8  # MLflow's artifact downloads are network-bound; the host process loads no model
 
+
+def make_plan(targets: list[Target], options: RegistryOptions, log: object = None) -> Plan:
+    """Resolve each target (cached downloads, up to DOWNLOADS_AT_ONCE at a time: MLflow's
+    process-wide tracking settings are shared by calls to the same server, see
+    modeldir/resolve.tracking_scope) and group the targets by their EnvSpec's key, in the
+    selection's order."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = time.perf_counter()
     by_key: dict[str, list[Target]] = {}
     specs: dict[str, tuple[str | None, tuple[str, ...]]] = {}
     unplanned: list[tuple[Target, VerifyResult]] = []
-    for target in targets:
-        result = VerifyResult(uri=target.uri, backend=options.backend)
-        step = Step("resolve", 0.0)
-        try:
-            if callable(log):
-                log(f"resolving {target.label}")
-            loaded = load_model(target.uri, backend=options.backend, tracking_uri=options.tracking_uri,
-                                refresh=options.refresh, build=options.build)
-        except EnvforgeError as exc:
-            result.steps.append(step)
-            unplanned.append((target, result.error_from(exc)))
+    with ThreadPoolExecutor(max_workers=max(1, min(DOWNLOADS_AT_ONCE, len(targets)))) as pool:
+        resolved = list(pool.map(lambda t: _resolve(t, options, log), targets))
+    for target, outcome in zip(targets, resolved, strict=True):
+        if isinstance(outcome, VerifyResult):
+            unplanned.append((target, outcome))
             continue
-        if not target.name and loaded.model.name and loaded.model.version:
-            target = replace(target, name=loaded.model.name, version=loaded.model.version)
-        by_key.setdefault(loaded.spec.key, []).append(target)
-        specs[loaded.spec.key] = (loaded.spec.python, loaded.spec.requirements)
+        if not target.name and outcome.model.name and outcome.model.version:
+            target = replace(target, name=outcome.model.name, version=outcome.model.version)
+        by_key.setdefault(outcome.spec.key, []).append(target)
+        specs[outcome.spec.key] = (outcome.spec.python, outcome.spec.requirements)
     groups = [Group(key=k, python=specs[k][0], requirements=specs[k][1], targets=tuple(ts)) for k, ts in by_key.items()]
-    return Plan(groups=groups, unplanned=unplanned)
+    return Plan(groups=groups, unplanned=unplanned, seconds=time.perf_counter() - start)
+
+
+def _resolve(target: Target, options: RegistryOptions, log: object) -> Any:
+    """The loaded model, or the error result of a target that cannot be planned."""
+    from envforge.pipeline import load_model
+
+    if callable(log):
+        log(f"resolving {target.label}")
+    try:
+        return load_model(target.uri, backend=options.backend, tracking_uri=options.tracking_uri,
+                          refresh=options.refresh, build=options.build)
+    except EnvforgeError as exc:
+        result = VerifyResult(uri=target.uri, backend=options.backend)
+        result.steps.append(Step("resolve", 0.0))
+        return result.error_from(exc)
 
 
 def describe(plan: Plan) -> list[str]:

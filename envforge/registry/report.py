@@ -53,7 +53,7 @@ def write_reports(run: RegistryRun, *, json_path: Path | None, junit_path: Path 
         write_json(results, json_path)  # then the registry section, on the same strict document
         document = json.loads(json_path.read_text())
         document["registry"] = {"summary": run.counts(), "environments": run.env_counts(), "interrupted": run.interrupted,
-                                "seconds": round(run.seconds, 3), "envs": run.envs, "models": rows(run),
+                                "seconds": round(run.seconds, 3), "plan_seconds": round(run.plan_seconds, 3), "envs": run.envs, "models": rows(run),
                                 "changes": changes or []}
         json_path.write_text(json.dumps(document, indent=2, allow_nan=False, default=str))
 

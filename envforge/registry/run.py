@@ -20,6 +20,7 @@ class RegistryRun:
     envs: list[dict[str, object]] = field(default_factory=list)   # one per group: key, status, seconds, worker, models
     interrupted: bool = False
     seconds: float = 0.0
+    plan_seconds: float = 0.0   # resolving every version before any group starts (registry/plan.py)
 
     def counts(self) -> dict[str, int]:
         counts = {PASSED: 0, FAILED: 0, ERROR: 0, UNVERIFIED: 0}
@@ -46,11 +47,21 @@ class RegistryRun:
         return text + (" (interrupted: partial results)" if self.interrupted else "")
 
 
-def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", workers: int = 2,
+def timing(outcome: GroupOutcome) -> dict[str, float]:
+    """Where one group's time went, in seconds: resolve (its cached models, at once), build (or
+    reuse), runner (all its models in one process), of which models (loads and predicts summed)
+    and start_up (the runner's own start: the interpreter, importing mlflow)."""
+    start_up = max(0.0, outcome.runner_seconds - outcome.models_seconds)
+    return {name: round(value, 3) for name, value in (
+        ("resolve", outcome.resolve_seconds), ("build", outcome.build_seconds), ("runner", outcome.runner_seconds),
+        ("models", outcome.models_seconds), ("start_up", start_up))}
+
+
+def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", workers: int | None = None,
             scheduler: str | None = None, on_result: OnResult | None = None) -> RegistryRun:
     """Run every group of the plan; results arrive (on_result) as groups finish. Ctrl-C stops the
     run and returns what finished, the rest marked as interrupted."""
-    from envforge.registry.executors import run_dask, run_local
+    from envforge.registry.executors import default_workers, run_dask, run_local
 
     run = RegistryRun()
     start = time.monotonic()
@@ -58,7 +69,8 @@ def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", wo
 
     def on_done(outcome: GroupOutcome) -> None:
         run.envs.append({"key": outcome.key, "status": outcome.env, "seconds": round(outcome.build_seconds, 3),
-                         "worker": outcome.worker, "models": [t.label for t, _ in outcome.results]})
+                         "worker": outcome.worker, "models": [t.label for t, _ in outcome.results],
+                         "timing": timing(outcome)})
         for target, result in outcome.results:
             finished[target.uri] = (target, result)
             if on_result:
@@ -71,7 +83,7 @@ def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", wo
     if executor == "dask":
         run.interrupted = run_dask(plan.groups, options, scheduler, on_done)
     else:
-        run.interrupted = run_local(plan.groups, options, workers, on_done)
+        run.interrupted = run_local(plan.groups, options, workers or default_workers(), on_done)
     run.results = [finished[t.uri] for t in plan.targets if t.uri in finished]
     run.seconds = time.monotonic() - start
     return run

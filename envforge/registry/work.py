@@ -8,12 +8,13 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.errors import EnvBuildError, EnvforgeError
-from envforge.registry.plan import Group, RegistryOptions
+from envforge.registry.plan import DOWNLOADS_AT_ONCE, Group, RegistryOptions
 from envforge.registry.select import Target
 from envforge.result import Step, VerifyResult
 
@@ -25,6 +26,9 @@ class GroupOutcome:
     key: str
     env: str = "failed"           # "built" | "reused" | "failed" | "interrupted"
     build_seconds: float = 0.0
+    resolve_seconds: float = 0.0   # wall time of the group's (cached) resolves, which run at once
+    runner_seconds: float = 0.0    # wall time of running every model of the group (one host runner process)
+    models_seconds: float = 0.0    # of which loading and predicting, summed over the models (the rest: start-up)
     worker: str = ""
     results: list[tuple[Target, VerifyResult]] = field(default_factory=list)
 
@@ -43,7 +47,11 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     stop = should_stop or (lambda: False)
     outcome = GroupOutcome(key=group.key, worker=f"{socket.gethostname()}:{os.getpid()}")
     members = [_Member(t, VerifyResult(uri=t.uri, backend=options.backend)) for t in group.targets]
-    ready = [m for m in members if _load(m, options)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, min(DOWNLOADS_AT_ONCE, len(members)))) as pool:
+        loaded = list(pool.map(lambda m: _load(m, options), members))
+    outcome.resolve_seconds = time.perf_counter() - start
+    ready = [m for m, ok in zip(members, loaded, strict=True) if ok]
     if ready and not stop():
         with ExitStack() as stack:
             _build_and_run(ready, options, outcome, stack, stop)
@@ -113,8 +121,11 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
             m.result.error_from(exc)
     if not runnable or stop():
         return
+    start = time.perf_counter()
     outputs = run_group(first.backend, env, [(m.loaded.model.path, m.runs) for m in runnable], options.build,
                         model_timeout=options.model_timeout, log=lambda text: None)
+    outcome.runner_seconds = time.perf_counter() - start
+    outcome.models_seconds = sum(output.seconds for output in outputs)
     for m, output in zip(runnable, outputs, strict=True):
         diagnose.annotate(output.data, env.installed, m.loaded.spec)
         m.result.runner_python = output.data.get("python")
