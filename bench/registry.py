@@ -20,7 +20,8 @@ Per size, untimed: the registry is logged into its own SQLite store, then one
 
 The "limit" is what the grouped run's own step timings allow on its workers: the sum over envs of the
 build, one runner start (the JSON has none: timed afterwards as `python -I -c "import mlflow.pyfunc"` in
-each env it built) and the models' steps (resolve, predict, compare), divided by the number of workers.
+each env it built, compiling every module again as the run's empty home did) and the models' steps
+(resolve, predict, compare), divided by the number of workers.
 """
 
 from __future__ import annotations
@@ -133,11 +134,17 @@ def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tupl
     return secs, proc.returncode, peak_kb / 1024
 
 
-def runner_start(python: Path) -> float:
-    """One `python -I -c "import mlflow.pyfunc"` in a built env: what a runner pays before its first model."""
-    t0 = time.perf_counter()
-    subprocess.run([str(python), "-I", "-c", "import mlflow.pyfunc"], capture_output=True, check=True)
-    return time.perf_counter() - t0
+def runner_start(python: Path) -> tuple[float, float]:
+    """`python -I -c "import mlflow.pyfunc"` in a built env, what a runner pays before its first model: (cold,
+    warm). Cold compiles every module again (an empty -X pycache_prefix), as in a new ENVFORGE_HOME whose
+    bytecode store is empty; warm reads the .pyc files the run left."""
+    argv = [str(python), "-I", "-c", "import mlflow.pyfunc"]
+    with tempfile.TemporaryDirectory(prefix="pycache-") as empty:
+        t0 = time.perf_counter()
+        subprocess.run(argv[:2] + ["-X", f"pycache_prefix={empty}"] + argv[2:], capture_output=True, check=True)
+        t1 = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=True)
+    return t1 - t0, time.perf_counter() - t1
 
 
 def grouped_figures(report: dict, secs: float, workers: int, starts: dict[str, float]) -> dict:
@@ -198,8 +205,10 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     if len(report["results"]) != versions or {r["status"] for r in report["results"]} != {"passed"}:
         raise SystemExit(f"verify-registry did not pass all {versions} versions: see {root / 'grouped.json'}")
     paths = {r["env"]["key"]: Path(r["env"]["path"]) / "bin" / "python" for r in report["results"]}
-    starts = {key: runner_start(python) for key, python in paths.items()}  # untimed for the run: after it
-    grouped = dict(grouped_figures(report, secs, workers, starts), peak_mb=peak)
+    both = {key: runner_start(python) for key, python in paths.items()}  # untimed for the run: after it
+    starts = {key: cold for key, (cold, _) in both.items()}
+    grouped = dict(grouped_figures(report, secs, workers, starts), peak_mb=peak,
+                   runner_starts_warm=sum(warm for _, warm in both.values()))
 
     chosen = pick(by_model, min(sample, versions))
     calls = []
