@@ -1,33 +1,77 @@
-"""A nightly registry run: `verify-registry` against separate `envforge verify` calls and against
-`mlflow models predict --env-manager uv` on the same 12 model versions (issue 6's benchmark).
+"""A registry run at several sizes: `verify-registry` against separate `envforge verify` calls and
+against `mlflow models predict --env-manager uv` (issue 6's benchmark, sized by issue 15).
 
-Called by bench/run.py last (skip with --no-registry). Untimed set-up: a local MLflow registry
-(SQLite store in the bench's temp dir) with 3 registered models of 4 versions each; each model's
-versions share one environment, the three models have three (their requirements differ by a line
-naming a package the model already depends on: another env key, the same packages). Every
-version is recorded with `envforge record`. Then, once (each case takes minutes):
+    .venv/bin/python bench/registry.py --sizes 12/3,48/3,48/12 [--mlflow-versions 4] [--out F] [--keep]
 
-- `registry_grouped`: `envforge verify-registry --models 'bench-*' --workers 2 --json F`, a new empty
-  ENVFORGE_HOME: 12 downloads, 3 builds, 3 runner processes;
-- `registry_separate`: 12 `envforge verify models:/NAME/V` calls in a row, one new empty ENVFORGE_HOME
-  for the 12: 12 downloads, 3 builds, 12 runners;
-- `registry_mlflow`: 12 `mlflow models predict -m models:/NAME/V --env-manager uv` calls, an env built per call.
+Also called by bench/run.py last (skip with --no-registry; --registry-sizes, --registry-mlflow-versions).
+A size V/E is E registered models of V/E versions each (every version retrained: another C), the E
+models differing in requirements by lines naming packages scikit-learn already depends on
+(threadpoolctl, joblib with lower bounds the installed versions meet): E env keys, the same packages.
+Per size, untimed: the registry is logged into its own SQLite store, then one
+`verify-registry --record-missing` in another ENVFORGE_HOME stores a baseline with every version
+(and warms uv's package cache). Then, timed:
 
-uv's package cache is warm for all three. Ratios: `registry_separate/registry_grouped` and
-`registry_mlflow/registry_grouped`.
+- `registry_grouped_V_E`: one `envforge verify-registry --models 'PREFIX-*' --json F` (default --workers),
+  a new empty ENVFORGE_HOME; the peak RSS (VmHWM) of its host process is polled from /proc;
+- `registry_separate_V_E`: `envforge verify models:/NAME/V` calls in a row on --mlflow-versions of the
+  versions (two per model: one builds, one reuses), one new empty ENVFORGE_HOME; scaled to V;
+- `registry_mlflow_V_E`: `mlflow models predict -m models:/NAME/V --env-manager uv` on the same versions
+  (an env built per call); scaled to V.
+
+The "limit" is what the grouped run's own step timings allow on its workers: the sum over envs of the
+build, one runner start (the JSON has none: timed afterwards as `python -I -c "import mlflow.pyfunc"` in
+each env it built, compiling every module again as the run's empty home did) and the models' steps
+(resolve, predict, compare), divided by the number of workers.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import platform
+import re
+import shutil
 import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 Runner = Callable[[list[str], dict[str, str]], tuple[float, subprocess.CompletedProcess]]
 EnvMaker = Callable[..., dict[str, str]]
-MODELS = {"bench-a": [], "bench-b": ["threadpoolctl"], "bench-c": ["joblib"]}  # extra requirement lines: 3 env keys
-VERSIONS = 4
+THREADPOOLCTL = [None, ">=1", ">=2", ">=3"]  # installed 3.x meets every bound: another env key, the same packages
+JOBLIB = [None, ">=1.0", ">=1.1", ">=1.2"]
+POLL = 0.02  # seconds between two reads of the grouped run's /proc/<pid>/status
+TARGETS = {  # name: (op, value); checked by targets()
+    "registry_mlflow_scaled/grouped_12_3": (">=", 15.0),
+    "grouped_48_3/grouped_12_3": ("<", 2.0),
+    "grouped/limit": ("<=", 1.5),
+    "peak_mb": ("<", 300.0),
+}
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in text.split(","):
+        try:
+            versions, envs = (int(x) for x in part.strip().split("/"))
+        except ValueError:
+            raise SystemExit(f"--sizes: {part!r} is not V/E (versions/environments), e.g. 12/3") from None
+        if envs < 1 or versions % envs or envs > len(THREADPOOLCTL) * len(JOBLIB):
+            raise SystemExit(f"--sizes {part}: V must be a multiple of E, and 1 <= E <= {len(THREADPOOLCTL) * len(JOBLIB)}")
+        sizes.append((versions, envs))
+    return sizes
+
+
+def extras(envs: int) -> list[list[str]]:
+    """E distinct sets of extra requirement lines (the first is empty)."""
+    out = []
+    for j in range(envs):
+        t, b = THREADPOOLCTL[j % len(THREADPOOLCTL)], JOBLIB[j // len(THREADPOOLCTL)]
+        out.append(([f"threadpoolctl{t}"] if t else []) + ([f"joblib{b}"] if b else []))
+    return out
 
 
 def _check(proc: subprocess.CompletedProcess, what: str) -> None:
@@ -35,74 +79,279 @@ def _check(proc: subprocess.CompletedProcess, what: str) -> None:
         raise SystemExit(f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
-def _log_registry(tracking: str) -> list[str]:
-    """3 models x 4 versions in a local registry; returns their models:/ URIs."""
+def log_registry(root: Path, tracking: str, prefix: str, versions: int, envs: int) -> dict[str, list[str]]:
+    """E models x V/E versions in a local registry; returns name -> its models:/ URIs. Requirements are
+    inferred once (the first version) and then passed as they are, plus each model's extra lines."""
     import mlflow
     import mlflow.sklearn
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     mlflow.set_tracking_uri(tracking)
+    experiment = mlflow.create_experiment(prefix, artifact_location=(root / "artifacts").as_uri())
     X, y = load_iris(return_X_y=True, as_frame=True)
-    uris = []
-    for name, extra in MODELS.items():
-        for version in range(1, VERSIONS + 1):
-            clf = LogisticRegression(max_iter=200 + version).fit(X, y)
-            with mlflow.start_run():
-                mlflow.sklearn.log_model(clf, name="model", input_example=X.head(5), registered_model_name=name,
-                                         extra_pip_requirements=extra or None)
-            uris.append(f"models:/{name}/{version}")
-    return uris
+    base: list[str] | None = None
+    by_model: dict[str, list[str]] = {}
+    for j, extra in enumerate(extras(envs)):
+        name = f"{prefix}-{j}"
+        for version in range(1, versions // envs + 1):
+            clf = LogisticRegression(C=0.5 + 0.01 * (j * versions + version), max_iter=500).fit(X, y)
+            with mlflow.start_run(experiment_id=experiment):
+                info = mlflow.sklearn.log_model(clf, name="model", input_example=X.head(5), registered_model_name=name,
+                                                pip_requirements=None if base is None else base + extra,
+                                                extra_pip_requirements=extra or None if base is None else None)
+            if base is None:
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(root / "first")))
+                base = [line for line in (local / "requirements.txt").read_text().splitlines() if line.strip()]
+            by_model.setdefault(name, []).append(f"models:/{name}/{version}")
+    return by_model
 
 
-def measure(tmp: Path, run: Runner, env: EnvMaker, envforge: str, mlflow: str) -> dict[str, list[dict]]:
-    root = tmp / "registry"
+def default_workers(envforge: str, run: Runner, env: EnvMaker) -> int:
+    """verify-registry's own default --workers, read from its --help."""
+    proc = run([envforge, "verify-registry", "--help"], env())[1]
+    found = re.search(r"--workers WORKERS.*?\(default:\s*(\d+)\)", proc.stdout, re.S)
+    return int(found.group(1)) if found else 2
+
+
+def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float]:
+    """Run argv; return (seconds, exit code, peak RSS in MB of that process alone: /proc/<pid>/status VmHWM,
+    polled every POLL s while it runs; its children are not counted)."""
+    peak_kb = 0
+    with open(log_dir / "grouped.out", "w") as out, open(log_dir / "grouped.err", "w") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
+            except OSError:
+                found = None
+            if found:
+                peak_kb = max(peak_kb, int(found.group(1)))
+            time.sleep(POLL)
+        secs = time.perf_counter() - t0
+    return secs, proc.returncode, peak_kb / 1024
+
+
+def runner_start(python: Path) -> tuple[float, float]:
+    """`python -I -c "import mlflow.pyfunc"` in a built env, what a runner pays before its first model: (cold,
+    warm). Cold compiles every module again (an empty -X pycache_prefix), as in a new ENVFORGE_HOME whose
+    bytecode store is empty; warm reads the .pyc files the run left."""
+    argv = [str(python), "-I", "-c", "import mlflow.pyfunc"]
+    with tempfile.TemporaryDirectory(prefix="pycache-") as empty:
+        t0 = time.perf_counter()
+        subprocess.run(argv[:2] + ["-X", f"pycache_prefix={empty}"] + argv[2:], capture_output=True, check=True)
+        t1 = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=True)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def grouped_figures(report: dict, secs: float, workers: int, starts: dict[str, float]) -> dict:
+    """total, per version, per env, and the limit from the run's own step timings (see the module doc)."""
+    results, reg = report["results"], report["registry"]
+    work = {}
+    for env in reg["envs"]:
+        members = [r for r in results if r["env"]["key"] == env["key"]]
+        steps = sum(s["seconds"] for r in members for s in r["steps"] if s["name"] != "build")  # build: once, below
+        work[env["key"]] = env["seconds"] + starts.get(env["key"], 0.0) + steps
+    packed = [0.0] * workers  # whole groups, longest first, on the least loaded worker: what groups allow
+    for w in sorted(work.values(), reverse=True):
+        packed[packed.index(min(packed))] += w
+    limit = sum(work.values()) / workers
+    return {"seconds": secs, "versions": len(results), "envs": len(reg["envs"]), "workers": workers,
+            "per_version": secs / len(results), "per_env": secs / len(reg["envs"]),
+            "execute_seconds": reg["seconds"], "outside_execute": secs - reg["seconds"],
+            "build_seconds": sum(e["seconds"] for e in reg["envs"]), "runner_starts": sum(starts.values()),
+            "model_steps": sum(s["seconds"] for r in results for s in r["steps"] if s["name"] != "build"),
+            "limit": limit, "limit_whole_groups": max(packed), "grouped/limit": secs / limit}
+
+
+def pick(by_model: dict[str, list[str]], count: int) -> list[str]:
+    """`count` URIs, two per model in turn (the second reuses the first's env in a separate-verify home)."""
+    pairs = [uris[i:i + 2] for i in range(0, max(len(u) for u in by_model.values()), 2) for uris in by_model.values()]
+    return [u for pair in pairs for u in pair][:count]
+
+
+def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner, env: EnvMaker,
+                 envforge: str, mlflow: str) -> dict[str, dict]:
+    tag = f"{versions}_{envs}"
+    prefix = f"bench{versions}x{envs}"
     root.mkdir()
     tracking = f"sqlite:///{root / 'mlflow.db'}"
-    print(f"registry: logging {len(MODELS) * VERSIONS} model versions over {len(MODELS)} environments -> {tracking}")
-    uris = _log_registry(tracking)
-    for uri in uris:  # untimed: expectations for every version, as a nightly job would have
-        _check(run([envforge, "record", uri, "--tracking-uri", tracking], env(ENVFORGE_HOME=str(root / "home-record")))[1],
-               f"envforge record {uri}")
+    print(f"registry {versions}/{envs}: logging {versions} model versions over {envs} environments -> {tracking}")
+    by_model = log_registry(root, tracking, prefix, versions, envs)
+    if sum(len(us) for us in by_model.values()) != versions:
+        raise SystemExit(f"logged {sum(len(us) for us in by_model.values())} versions, not {versions}")
+    select = ["--tracking-uri", tracking, "--models", f"{prefix}-*"]
 
-    secs, proc = run([envforge, "verify-registry", "--tracking-uri", tracking, "--models", "bench-*", "--workers", "2",
-                      "--json", str(root / "grouped.json")], env(ENVFORGE_HOME=str(root / "home-grouped")))
-    _check(proc, "envforge verify-registry")
+    print("  untimed: verify-registry --record-missing (a baseline with every version; warms uv's cache)")
+    secs, proc = run([envforge, "verify-registry", *select, "--record-missing", "--json", str(root / "record.json")],
+                     env(ENVFORGE_HOME=str(root / "home-record")))
+    _check(proc, "envforge verify-registry --record-missing")
+    recorded = json.loads((root / "record.json").read_text())
+    if len(recorded["results"]) != versions or {r["status"] for r in recorded["results"]} != {"passed"}:
+        raise SystemExit(f"--record-missing did not pass all {versions} versions: see {root / 'record.json'}")
+    if recorded["registry"]["environments"]["built"] != envs:
+        raise SystemExit(f"expected {envs} environments, got {recorded['registry']['environments']}")
+    print(f"  {secs:.2f} s")
+
+    workers = default_workers(envforge, run, env)
+    secs, code, peak = timed_with_peak([envforge, "verify-registry", *select, "--json", str(root / "grouped.json")],
+                                       env(ENVFORGE_HOME=str(root / "home-grouped")), root)
+    if code != 0:
+        raise SystemExit(f"envforge verify-registry failed (exit {code}): see {root / 'grouped.out'}, {root / 'grouped.err'}")
     report = json.loads((root / "grouped.json").read_text())
-    statuses = sorted({r["status"] for r in report["results"]})
-    if len(report["results"]) != len(uris) or statuses != ["passed"]:
-        raise SystemExit(f"verify-registry did not pass all {len(uris)} versions: {statuses}")
-    grouped = {"seconds": secs, "versions": len(uris), "environments": report["registry"].get("environments")}
-    print(f"  registry_grouped   {secs:7.2f} s")
+    if len(report["results"]) != versions or {r["status"] for r in report["results"]} != {"passed"}:
+        raise SystemExit(f"verify-registry did not pass all {versions} versions: see {root / 'grouped.json'}")
+    paths = {r["env"]["key"]: Path(r["env"]["path"]) / "bin" / "python" for r in report["results"]}
+    both = {key: runner_start(python) for key, python in paths.items()}  # untimed for the run: after it
+    starts = {key: cold for key, (cold, _) in both.items()}
+    grouped = dict(grouped_figures(report, secs, workers, starts), peak_mb=peak,
+                   runner_starts_warm=sum(warm for _, warm in both.values()))
 
-    total, reused = 0.0, 0
-    for i, uri in enumerate(uris):
+    chosen = pick(by_model, min(sample, versions))
+    calls = []
+    for i, uri in enumerate(chosen):
         secs, proc = run([envforge, "verify", uri, "--tracking-uri", tracking, "--json", str(root / f"sep-{i}.json")],
                          env(ENVFORGE_HOME=str(root / "home-separate")))
         _check(proc, f"envforge verify {uri}")
-        reused += bool(json.loads((root / f"sep-{i}.json").read_text())["results"][0]["env"]["reused"])
-        total += secs
-    separate = {"seconds": total, "calls": len(uris), "env_reused": reused}
-    print(f"  registry_separate  {total:7.2f} s  ({reused} of {len(uris)} reused an env)")
+        result = json.loads((root / f"sep-{i}.json").read_text())["results"][0]
+        if result["status"] != "passed":
+            raise SystemExit(f"envforge verify {uri}: {result['status']}: {result['reason']}")
+        calls.append({"uri": uri, "seconds": secs, "env_reused": bool(result["env"]["reused"])})
+    built = [c["seconds"] for c in calls if not c["env_reused"]]
+    reused = [c["seconds"] for c in calls if c["env_reused"]]
+    measured = sum(c["seconds"] for c in calls)
+    if built and reused:  # a separate run of all V builds E envs and reuses them V - E times
+        scaled, how = sum(built) / len(built) * envs + sum(reused) / len(reused) * (versions - envs), "per kind"
+    else:
+        scaled, how = measured * versions / len(calls), "linear"
+    separate = {"seconds": scaled, "scaled": how, "measured_seconds": measured, "measured_calls": len(calls),
+                "calls": calls}
 
     example = root / "serving_input.json"
-    total = 0.0
-    for uri in uris:
-        if not example.is_file():
-            import mlflow as mlflow_mod
+    import mlflow as mlflow_mod
 
-            mlflow_mod.set_tracking_uri(tracking)
-            local = mlflow_mod.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(root / "example-model"))
-            example.write_text((Path(local) / "serving_input_example.json").read_text())
+    mlflow_mod.set_tracking_uri(tracking)
+    local = mlflow_mod.artifacts.download_artifacts(artifact_uri=chosen[0], dst_path=str(root / "example-model"))
+    example.write_text((Path(local) / "serving_input_example.json").read_text())
+    calls = []
+    for uri in chosen:
         secs, proc = run([mlflow, "models", "predict", "-m", uri, "-i", str(example), "-t", "json", "--env-manager", "uv"],
                          env(MLFLOW_TRACKING_URI=tracking))
         _check(proc, f"mlflow models predict {uri}")
-        total += secs
-    print(f"  registry_mlflow    {total:7.2f} s")
-    return {"registry_grouped": [grouped], "registry_separate": [separate],
-            "registry_mlflow": [{"seconds": total, "calls": len(uris)}]}
+        calls.append({"uri": uri, "seconds": secs})
+    measured = sum(c["seconds"] for c in calls)
+    mlflow_row = {"seconds": measured * versions / len(calls), "scaled": "linear", "measured_seconds": measured,
+                  "measured_calls": len(calls), "calls": calls}
+
+    g = grouped
+    print(f"  registry_grouped_{tag:<6} {g['seconds']:8.2f} s  ({g['per_version']:.2f} s/version, {g['per_env']:.2f} s/env,"
+          f" peak {g['peak_mb']:.0f} MB)")
+    print(f"    limit {g['limit']:.2f} s = (builds {g['build_seconds']:.2f} + runner starts {g['runner_starts']:.2f}"
+          f" + model steps {g['model_steps']:.2f}) / {workers} workers; whole groups: {g['limit_whole_groups']:.2f} s;"
+          f" outside execute (start, selection, plan downloads, reports): {g['outside_execute']:.2f} s")
+    print(f"  registry_separate_{tag:<5} {separate['seconds']:8.2f} s  scaled {how} from {separate['measured_calls']}"
+          f" calls ({separate['measured_seconds']:.2f} s, {len(reused)} reused an env)")
+    print(f"  registry_mlflow_{tag:<7} {mlflow_row['seconds']:8.2f} s  scaled linear from {mlflow_row['measured_calls']}"
+          f" calls ({mlflow_row['measured_seconds']:.2f} s)")
+    return {f"registry_grouped_{tag}": grouped, f"registry_separate_{tag}": separate, f"registry_mlflow_{tag}": mlflow_row}
 
 
-def ratios(med: dict[str, float]) -> dict[str, float]:
-    return {"registry_separate/registry_grouped": med["registry_separate"] / med["registry_grouped"],
-            "registry_mlflow/registry_grouped": med["registry_mlflow"] / med["registry_grouped"]}
+def measure(tmp: Path, run: Runner, env: EnvMaker, envforge: str, mlflow: str, sizes: list[tuple[int, int]] | None = None,
+            mlflow_versions: int = 4) -> dict[str, list[dict]]:
+    """Every size; returns samples as bench/run.py keeps them (name -> [one sample])."""
+    samples: dict[str, list[dict]] = {}
+    for versions, envs in sizes or [(12, 3)]:
+        for name, row in measure_size(tmp / f"registry-{versions}-{envs}", versions, envs, mlflow_versions,
+                                      run, env, envforge, mlflow).items():
+            samples[name] = [row]
+    for line in summary(samples):
+        print(line)
+    return samples
+
+
+def _sizes(samples: dict[str, list[dict]]) -> list[str]:
+    return [k.removeprefix("registry_grouped_") for k in samples if k.startswith("registry_grouped_")]
+
+
+def ratios(med: dict[str, float], samples: dict[str, list[dict]] | None = None) -> dict[str, float]:
+    out = {}
+    for tag in _sizes(samples or {k: [] for k in med}):
+        grouped = med[f"registry_grouped_{tag}"]
+        out[f"registry_mlflow_scaled/grouped_{tag}"] = med[f"registry_mlflow_{tag}"] / grouped
+        out[f"registry_separate_scaled/grouped_{tag}"] = med[f"registry_separate_{tag}"] / grouped
+        if samples:
+            out[f"grouped/limit_{tag}"] = samples[f"registry_grouped_{tag}"][0]["grouped/limit"]
+    if "registry_grouped_48_3" in med and "registry_grouped_12_3" in med:
+        out["grouped_48_3/grouped_12_3"] = med["registry_grouped_48_3"] / med["registry_grouped_12_3"]
+    return out
+
+
+def targets(samples: dict[str, list[dict]]) -> list[tuple[str, float, str, float, bool]]:
+    """(figure, value, op, target, passed) for every target the measured sizes allow."""
+    med = {k: v[0]["seconds"] for k, v in samples.items()}
+    rat = ratios(med, samples)
+    rows = []
+    for name, value in rat.items():
+        base = re.sub(r"_\d+_\d+$", "", name) if name.startswith("grouped/limit") else name
+        if base in TARGETS:
+            rows.append((name, value, *TARGETS[base]))
+    for tag in _sizes(samples):
+        rows.append((f"peak_mb_{tag}", samples[f"registry_grouped_{tag}"][0]["peak_mb"], *TARGETS["peak_mb"]))
+    return [(n, v, op, t, v >= t if op == ">=" else v < t if op == "<" else v <= t) for n, v, op, t in rows]
+
+
+def summary(samples: dict[str, list[dict]]) -> list[str]:
+    med = {k: v[0]["seconds"] for k, v in samples.items()}
+    lines = [f"\n{'registry ratio':<42} {'value':>7}"]
+    checked = {n: (op, t, ok) for n, _, op, t, ok in targets(samples)}
+    for name, value in ratios(med, samples).items():
+        verdict = f"   target {checked[name][0]} {checked[name][1]}: {'PASS' if checked[name][2] else 'MISS'}" if name in checked else ""
+        lines.append(f"{name:<42} {value:7.2f}{verdict}")
+    for name, value, op, target, ok in targets(samples):
+        if name.startswith("peak_mb"):
+            lines.append(f"{name:<42} {value:7.1f}   target {op} {target:g} MB: {'PASS' if ok else 'MISS'}")
+    if not any(n.startswith("grouped_48_3/") for n in checked):
+        lines.append("grouped_48_3/grouped_12_3: not measured (needs both sizes 12/3 and 48/3)")
+    return lines
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import run as bench  # bench/run.py: child_env, run, BIN (the dev venv's bin)
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="12/3,48/3,48/12", help="V/E,...: V versions over E environments (default: %(default)s)")
+    ap.add_argument("--mlflow-versions", type=int, default=4,
+                    help="versions measured with separate verifies and with mlflow, scaled to V (default: %(default)s)")
+    ap.add_argument("--out", type=Path, default=Path("bench/results/registry.json"))
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (registries, homes, reports)")
+    args = ap.parse_args()
+    sizes = parse_sizes(args.sizes)
+    if args.mlflow_versions < 1:
+        raise SystemExit("--mlflow-versions must be at least 1")
+
+    tmp = Path(tempfile.mkdtemp(prefix="envforge-bench-registry-"))
+    try:
+        samples = measure(tmp, run=bench.run, env=bench.child_env, envforge=str(bench.BIN / "envforge"),
+                          mlflow=str(bench.BIN / "mlflow"), sizes=sizes, mlflow_versions=args.mlflow_versions)
+        med = {k: v[0]["seconds"] for k, v in samples.items()}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "sizes": args.sizes, "mlflow_versions": args.mlflow_versions, "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                                                                     "python": platform.python_version()},
+            "samples": samples, "ratios": ratios(med, samples),
+            "targets": {n: {"value": v, "op": op, "target": t, "pass": ok} for n, v, op, t, ok in targets(samples)},
+        }, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

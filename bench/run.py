@@ -112,6 +112,10 @@ def main() -> None:
     ap.add_argument("--no-conda", action="store_true", help="skip the conda backend on a local channel (bench/conda_backend.py)")
     ap.add_argument("--no-docker", action="store_true", help="skip the docker backend vs MLflow's generated Dockerfile (bench/docker_backend.py)")
     ap.add_argument("--no-registry", action="store_true", help="skip verify-registry vs separate calls vs MLflow (bench/registry.py)")
+    ap.add_argument("--registry-sizes", default="12/3", metavar="V/E,...",
+                    help="the registry run's sizes: V versions over E environments (default: 12/3; bench/registry.py)")
+    ap.add_argument("--registry-mlflow-versions", type=int, default=4, metavar="N",
+                    help="versions the registry run times with separate verifies and mlflow, scaled to V (default: 4)")
     ap.add_argument("--no-bisect", action="store_true", help="skip bisect on the numpy-1 model vs one cold verify (bench/asof.py)")
     ap.add_argument("--no-asof-registry", action="store_true",
                     help="skip verify-registry --resolve logged,latest over the corpus vs two runs (bench/asof.py)")
@@ -170,7 +174,9 @@ def main() -> None:
         if not args.no_registry:
             import registry  # bench/registry.py, beside this script
 
-            samples.update(registry.measure(tmp, run=run, env=child_env, envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow")))
+            samples.update(registry.measure(tmp, run=run, env=child_env, envforge=str(BIN / "envforge"), mlflow=str(BIN / "mlflow"),
+                                            sizes=registry.parse_sizes(args.registry_sizes),
+                                            mlflow_versions=args.registry_mlflow_versions))
         if not args.no_bisect or not args.no_asof_registry:
             import asof  # bench/asof.py, beside this script
 
@@ -188,7 +194,7 @@ def main() -> None:
         if not args.no_docker:
             rat.update(docker_backend.ratios(med, samples))
         if not args.no_registry:
-            rat.update(registry.ratios(med))
+            rat.update(registry.ratios(med, samples))
         if not args.no_bisect or not args.no_asof_registry:
             rat.update(asof.ratios(med, samples))
         print(f"\n{'measurement':<16} {'median s':>9}   (n={args.repeat})")
