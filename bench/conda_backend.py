@@ -1,7 +1,8 @@
 """The conda backend on a model whose conda.yaml names a local conda channel (bench/run.py; skip with --no-conda).
 
-The channel is the tests' one (tests/support/conda_channel.py: python 3.11.7 repackaged from pyenv,
-pip, and ef-hello, a conda-only executable the model's predict runs), built once per machine. The
+The channel is the tests' one (tests/support/conda_channel.py: python, a CPython this machine has of the
+bench venv's minor version, repackaged; pip from its ensurepip wheel; and ef-hello, a conda-only
+executable the model's predict runs), built once per machine; it prints what it packaged. The
 model's pip section (mlflow, pandas, numpy, cloudpickle) comes from the package index through uv.
 One untimed warm-up fills uv's and py-rattler's package caches; then, per round:
 
@@ -45,11 +46,13 @@ def _verify(envforge: str, model_dir: Path, home: Path, report: Path, run: Runne
 
 def _model(tmp: Path, run: Runner, env: EnvMaker, envforge: str) -> Path:
     sys.path.insert(0, str(REPO))
-    from tests.support.conda_channel import ensure_channel
+    from tests.support.conda_channel import ensure_channel, packaged
     from tests.support.conda_models import fake_ef_hello, save_conda_model
 
     print("conda: building (or finding) the local test channel")
     channel = ensure_channel().as_uri()
+    held = packaged(channel)
+    print(f"conda: {channel} holds python {held['python']} (from {held['source']}), pip {held['pip']}, ef-hello 1.0.0")
     model = save_conda_model(tmp / "conda-model", [channel])
     training_bin = fake_ef_hello(tmp / "conda-training-bin")
     record_env = env(ENVFORGE_HOME=str(tmp / "home-conda-record"))

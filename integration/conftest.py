@@ -121,8 +121,16 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def conda_channel() -> str:
-    """file:// URL of a real local conda channel (python 3.11.7 from pyenv, pip, ef-hello), built with
-    rattler-build once per machine and cached under ~/.cache/envforge-tests (tests/support/conda_channel.py)."""
+    """file:// URL of a real local conda channel (python: a CPython this machine has, repackaged; pip; ef-hello),
+    built with rattler-build once per machine and cached under ~/.cache/envforge-tests (tests/support/conda_channel.py)."""
     from tests.support.conda_channel import ensure_channel
 
     return ensure_channel().as_uri()
+
+
+@pytest.fixture(scope="session")
+def conda_packaged(conda_channel: str) -> dict:
+    """What that channel packaged: {"python": "X.Y.Z", "python_minor": "X.Y", "pip": "...", "source": prefix}."""
+    from tests.support.conda_channel import packaged
+
+    return packaged(conda_channel)

@@ -48,7 +48,23 @@ def main() -> int:
         if minor not in found:
             print(f"check-machine: MISSING CPython {minor}: {NEEDS[minor]} will skip "
                   f"(`uv python install {minor}` or `pyenv install {minor}` provides it)", file=sys.stderr)
+    _conda_channel_python()
     return 0
+
+
+def _conda_channel_python() -> None:
+    """The conda tests' channel repackages a self-contained CPython of the test venv's minor (tests/support/conda_channel.py)."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.support.conda_channel import python_source
+
+    try:
+        prefix, version, _ = python_source()
+    except RuntimeError as err:
+        print(f"check-machine: the conda tests (-m conda) will fail: {err}", file=sys.stderr)
+        return
+    print(f"check-machine: the conda test channel packages CPython {version} from {prefix}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
 """A real local conda channel for the conda backend's tests, built with rattler-build (py-rattler-build).
 
-Packages (recipes in conda_recipes/): `python` 3.11.7 repackaged from pyenv's interpreter, `pip` from
-that interpreter's ensurepip wheel, and `ef-hello`, a conda-only executable that a test model's
-predict runs. Built once per machine into ~/.cache/envforge-tests/conda-channel-<hash of the
-recipes and inputs> (a marker file is written last, so an interrupted build is redone), in two child
-processes: rattler-build, then py-rattler's indexer (building and indexing in one process crashed at
-exit). Warm, `ensure_channel` costs a stat.
+Packages (recipes in conda_recipes/): `python`, a CPython this machine really has, repackaged; `pip` from
+that interpreter's ensurepip wheel; and `ef-hello`, a conda-only executable that a test model's predict
+runs. The interpreter is the test venv's own base (sys.base_prefix) when it is a self-contained prefix
+(pyenv's, uv-managed, a python.org build), else one of the same minor version found as envforge finds
+interpreters (tests/support/machine.py): the same minor, because the models' pip sections pin the test
+venv's own mlflow/numpy/pandas, whose wheels are per minor. No version is assumed: the channel writes
+what it packaged to packaged.json, and the tests assert that (`packaged`).
+
+Built once per machine into ~/.cache/envforge-tests/conda-channel-<hash of the recipes and of what is
+packaged> (a marker file is written last, so an interrupted build is redone), in two child processes:
+rattler-build, then py-rattler's indexer (building and indexing in one process crashed at exit).
+Warm, `ensure_channel` costs a few stats (plus envforge's interpreter discovery when the test venv's
+base is not packageable, e.g. a venv made from a distribution's /usr/bin/python3).
 
     python tests/support/conda_channel.py [DIR]   # build (or find) the channel, print its file:// URL
 """
@@ -13,44 +20,68 @@ exit). Warm, `ensure_channel` costs a stat.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 RECIPES = Path(__file__).resolve().parent / "conda_recipes"
 PACKAGES = ("ef-hello", "pip", "python")
-PYTHON_VERSION = "3.11.7"
 MARKER = ".envforge-channel-ready"
+PACKAGED = "packaged.json"  # {"python": "X.Y.Z", "python_minor": "X.Y", "pip": "...", "source": prefix}
+SHARED_PREFIXES = (Path("/usr"), Path("/usr/local"))  # a distribution's: its stdlib is split across packages
 
 
-def python_source() -> Path:
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    source = root / "versions" / PYTHON_VERSION
-    if not (source / "bin" / "python3.11").is_file():
-        raise RuntimeError(f"the test channel repackages pyenv's CPython {PYTHON_VERSION}, but {source} has no bin/python3.11: "
-                           f"install it (`pyenv install {PYTHON_VERSION}`) or set PYENV_ROOT")
-    return source
+def _pip_wheels(prefix: Path, minor: str) -> list[Path]:
+    return sorted((prefix / "lib" / f"python{minor}" / "ensurepip" / "_bundled").glob("pip-*.whl"))
 
 
-def pip_wheel(source: Path) -> Path:
-    wheels = sorted((source / "lib" / "python3.11" / "ensurepip" / "_bundled").glob("pip-*.whl"))
-    if not wheels:
-        raise RuntimeError(f"{source} has no ensurepip pip wheel to package")
-    return wheels[-1]
+def packageable(prefix: Path, minor: str) -> bool:
+    """A self-contained CPython prefix: its binary, stdlib and ensurepip's pip wheel all under it."""
+    return (prefix not in SHARED_PREFIXES and (prefix / "bin" / f"python{minor}").is_file()
+            and (prefix / "lib" / f"python{minor}" / "os.py").is_file() and bool(_pip_wheels(prefix, minor)))
 
 
-def fingerprint() -> str:
-    """Changes when a recipe, the packaged interpreter or pip wheel, or rattler-build changes."""
+def python_source() -> tuple[Path, str, str]:
+    """(prefix, version "X.Y.Z", minor "X.Y") of the CPython to package: see the module docstring."""
+    minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    base = Path(sys.base_prefix).resolve()
+    if packageable(base, minor):
+        return base, platform.python_version(), minor
+    from tests.support.machine import pythons_of_minor
+
+    found = pythons_of_minor(minor)
+    for interpreter in found:
+        prefix = Path(interpreter.path).resolve().parent.parent
+        if packageable(prefix, minor):
+            return prefix, interpreter.version, minor
+    raise RuntimeError(f"the test conda channel repackages a self-contained CPython {minor} (the tests' own minor), but "
+                       f"neither this venv's base {base} nor any other found ({[i.path for i in found]}) is one (a "
+                       f"distribution's /usr is not): `uv python install {minor}` (or `pyenv install {minor}`) provides one")
+
+
+def what_to_package() -> dict:
+    """What the channel will hold, and the identity of its files (the cache key is a hash of this)."""
+    prefix, version, minor = python_source()
+    wheel = _pip_wheels(prefix, minor)[-1]
+    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns)
+             for p in [prefix / "bin" / f"python{minor}", *sorted((prefix / "lib").glob("libpython*"))]]
+    return {"python": version, "python_minor": minor, "pip": wheel.name.split("-")[1], "source": str(prefix),
+            "pip_wheel": str(wheel), "files": stats}
+
+
+def fingerprint(packaged: dict) -> str:
+    """Changes when a recipe, what is packaged (interpreter, its files, pip wheel) or rattler-build changes."""
     from importlib.metadata import version
 
-    source = python_source()
     digest = hashlib.sha256()
     for path in sorted(RECIPES.rglob("*.yaml")):
         digest.update(path.relative_to(RECIPES).as_posix().encode() + b"\0" + path.read_bytes())
-    stat = (source / "lib" / "libpython3.11.so.1.0").stat()
-    digest.update(f"{source}|{stat.st_size}|{stat.st_mtime_ns}|{pip_wheel(source).name}|{version('py-rattler-build')}".encode())
+    digest.update(json.dumps([packaged, version("py-rattler-build")], sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -59,12 +90,30 @@ def cache_root() -> Path:
     return base / "envforge-tests"
 
 
+def packaged(channel: str | Path) -> dict:
+    """What a channel built here holds (its packaged.json), from its directory or file:// URL."""
+    path = Path(unquote(urlparse(channel).path)) if str(channel).startswith("file:") else Path(channel)
+    manifest = path / PACKAGED
+    if not manifest.is_file():
+        raise RuntimeError(f"{path} has no {PACKAGED}: it is not a channel built by tests/support/conda_channel.py "
+                           "(`python tests/support/conda_channel.py` builds one)")
+    return json.loads(manifest.read_text())
+
+
+def _members(prefix: Path, minor: str) -> str:
+    """The interpreter's files to copy (relative to its prefix): a static build has no libpython."""
+    names = [f"bin/python{minor}", f"lib/python{minor}", *(p.relative_to(prefix).as_posix() for p in sorted((prefix / "lib").glob("libpython*")))]
+    names += ["include"] if (prefix / "include").is_dir() else []
+    return " ".join(names)
+
+
 def ensure_channel(root: Path | None = None) -> Path:
     """The channel directory (built on first use on this machine; concurrent callers build once)."""
     import filelock
 
     root = root or cache_root()
-    target = root / f"conda-channel-{fingerprint()}"
+    want = what_to_package()
+    target = root / f"conda-channel-{fingerprint(want)}"
     if (target / MARKER).is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
@@ -73,9 +122,11 @@ def ensure_channel(root: Path | None = None) -> Path:
             return target
         work = root / f"{target.name}.building-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
-        source = python_source()
-        wheel = pip_wheel(source)
-        env = {**os.environ, "PY_SRC": str(source), "PIP_WHEEL": str(wheel), "PIP_VERSION": wheel.name.split("-")[1]}
+        minor = want["python_minor"]
+        major, minor_number = minor.split(".")
+        env = {**os.environ, "PY_SRC": want["source"], "PY_VERSION": want["python"], "PY_MINOR": minor,
+               "PY_NODOT": major + minor_number, "PY_NEXT_MINOR": f"{major}.{int(minor_number) + 1}",
+               "PY_MEMBERS": _members(Path(want["source"]), minor), "PIP_WHEEL": want["pip_wheel"], "PIP_VERSION": want["pip"]}
         for step in ("build", "index"):  # two processes: see the module docstring
             done = subprocess.run([sys.executable, __file__, f"--{step}", str(work)], env=env, capture_output=True,
                                   text=True, timeout=600)
@@ -84,9 +135,10 @@ def ensure_channel(root: Path | None = None) -> Path:
         for leftover in ("bld", "src_cache", ".tmp", "rattler-build-log.txt"):
             path = work / leftover
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        (work / PACKAGED).write_text(json.dumps(want, indent=2) + "\n")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(work, target)
-        (target / MARKER).write_text(fingerprint() + "\n")  # last: the channel is complete
+        (target / MARKER).write_text(fingerprint(want) + "\n")  # last: the channel is complete
     return target
 
 

@@ -25,7 +25,10 @@ MODEL = """
 
 
 def conda_env(channels: list[str], conda_deps: list[str] | None = None) -> dict:
-    deps = conda_deps if conda_deps is not None else ["python=3.11.7", "pip", "ef-hello=1.0.0"]
+    """MLflow's conda.yaml shape; by default python pinned to the version the test channel (channels[0]) packaged."""
+    from tests.support.conda_channel import packaged
+
+    deps = conda_deps if conda_deps is not None else [f"python={packaged(channels[0])['python']}", "pip", "ef-hello=1.0.0"]
     return {"name": "envforge-test", "channels": channels, "dependencies": [*deps, {"pip": pinned_requirements()}]}
 
 

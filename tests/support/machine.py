@@ -23,3 +23,8 @@ def need_pythons(count: int) -> list[Interpreter]:
         pytest.skip(f"needs CPython of {count} minor versions, this machine has {[i.version for i in found]}: "
                     "`uv python install 3.10 3.11 3.12 3.13` (or pyenv install) provides them")
     return found[:count]
+
+
+def pythons_of_minor(minor: str) -> list[Interpreter]:
+    """Every CPython of minor version `minor` ("3.11") this machine has, highest patch first."""
+    return [i for i in discover() if ".".join(map(str, i.version_tuple[:2])) == minor]
