@@ -168,3 +168,16 @@ def test_a_changed_wheel_in_a_users_find_links_directory_changes_the_key(tmp_pat
     assert load_spec(model, index_overrides=index_overrides(options, "uv", NO_ENV)).key == before
     (links / "p-1.0-py3-none-any.whl").write_bytes(b"other")
     assert load_spec(model, index_overrides=index_overrides(options, "uv", NO_ENV)).key != before
+
+
+def test_a_lock_another_uv_process_held_is_not_blamed_on_the_source_build() -> None:
+    """uv's own output, as it printed it when a parallel job on the machine was building the same sdist
+    (a verify of the corpus's talha model): the headline must name the lock, not a failed source build."""
+    lock = "/root/.cache/uv/sdists-v11/pypi/scikit-learn/0.23.2"
+    waited = _failed("error: Failed to download and build `scikit-learn==0.23.2`\n"
+                     "  cause: Failed to acquire lock on the distribution cache\n  cause: Could not acquire lock\n"
+                     f"  cause: Timeout (300s) when waiting for lock on `{lock}` at `{lock}/.lock`, is another uv process "
+                     "running? You can set `UV_LOCK_TIMEOUT` to increase the timeout.\n")
+    headline = summarize(waited)[0]
+    assert headline is not None and f"uv gave up after 300 s waiting for the lock on {lock}" in headline
+    assert "UV_LOCK_TIMEOUT" in headline and "UV_CACHE_DIR" in headline and "built it from source" not in headline

@@ -16,6 +16,7 @@ _LOWER = re.compile(r"^(?:error:|\s*×)\s*(?P<text>\S.*)$")
 _CAUSE = re.compile(r"^\s*(?:cause:|╰─▶|├─▶)\s*(?P<text>\S.*)$")
 _GENERIC = ("No solution found", "Request failed", "Failed to fetch")
 _SOURCE_BUILD = re.compile(r"^Failed to (?:download and )?build `(?P<pin>[^`]+)`")
+_LOCK_WAIT = re.compile(r"Timeout \((?P<seconds>\d+)s\) when waiting for lock on `(?P<path>[^`]+)`")
 
 
 def summarize(outcome: Outcome, limit: int = 25) -> tuple[str | None, str]:
@@ -35,7 +36,12 @@ def summarize(outcome: Outcome, limit: int = 25) -> tuple[str | None, str]:
     if cause and headline.startswith(_GENERIC):  # the first cause names the package or the URL
         headline += ": " + cause.group("text").strip()
     built = _SOURCE_BUILD.match(headline)
-    if built:
+    waited = next((m for line in lines if (m := _LOCK_WAIT.search(line))), None)
+    if waited:  # not the requirement's fault: uv gave up on a lock another uv process held
+        headline += (f" (uv gave up after {waited.group('seconds')} s waiting for the lock on {waited.group('path')}, which "
+                     "another uv process held: run again when the other job is done, raise UV_LOCK_TIMEOUT, or give "
+                     "this job its own UV_CACHE_DIR)")
+    elif built:
         headline += (f" (no wheel of {built.group('pin')} fits this Python and platform, so the installer built it "
                      "from source, and that failed)")
     first = upper[0] if upper else start
