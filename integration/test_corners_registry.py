@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -109,3 +110,82 @@ def test_backend_virtualenv_builds_with_virtualenv(registry: str, home: Path, tm
     listed_envs = json.loads(envforge("cache", "list", "--json", home=home).stdout)["envs"]
     assert [e["backend"] for e in listed_envs] == ["virtualenv"]
     _check_predictions(report)
+
+
+GATED = """
+import os
+import time
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Model(PythonModel):
+    def predict(self, context, model_input, params=None):
+        if os.path.exists({armed!r}):  # not while MLflow logs the model
+            deadline = time.time() + 120
+            while not os.path.exists({gate!r}):
+                if time.time() > deadline:
+                    raise RuntimeError("no verdict for version 1 was printed while version 2 ran")
+                time.sleep(0.1)
+        return model_input["x"] * 7
+
+
+mlflow.models.set_model(Model())
+"""
+
+
+def test_each_versions_verdict_is_printed_while_its_group_still_runs(registry: str, uv_home: Path, tmp_path: Path) -> None:
+    """Two versions, one env group, one runner: version 2's predict waits until the test has read version 1's
+    verdict line on verify-registry's stderr. Printed by group (as before), version 2 would raise after 120 s.
+    `--sandbox off`: the sandbox gives the model a /tmp of its own, where it would never see the test's files."""
+    import subprocess
+    import sys
+    import threading
+
+    import mlflow
+
+    from envforge.modeldir.resolve import tracking_scope
+    from tests.support.models import pinned_requirements
+
+    armed, gate = tmp_path / "armed", tmp_path / "version-1-printed"
+    first, second = tmp_path / "first.py", tmp_path / "gated.py"
+    first.write_text(CODE.format(factor=6))
+    second.write_text(GATED.format(armed=str(armed), gate=str(gate)))
+    with tracking_scope(registry):
+        mlflow.set_experiment("corners-registry-gated")
+        for source in (first, second):
+            with mlflow.start_run():
+                mlflow.pyfunc.log_model(name="model", python_model=str(source), input_example=EXAMPLE,
+                                        pip_requirements=pinned_requirements(), registered_model_name="gated-reg")
+    armed.touch()
+    listed = tmp_path / "uris.txt"
+    listed.write_text("models:/gated-reg/1\nmodels:/gated-reg/2\n")
+    out = tmp_path / "g.json"
+    env = {**os.environ, "ENVFORGE_HOME": str(uv_home), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "envforge", "verify-registry", "--tracking-uri", registry,
+                             "--uris-file", str(listed), "--json", str(out), "--sandbox", "off"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if "gated-reg/1" in line and "UNVERIFIED" in line:
+                gate.touch()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=600)
+    finally:
+        proc.kill()
+    reader.join(timeout=10)
+    text = "".join(seen)
+    assert proc.returncode == 0, text
+    verdicts = [line for line in seen if "UNVERIFIED" in line]
+    assert [("gated-reg/1" in v, "gated-reg/2" in v) for v in verdicts] == [(True, False), (False, True)], text
+    report = json.loads(out.read_text())
+    assert report["registry"]["environments"]["built"] + report["registry"]["environments"]["reused"] == 1
+    for result, factor in zip(report["results"], (6, 7), strict=True):
+        assert_same_as_truth(result, EXAMPLE["x"] * factor)

@@ -53,3 +53,54 @@ def test_single_model_request_format_still_works(models: dict[str, Path]) -> Non
     output = run_runner([sys.executable, "-I"], models["double"], [{"name": "input_example"}], timeout=120)
     assert output.predictions()["input_example"]["data"] == [2.0, 4.0, 6.0]
     assert "models" not in output.data
+
+
+GATED = """
+import os
+import time
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Model(PythonModel):
+    def predict(self, context, model_input, params=None):
+        if len(model_input) > 3:  # not while MLflow saves the model with its 3-row example
+            deadline = time.time() + 60
+            while not os.path.exists({gate!r}):
+                if time.time() > deadline:
+                    raise RuntimeError("the first model's output was not handed on while this one ran")
+                time.sleep(0.1)
+        return model_input["x"] * 5
+
+
+mlflow.models.set_model(Model())
+"""
+
+
+def test_each_models_output_is_handed_on_while_the_runner_goes_on_with_the_next(
+        models: dict[str, Path], tmp_path: Path) -> None:
+    """The second model waits for a file that only the hand-on of the first model's output creates:
+    were outputs handed on when the runner process ends (as before), it would raise after 60 s."""
+    gate = tmp_path / "first-model-handed-on"
+    gated = save_code_model(tmp_path / "gated", GATED.format(gate=str(gate)))
+    example = [{"name": "four", "payload": {"columns": ["x"], "data": [[1.0], [2.0], [3.0], [4.0]]}, "type": "dataframe"}]
+    handed: list[tuple[int, list[float]]] = []
+
+    def on_output(i: int, output) -> None:
+        handed.append((i, output.predictions()["four"]["data"]))
+        if i == 0:
+            gate.touch()
+
+    outputs = run_runner_many([sys.executable, "-I"], [(models["double"], example), (gated, example)],
+                              model_timeout=120, on_output=on_output)
+    assert handed == [(0, [2.0, 4.0, 6.0, 8.0]), (1, [5.0, 10.0, 15.0, 20.0])]  # each once, in order
+    assert [o.predictions()["four"]["data"] for o in outputs] == [h for _, h in handed]
+
+
+def test_a_model_that_failed_is_handed_on_once_when_the_runner_ends(models: dict[str, Path]) -> None:
+    example = [{"name": "four", "payload": {"columns": ["x"], "data": [[1.0], [2.0], [3.0], [4.0]]}, "type": "dataframe"}]
+    handed: list[int] = []
+    outputs = run_runner_many([sys.executable, "-I"], [(models["slow"], example), (models["triple"], example)],
+                              model_timeout=3, on_output=lambda i, output: handed.append(i))
+    assert handed == [1, 0]  # the good one while the runner ran, the timed-out one only at the end
+    assert outputs[0].failures()[0]["error"]["type"] == "ModelTimeout"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ from envforge import limits
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelRunError
-from envforge.execution import install_jail
+from envforge.execution import answer_watch, install_jail
 from envforge.execution.runner import script_path
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
 from envforge.proc import Outcome, child_env, passed_env, run
@@ -145,11 +145,14 @@ def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeou
     return RunnerOutput(data=data, seconds=outcome.seconds, stderr_tail=outcome.tail(15))
 
 
-def _run_request(executor: Executor, request: dict[str, Any], timeout: float) -> tuple[Outcome, dict[str, Any] | None]:
-    """The one loop every run goes through: request.json in, the runner, result.json out (None if it wrote none)."""
+def _run_request(executor: Executor, request: dict[str, Any], timeout: float,
+                 on_answer: Callable[[dict[str, Any]], None] | None = None) -> tuple[Outcome, dict[str, Any] | None]:
+    """The one loop every run goes through: request.json in, the runner, result.json out (None if it wrote none);
+    on_answer sees each answer the runner writes while it still runs (answer_watch.py)."""
     with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
         (Path(tmp) / "request.json").write_text(json.dumps(request))
-        outcome = executor.execute(Path(tmp), timeout)
+        with answer_watch.watching(Path(tmp) / "result.json", on_answer, read_answer):
+            outcome = executor.execute(Path(tmp), timeout)
         data = read_answer(Path(tmp) / "result.json")
     return outcome, data if isinstance(data, dict) else None
 
@@ -167,30 +170,54 @@ def read_answer(path: Path) -> Any:
         return None
 
 
+OnOutput = Callable[[int, RunnerOutput], None]
+
+
 def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str, Any]]]], options: BuildOptions, *,
-              model_timeout: float, log: Log, startup_timeout: float = 300.0) -> list[RunnerOutput]:
+              model_timeout: float, log: Log, startup_timeout: float = 300.0,
+              on_output: OnOutput | None = None) -> list[RunnerOutput]:
     """Several models of one environment. On the host: ONE runner process for all of them (mlflow is imported
     once), each model with `model_timeout` seconds (enforced inside the runner). In containers: one container
     per model, of the one env image. Never raises for one model: a model that did not finish (killed, crashed,
-    timed out, its image failed to build) gets an output whose load error says so."""
+    timed out, its image failed to build) gets an output whose load error says so. on_output(i, output) gets a
+    model's output as soon as it is final (see run_runner_many); the returned list holds every output either way."""
     if isinstance(backend, ContainerBackend):
-        return [_in_container(backend, env, model_dir, runs, options, model_timeout, log) for model_dir, runs in models]
+        outputs = []
+        for i, (model_dir, runs) in enumerate(models):
+            outputs.append(_in_container(backend, env, model_dir, runs, options, model_timeout, log))
+            if on_output:
+                on_output(i, outputs[-1])
+        return outputs
     executor = local_executor(backend, env, [d for d, _ in models], options, "")
     return run_runner_many(executor.python_argv, models, model_timeout=model_timeout, env=executor.env,
-                           startup_timeout=startup_timeout, executor=executor)
+                           startup_timeout=startup_timeout, executor=executor, on_output=on_output)
 
 
 def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[str, Any]]]], *, model_timeout: float,
                     env: dict[str, str] | None = None, startup_timeout: float = 300.0,
-                    executor: LocalExecutor | None = None) -> list[RunnerOutput]:
+                    executor: LocalExecutor | None = None, on_output: OnOutput | None = None) -> list[RunnerOutput]:
     """Several models in ONE host runner process started as `python_argv` (or by `executor`, which may
-    sandbox it); the process as a whole gets the models' timeouts added up plus `startup_timeout`."""
+    sandbox it); the process as a whole gets the models' timeouts added up plus `startup_timeout`.
+    on_output(i, output): model i's output while the runner goes on with the next, for a model that loaded
+    and ran every example (nothing that happens later can change it); any other model's output is final
+    only when the process has ended (the sandbox's verdict may replace it), and on_output gets it then."""
     executor = executor or LocalExecutor(list(python_argv), "", env)
     entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
+    handed: set[int] = set()
+
+    def hand_on(data: dict[str, Any]) -> None:
+        common = {k: v for k, v in data.items() if k != "models"}
+        for i, entry in enumerate(list(data.get("models") or [])[:len(models)]):
+            if i not in handed and isinstance(entry, dict) and "seconds" in entry and _all_ok(entry):
+                handed.add(i)
+                on_output(i, RunnerOutput(data={**common, **entry}, seconds=float(entry["seconds"] or 0.0), stderr_tail=""))  # type: ignore[misc]
+
     try:
-        outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models))
+        outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models),
+                                     hand_on if on_output else None)
     except ModelRunError as exc:  # the answer itself is over a limit: no model of the group can be judged
-        return [RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="") for _ in models]
+        return _handed_on([RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="") for _ in models],
+                          on_output, handed)
     stopped = _sandbox_verdict(executor, data, outcome)
     done = list((data or {}).get("models") or [])
     common = {k: v for k, v in (data or {}).items() if k != "models"}
@@ -205,6 +232,16 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
             entry = _not_run(f"{why} before this model finished\n{redact(outcome.tail(15))}")
         outputs.append(RunnerOutput(data={**common, **entry}, seconds=float(entry.get("seconds") or 0.0),
                                     stderr_tail=outcome.tail(15)))
+    if on_output and data:
+        hand_on(data)  # the ones finished since the watch last looked
+    return _handed_on(outputs, on_output, handed)
+
+
+def _handed_on(outputs: list[RunnerOutput], on_output: OnOutput | None, handed: set[int]) -> list[RunnerOutput]:
+    """Give on_output every output it has not had yet; return them all."""
+    for i, output in enumerate(outputs):
+        if on_output and i not in handed:
+            on_output(i, output)
     return outputs
 
 

@@ -1,6 +1,6 @@
 """Where the environment groups run: `local` (a thread per group, `--workers` at once; the work is
 in subprocesses) or `dask` (one task per group on a Dask distributed cluster). Both hand each
-group's outcome to `on_done` as soon as it finishes, and return True when Ctrl-C stopped the run."""
+group's outcome to `on_done` as soon as it finishes (`local` also each model as soon as it is judged), and return True when Ctrl-C stopped the run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from envforge.errors import TaskError, UsageError
 from envforge.redact import redact
 from envforge.registry.plan import Group, RegistryOptions
-from envforge.registry.work import INTERRUPTED, GroupOutcome, verify_group
+from envforge.registry.work import INTERRUPTED, GroupOutcome, OnJudged, verify_group
 from envforge.result import VerifyResult
 
 OnDone = Callable[[GroupOutcome], None]
@@ -26,14 +26,17 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_done: OnDone) -> bool:
+def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_done: OnDone,
+              on_judged: OnJudged | None = None) -> bool:
+    """on_judged gets each model as soon as it is judged, from the group's thread (a Dask worker is
+    another process: there, results arrive by group)."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     from envforge.proc import kill_running
 
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envforge-group")
-    pending = {pool.submit(verify_group, g, options, stop.is_set): g for g in groups}
+    pending = {pool.submit(verify_group, g, options, stop.is_set, on_judged): g for g in groups}
     try:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

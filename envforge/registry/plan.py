@@ -3,8 +3,9 @@ all its models run in one runner process."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from envforge.backends.base import BuildOptions
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
@@ -58,7 +59,17 @@ class Plan:
         return [t for g in self.groups for t in g.targets] + [t for t, _ in self.unplanned]
 
 
+T = TypeVar("T")
+R = TypeVar("R")
 DOWNLOADS_AT_ONCE = 8  # MLflow's artifact downloads are network-bound; the host process loads no model
+
+
+def at_once(resolve: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """resolve(item) for every item, up to DOWNLOADS_AT_ONCE at a time, in the items' order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(DOWNLOADS_AT_ONCE, len(items)))) as pool:
+        return list(pool.map(resolve, items))
 
 
 def make_plan(targets: list[Target], options: RegistryOptions, log: object = None) -> Plan:
@@ -67,14 +78,12 @@ def make_plan(targets: list[Target], options: RegistryOptions, log: object = Non
     modeldir/resolve.tracking_scope) and group the targets by their EnvSpec's key, in the
     selection's order."""
     import time
-    from concurrent.futures import ThreadPoolExecutor
 
     start = time.perf_counter()
     by_key: dict[str, list[Target]] = {}
     specs: dict[str, tuple[str | None, tuple[str, ...]]] = {}
     unplanned: list[tuple[Target, VerifyResult]] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(DOWNLOADS_AT_ONCE, len(targets)))) as pool:
-        resolved = list(pool.map(lambda t: _resolve(t, options, log), targets))
+    resolved = at_once(lambda t: _resolve(t, options, log), targets)
     for target, outcome in zip(targets, resolved, strict=True):
         if isinstance(outcome, VerifyResult):
             unplanned.append((target, outcome))

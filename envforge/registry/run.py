@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,13 +60,24 @@ def timing(outcome: GroupOutcome) -> dict[str, float]:
 
 def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", workers: int | None = None,
             scheduler: str | None = None, on_result: OnResult | None = None) -> RegistryRun:
-    """Run every group of the plan; results arrive (on_result) as groups finish. Ctrl-C stops the
-    run and returns what finished, the rest marked as interrupted."""
+    """Run every group of the plan; each result arrives (on_result, once per version) as soon as it
+    is known: with the local executor as each model is judged, with Dask as its group finishes.
+    Ctrl-C stops the run and returns what finished, the rest marked as interrupted."""
     from envforge.registry.executors import default_workers, run_dask, run_local
 
     run = RegistryRun()
     start = time.monotonic()
     finished: dict[str, tuple[Target, VerifyResult]] = {}
+    told: set[str] = set()
+    lock = threading.Lock()  # group threads and the main thread both report
+
+    def tell(target: Target, result: VerifyResult) -> None:
+        with lock:
+            if target.uri in told:
+                return
+            told.add(target.uri)
+            if on_result:
+                on_result(target, result)
 
     def on_done(outcome: GroupOutcome) -> None:
         run.envs.append({"key": outcome.key, "status": outcome.env, "seconds": round(outcome.build_seconds, 3),
@@ -73,17 +85,15 @@ def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", wo
                          "timing": timing(outcome)})
         for target, result in outcome.results:
             finished[target.uri] = (target, result)
-            if on_result:
-                on_result(target, result)
+            tell(target, result)
 
     for target, result in plan.unplanned:
         finished[target.uri] = (target, result)
-        if on_result:
-            on_result(target, result)
+        tell(target, result)
     if executor == "dask":
         run.interrupted = run_dask(plan.groups, options, scheduler, on_done)
     else:
-        run.interrupted = run_local(plan.groups, options, workers or default_workers(), on_done)
+        run.interrupted = run_local(plan.groups, options, workers or default_workers(), on_done, tell)
     run.results = [finished[t.uri] for t in plan.targets if t.uri in finished]
     run.seconds = time.monotonic() - start
     return run

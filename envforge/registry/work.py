@@ -8,15 +8,18 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envforge.errors import EnvBuildError, EnvforgeError
-from envforge.registry.plan import DOWNLOADS_AT_ONCE, Group, RegistryOptions
+from envforge.registry.plan import Group, RegistryOptions, at_once
 from envforge.registry.select import Target
 from envforge.result import Step, VerifyResult
+
+if TYPE_CHECKING:
+    from envforge.backends.base import Env
+    from envforge.execution.executor import RunnerOutput
 
 INTERRUPTED = "interrupted before it finished (Ctrl-C)"
 
@@ -42,19 +45,24 @@ class _Member:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[], bool] | None = None) -> GroupOutcome:
-    """Never raises EnvforgeError: every model of the group comes back with a result."""
+OnJudged = Callable[[Target, VerifyResult], None]
+
+
+def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[], bool] | None = None,
+                 on_judged: OnJudged | None = None) -> GroupOutcome:
+    """Never raises EnvforgeError: every model of the group comes back with a result. on_judged gets
+    each model that ran as soon as it is judged, while the runner goes on with the next (the
+    outcome's results hold every model either way)."""
     stop = should_stop or (lambda: False)
     outcome = GroupOutcome(key=group.key, worker=f"{socket.gethostname()}:{os.getpid()}")
     members = [_Member(t, VerifyResult(uri=t.uri, backend=options.backend)) for t in group.targets]
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, min(DOWNLOADS_AT_ONCE, len(members)))) as pool:
-        loaded = list(pool.map(lambda m: _load(m, options), members))
+    loaded = at_once(lambda m: _load(m, options), members)
     outcome.resolve_seconds = time.perf_counter() - start
     ready = [m for m, ok in zip(members, loaded, strict=True) if ok]
     if ready and not stop():
         with ExitStack() as stack:
-            _build_and_run(ready, options, outcome, stack, stop)
+            _build_and_run(ready, options, outcome, stack, stop, on_judged)
     if stop():
         outcome.env = "interrupted" if outcome.env == "failed" else outcome.env
         for m in members:
@@ -89,11 +97,9 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
 
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
-                   stop: Callable[[], bool]) -> None:
-    from envforge.execution import diagnose
+                   stop: Callable[[], bool], on_judged: OnJudged | None) -> None:
     from envforge.execution.executor import run_group
-    from envforge.pipeline import find_expectations, inputs_to_run, judge, note_env, open_env
-    from envforge.registry import baselines
+    from envforge.pipeline import find_expectations, inputs_to_run, note_env, open_env
     from envforge.store import bytecode
 
     first = members[0].loaded
@@ -121,18 +127,31 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
             m.result.error_from(exc)
     if not runnable or stop():
         return
+    def judged(i: int, output: RunnerOutput) -> None:
+        _judge_one(runnable[i], output, env, options)
+        if on_judged:
+            on_judged(runnable[i].target, runnable[i].result)
+
     start = time.perf_counter()
     outputs = run_group(first.backend, env, [(m.loaded.model.path, m.runs) for m in runnable], options.build,
-                        model_timeout=options.model_timeout, log=lambda text: None)
+                        model_timeout=options.model_timeout, log=lambda text: None, on_output=judged)
     outcome.runner_seconds = time.perf_counter() - start
     outcome.models_seconds = sum(output.seconds for output in outputs)
-    for m, output in zip(runnable, outputs, strict=True):
-        diagnose.annotate(output.data, env.installed, m.loaded.spec)
-        m.result.runner_python = output.data.get("python")
-        m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.runs)} example(s)"))
-        if m.expected is None and options.record_missing and baselines.recordable(output, m.runs):
-            baselines.record_in_group(m.result, m.loaded, m.runs, output, env, options)
-        else:
-            judge(m.result, output, m.expected, m.runs, options.judging)
     if not env.reused:
         bytecode.harvest(env.path)
+
+
+def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOptions) -> None:
+    """One model's verdict from its runner output, as `envforge verify` would give it (or its baseline
+    recorded, with --record-missing)."""
+    from envforge.execution import diagnose
+    from envforge.pipeline import judge
+    from envforge.registry import baselines
+
+    diagnose.annotate(output.data, env.installed, m.loaded.spec)
+    m.result.runner_python = output.data.get("python")
+    m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.runs)} example(s)"))
+    if m.expected is None and options.record_missing and baselines.recordable(output, m.runs):
+        baselines.record_in_group(m.result, m.loaded, m.runs, output, env, options)
+    else:
+        judge(m.result, output, m.expected, m.runs, options.judging)
