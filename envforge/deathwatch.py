@@ -86,13 +86,24 @@ def has_children(me):
         return True
 
 
-def kill_tree():
+def kill_tree(thorough=False):
+    """SIGKILL every descendant until none is left. `thorough` (envforge is dead: nothing else will
+    ever clean up) trusts no shortcut: the /proc children file may miss a child being re-parented to
+    this subreaper at that moment (proc(5): not reliable while children are created or exit), so it
+    walks all of /proc and stops only after two empty walks 10 ms apart. Seen without it, on a loaded
+    2-core machine: a model's grandchild, and an sdist's build backend, outlived a `kill -9` of envforge."""
     me = os.getpid()
+    empty = 0
     for _ in range(1000):
         reap()
-        pids = descendants(me) if has_children(me) else []
+        pids = descendants(me) if thorough or has_children(me) else []
         if not pids:
-            return
+            empty += 1
+            if not thorough or empty == 2:
+                return
+            time.sleep(0.01)
+            continue
+        empty = 0
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -103,7 +114,7 @@ def kill_tree():
 
 
 def on_parent_death(_number, _frame):
-    kill_tree()
+    kill_tree(thorough=True)
     os._exit(128 + DEATH_SIGNAL)
 
 
@@ -143,7 +154,7 @@ def main(argv):
         done, status = os.waitpid(-1, 0)
         if done == pid:
             break
-    kill_tree()
+    kill_tree(thorough=os.getppid() != parent)  # the command may have ended because envforge died
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
