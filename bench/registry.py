@@ -107,11 +107,11 @@ def log_registry(root: Path, tracking: str, prefix: str, versions: int, envs: in
     return by_model
 
 
-def default_workers(envforge: str, run: Runner, env: EnvMaker) -> int:
-    """verify-registry's own default --workers, read from its --help."""
-    proc = run([envforge, "verify-registry", "--help"], env())[1]
-    found = re.search(r"--workers WORKERS.*?\(default:\s*(\d+)\)", proc.stdout, re.S)
-    return int(found.group(1)) if found else 2
+def default_workers() -> int:
+    """verify-registry's own default --workers (the cores this process may use), from envforge itself."""
+    from envforge.registry.executors import default_workers as envforges
+
+    return envforges()
 
 
 def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float]:
@@ -164,7 +164,10 @@ def grouped_figures(report: dict, secs: float, workers: int, starts: dict[str, f
             "execute_seconds": reg["seconds"], "outside_execute": secs - reg["seconds"],
             "build_seconds": sum(e["seconds"] for e in reg["envs"]), "runner_starts": sum(starts.values()),
             "model_steps": sum(s["seconds"] for r in results for s in r["steps"] if s["name"] != "build"),
-            "limit": limit, "limit_whole_groups": max(packed), "grouped/limit": secs / limit}
+            "limit": limit, "limit_whole_groups": max(packed), "grouped/limit": secs / limit,
+            "groups_other": sum(e.get("timing", {}).get("other", 0.0) for e in reg["envs"]),
+            "groups_harvest": sum(e.get("timing", {}).get("harvest", 0.0) for e in reg["envs"]),
+            "groups_total": sum(e.get("timing", {}).get("total", 0.0) for e in reg["envs"])}
 
 
 def pick(by_model: dict[str, list[str]], count: int) -> list[str]:
@@ -196,7 +199,7 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
         raise SystemExit(f"expected {envs} environments, got {recorded['registry']['environments']}")
     print(f"  {secs:.2f} s")
 
-    workers = default_workers(envforge, run, env)
+    workers = default_workers()
     secs, code, peak = timed_with_peak([envforge, "verify-registry", *select, "--json", str(root / "grouped.json")],
                                        env(ENVFORGE_HOME=str(root / "home-grouped")), root)
     if code != 0:
@@ -252,6 +255,8 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     print(f"    limit {g['limit']:.2f} s = (builds {g['build_seconds']:.2f} + runner starts {g['runner_starts']:.2f}"
           f" + model steps {g['model_steps']:.2f}) / {workers} workers; whole groups: {g['limit_whole_groups']:.2f} s;"
           f" outside execute (start, selection, plan downloads, reports): {g['outside_execute']:.2f} s")
+    print(f"    the groups' own clocks: total {g['groups_total']:.2f} s, of which bytecode harvest {g['groups_harvest']:.2f} s"
+          f" and other (expectations, judging) {g['groups_other']:.2f} s")
     print(f"  registry_separate_{tag:<5} {separate['seconds']:8.2f} s  scaled {how} from {separate['measured_calls']}"
           f" calls ({separate['measured_seconds']:.2f} s, {len(reused)} reused an env)")
     print(f"  registry_mlflow_{tag:<7} {mlflow_row['seconds']:8.2f} s  scaled linear from {mlflow_row['measured_calls']}"

@@ -6,6 +6,13 @@ compile mlflow and its stack again. Instead the first run compiles into its scra
 (`-X pycache_prefix`), which tells envforge *which* of the env's sources were imported; envforge then
 compiles exactly those with the env's Python, outside the sandbox and without site (-S: no .pth file
 runs). The model's .pyc files themselves are never used: it could have written anything there.
+
+With a prefix, CPython looks for .pyc files only under it, not in the env's own __pycache__ folders,
+so the .pyc files the bytecode store linked into the new env (store/bytecode.py) would be ignored and
+the first run would compile mlflow's whole stack again: measured 11.4 s for a new env's runner against
+4.0 s unsandboxed. `mirror` points the prefix at them first, by symlinks into the env, which the
+sandbox binds read-only: the model can read them, replace a link with a file of its own in its
+scratch, never write through one.
 """
 
 from __future__ import annotations
@@ -26,6 +33,28 @@ def prefixed(argv: list[str]) -> list[str]:
     return [*argv[:at], "-X", f"pycache_prefix={PREFIX}", *argv[at:]]
 
 
+def mirror(scratch_tmp: Path, env_dir: Path) -> int:
+    """Symlink each .pyc of the env's __pycache__ folders to where the prefixed run will look for it
+    (scratch_tmp/pycache/<the source's folder>/<name>.pyc); how many. Best effort: any OSError means a
+    .pyc fewer, compiled by the run as before."""
+    root, env_root, linked = str(scratch_tmp / "pycache"), env_dir.resolve(), 0
+    for dirpath, dirnames, filenames in os.walk(env_root):
+        if os.path.basename(dirpath) != "__pycache__":
+            continue
+        dirnames.clear()
+        names = [name for name in filenames if name.endswith(".pyc")]
+        target_dir = os.path.join(root, os.path.dirname(dirpath).lstrip(os.sep))
+        try:
+            if names:
+                os.makedirs(target_dir, exist_ok=True)
+            for name in names:
+                os.symlink(os.path.join(dirpath, name), os.path.join(target_dir, name))
+                linked += 1
+        except OSError:
+            continue
+    return linked
+
+
 def compile_imported(scratch_tmp: Path, env_dir: Path, python: str, listing: Path) -> int:
     """Compile into the env the sources whose .pyc the run wrote under scratch_tmp/pycache; how many."""
     root = scratch_tmp / "pycache"
@@ -33,8 +62,8 @@ def compile_imported(scratch_tmp: Path, env_dir: Path, python: str, listing: Pat
     sources = []
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
-            if not name.endswith(".pyc"):
-                continue
+            if not name.endswith(".pyc") or os.path.islink(os.path.join(dirpath, name)):
+                continue  # a link `mirror` made: the env has that .pyc already
             relative = os.path.relpath(dirpath, root)
             source = os.path.join("/", relative, name.split(".", 1)[0] + ".py")
             real = os.path.realpath(source)

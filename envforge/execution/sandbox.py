@@ -97,6 +97,8 @@ class Sandbox:
                 (scratch / sub).mkdir()
             state = workdir / "sandbox.json"
             command = pycache.prefixed(list(argv)) if self.fresh_env else list(argv)
+            if self.fresh_env:
+                pycache.mirror(scratch / "tmp", self.fresh_env)
             inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *command]
             outer = [*(cgroup.launcher() if cgroup else []), bwrap_path(), *_namespaces(), *(["--share-net"] if self.network else []), *_system(),
                      "--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch / "home"), HOME]

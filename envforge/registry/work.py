@@ -32,6 +32,8 @@ class GroupOutcome:
     resolve_seconds: float = 0.0   # wall time of the group's (cached) resolves, which run at once
     runner_seconds: float = 0.0    # wall time of running every model of the group (one host runner process)
     models_seconds: float = 0.0    # of which loading and predicting, summed over the models (the rest: start-up)
+    harvest_seconds: float = 0.0   # storing a new env's fresh .pyc files for the next env (store/bytecode.py)
+    total_seconds: float = 0.0     # the whole group, from its first resolve to its last verdict
     worker: str = ""
     results: list[tuple[Target, VerifyResult]] = field(default_factory=list)
 
@@ -63,6 +65,7 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     if ready and not stop():
         with ExitStack() as stack:
             _build_and_run(ready, options, outcome, stack, stop, on_judged)
+    outcome.total_seconds = time.perf_counter() - start
     if stop():
         outcome.env = "interrupted" if outcome.env == "failed" else outcome.env
         for m in members:
@@ -138,7 +141,9 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
     outcome.runner_seconds = time.perf_counter() - start
     outcome.models_seconds = sum(output.seconds for output in outputs)
     if not env.reused:
+        start = time.perf_counter()
         bytecode.harvest(env.path)
+        outcome.harvest_seconds = time.perf_counter() - start
 
 
 def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOptions) -> None:
