@@ -104,3 +104,18 @@ def test_a_model_that_failed_is_handed_on_once_when_the_runner_ends(models: dict
                               model_timeout=3, on_output=lambda i, output: handed.append(i))
     assert handed == [1, 0]  # the good one while the runner ran, the timed-out one only at the end
     assert outputs[0].failures()[0]["error"]["type"] == "ModelTimeout"
+
+
+def test_an_exception_in_the_hand_on_is_raised_once_the_runner_is_done(models: dict[str, Path]) -> None:
+    """Not swallowed by the watch thread: the caller (verify-registry's group) sees it, as before the watch."""
+    example = [{"name": "four", "payload": {"columns": ["x"], "data": [[1.0], [2.0], [3.0], [4.0]]}, "type": "dataframe"}]
+    calls: list[int] = []
+
+    def broken(i: int, output) -> None:
+        calls.append(i)
+        raise ValueError("a bug in the judge")
+
+    with pytest.raises(ValueError, match="a bug in the judge"):
+        run_runner_many([sys.executable, "-I"], [(models["double"], example), (models["triple"], example)],
+                        model_timeout=60, on_output=broken)
+    assert calls == [0]  # nothing handed on after the first exception

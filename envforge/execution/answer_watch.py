@@ -19,8 +19,9 @@ def watching(path: Path, on_answer: Callable[[dict[str, Any]], None] | None,
              read: Callable[[Path], Any]) -> Iterator[None]:
     """While the block runs, call on_answer(answer) each time `path` is replaced by a new answer
     (read with `read`, which bounds it like every untrusted input). Nothing happens when on_answer
-    is None. An exception from on_answer or from reading ends the watch, never the run: the final
-    answer is read after the block either way."""
+    is None. An exception from reading ends the watch, never the run: the final answer is read after
+    the block either way. on_answer should not raise (run_runner_many keeps its callback's exceptions
+    and raises them once the runner is done); if it does, the watch ends."""
     if on_answer is None:
         yield
         return

@@ -204,13 +204,17 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
     executor = executor or LocalExecutor(list(python_argv), "", env)
     entries = [{"model_dir": str(d), "examples": ex, "timeout": model_timeout} for d, ex in models]
     handed: set[int] = set()
+    raised: list[BaseException] = []  # on_output's, from the watch thread: raised here once the runner is done
 
     def hand_on(data: dict[str, Any]) -> None:
         common = {k: v for k, v in data.items() if k != "models"}
         for i, entry in enumerate(list(data.get("models") or [])[:len(models)]):
-            if i not in handed and isinstance(entry, dict) and "seconds" in entry and _all_ok(entry):
+            if i not in handed and not raised and isinstance(entry, dict) and "seconds" in entry and _all_ok(entry):
                 handed.add(i)
-                on_output(i, RunnerOutput(data={**common, **entry}, seconds=float(entry["seconds"] or 0.0), stderr_tail=""))  # type: ignore[misc]
+                try:
+                    on_output(i, RunnerOutput(data={**common, **entry}, seconds=float(entry["seconds"] or 0.0), stderr_tail=""))  # type: ignore[misc]
+                except Exception as exc:
+                    raised.append(exc)
 
     try:
         outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models),
@@ -218,6 +222,8 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
     except ModelRunError as exc:  # the answer itself is over a limit: no model of the group can be judged
         return _handed_on([RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="") for _ in models],
                           on_output, handed)
+    if raised:
+        raise raised[0]
     stopped = _sandbox_verdict(executor, data, outcome)
     done = list((data or {}).get("models") or [])
     common = {k: v for k, v in (data or {}).items() if k != "models"}
@@ -234,6 +240,8 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
                                     stderr_tail=outcome.tail(15)))
     if on_output and data:
         hand_on(data)  # the ones finished since the watch last looked
+        if raised:
+            raise raised[0]
     return _handed_on(outputs, on_output, handed)
 
 
