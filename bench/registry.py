@@ -16,7 +16,9 @@ Per size, untimed: the registry is logged into its own SQLite store, then one
 - `registry_separate_V_E`: `envforge verify models:/NAME/V` calls in a row on --mlflow-versions of the
   versions (two per model: one builds, one reuses), one new empty ENVFORGE_HOME; scaled to V;
 - `registry_mlflow_V_E`: `mlflow models predict -m models:/NAME/V --env-manager uv` on the same versions
-  (an env built per call); scaled to V.
+  (an env built per call); scaled to V;
+- `registry_reused_V_E` and `registry_new_envs_V_E`: the grouped run's next nights in its ENVFORGE_HOME,
+  every env reused, then the env cache emptied with the bytecode store kept (new envs, same package files).
 
 The "limit" is what the grouped run's own step timings allow on its workers: the sum over envs of the
 build, one runner start (the JSON has none: timed afterwards as `python -I -c "import mlflow.pyfunc"` in
@@ -212,6 +214,7 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     starts = {key: cold for key, (cold, _) in both.items()}
     grouped = dict(grouped_figures(report, secs, workers, starts), peak_mb=peak,
                    runner_starts_warm=sum(warm for _, warm in both.values()))
+    nightly = nightly_runs(select, root, run, env, envforge, versions)
 
     chosen = pick(by_model, min(sample, versions))
     calls = []
@@ -261,7 +264,32 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
           f" calls ({separate['measured_seconds']:.2f} s, {len(reused)} reused an env)")
     print(f"  registry_mlflow_{tag:<7} {mlflow_row['seconds']:8.2f} s  scaled linear from {mlflow_row['measured_calls']}"
           f" calls ({mlflow_row['measured_seconds']:.2f} s)")
-    return {f"registry_grouped_{tag}": grouped, f"registry_separate_{tag}": separate, f"registry_mlflow_{tag}": mlflow_row}
+    for kind, row in nightly.items():
+        print(f"  registry_{kind}_{tag:<6} {row['seconds']:8.2f} s  ({row['what']}; mlflow scaled / this:"
+              f" {mlflow_row['seconds'] / row['seconds']:.2f})")
+    return {f"registry_grouped_{tag}": grouped, f"registry_separate_{tag}": separate, f"registry_mlflow_{tag}": mlflow_row,
+            **{f"registry_{kind}_{tag}": row for kind, row in nightly.items()}}
+
+
+def nightly_runs(select: list[str], root: Path, run: Runner, env: EnvMaker, envforge: str, versions: int) -> dict[str, dict]:
+    """The next nights of the grouped run's ENVFORGE_HOME: `reused` (the same versions: every env from the
+    cache) and `new_envs` (the env cache emptied, the bytecode store kept: new envs of the same package
+    files, as new versions with changed pins bring)."""
+    home = root / "home-grouped"
+    rows = {}
+    for kind, what in (("reused", "the next night: every env reused"),
+                       ("new_envs", "env cache emptied, bytecode store kept")):
+        if kind == "new_envs":
+            shutil.rmtree(home / "envs")
+        secs, proc = run([envforge, "verify-registry", *select, "--json", str(root / f"{kind}.json")],
+                         env(ENVFORGE_HOME=str(home)))
+        _check(proc, f"envforge verify-registry ({kind})")
+        report = json.loads((root / f"{kind}.json").read_text())
+        if len(report["results"]) != versions or {r["status"] for r in report["results"]} != {"passed"}:
+            raise SystemExit(f"verify-registry ({kind}) did not pass all {versions} versions: see {root / f'{kind}.json'}")
+        rows[kind] = {"seconds": secs, "what": what, "environments": report["registry"]["environments"],
+                      "timing": [e.get("timing") for e in report["registry"]["envs"]]}
+    return rows
 
 
 def measure(tmp: Path, run: Runner, env: EnvMaker, envforge: str, mlflow: str, sizes: list[tuple[int, int]] | None = None,
@@ -289,6 +317,9 @@ def ratios(med: dict[str, float], samples: dict[str, list[dict]] | None = None) 
         out[f"registry_separate_scaled/grouped_{tag}"] = med[f"registry_separate_{tag}"] / grouped
         if samples:
             out[f"grouped/limit_{tag}"] = samples[f"registry_grouped_{tag}"][0]["grouped/limit"]
+        for kind in ("reused", "new_envs"):
+            if f"registry_{kind}_{tag}" in med:
+                out[f"registry_mlflow_scaled/{kind}_{tag}"] = med[f"registry_mlflow_{tag}"] / med[f"registry_{kind}_{tag}"]
     if "registry_grouped_48_3" in med and "registry_grouped_12_3" in med:
         out["grouped_48_3/grouped_12_3"] = med["registry_grouped_48_3"] / med["registry_grouped_12_3"]
     return out
