@@ -64,7 +64,6 @@ def one(mode: str, cpus: str, model_dir: Path, requirements: Path, work: Path, h
     install += timed(pin + [str(BIN / "uv"), "pip", "install", "-q", "--python", str(env_dir / "bin" / "python"),
                             "-r", str(requirements), *extra])
     if mode == "store":
-        os.environ["ENVFORGE_HOME"] = str(home)
         start = time.perf_counter()
         linked = bytecode.seed(env_dir)
         install += time.perf_counter() - start
@@ -72,7 +71,6 @@ def one(mode: str, cpus: str, model_dir: Path, requirements: Path, work: Path, h
             sys.exit("the bytecode store linked no .pyc into the new env: nothing to measure")
     first = timed(pin + [str(env_dir / "bin" / "python"), "-c", FLOOR_SCRIPT, str(model_dir)])
     if mode == "lazy":  # this env's first run compiled what the runner imports: the store's harvest of it
-        os.environ["ENVFORGE_HOME"] = str(home)
         if not bytecode.harvest(env_dir) and not any(home.glob("bytecode/*/*.pyc")):
             sys.exit("the lazy env's first run left no .pyc for the bytecode store")
     shutil.rmtree(env_dir)
@@ -95,6 +93,7 @@ def main() -> None:
         save_model(model_dir)
         requirements = model_dir / "requirements.txt"
         home = work / "home"
+        os.environ["ENVFORGE_HOME"] = str(home)  # the bytecode store this process harvests into and seeds from
         one("lazy", sets[-1], model_dir, requirements, work, home)  # untimed: warms the uv cache, fills the store
         figures: dict[str, dict[str, dict[str, float]]] = {}
         for cpus in sets:

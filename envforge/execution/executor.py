@@ -222,6 +222,8 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
     except ModelRunError as exc:  # the answer itself is over a limit: no model of the group can be judged
         return _handed_on([RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="") for _ in models],
                           on_output, handed)
+    if on_output and data:
+        hand_on(data)  # the ones finished since the watch last looked
     if raised:
         raise raised[0]
     stopped = _sandbox_verdict(executor, data, outcome)
@@ -238,10 +240,6 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
             entry = _not_run(f"{why} before this model finished\n{redact(outcome.tail(15))}")
         outputs.append(RunnerOutput(data={**common, **entry}, seconds=float(entry.get("seconds") or 0.0),
                                     stderr_tail=outcome.tail(15)))
-    if on_output and data:
-        hand_on(data)  # the ones finished since the watch last looked
-        if raised:
-            raise raised[0]
     return _handed_on(outputs, on_output, handed)
 
 
