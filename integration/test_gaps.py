@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.cli import envforge
 from tests.support.corpus import CORPUS, corpus_copy
@@ -69,12 +70,19 @@ def test_no_env_file_builds_from_what_mlmodel_records(tmp_path: Path, home: Path
 
 
 @pytest.mark.conda
-def test_conda_backend_without_conda_yaml_builds_from_python_env(conda_channel: str, sklearn_model_template: Path,
-                                                                 tmp_path: Path, home: Path) -> None:
+def test_conda_backend_without_conda_yaml_builds_from_python_env(conda_channel: str, conda_packaged: dict,
+                                                                 sklearn_model_template: Path, tmp_path: Path,
+                                                                 home: Path) -> None:
     """A real model logged by MLflow in the test, its conda.yaml removed: the conda backend takes Python from
     the (local, real) conda channel and python_env.yaml's requirements with pip, and says so."""
     model = Path(shutil.copytree(sklearn_model_template, tmp_path / "iris"))
     (model / "conda.yaml").unlink()
+    # The model was logged with the test venv's Python; the channel packages a CPython of the same minor that may
+    # be another patch (a venv made from Debian's /usr/bin/python3 3.11.2, the channel's pyenv 3.11.7): ask for it.
+    env_file = model / "python_env.yaml"
+    python_env = yaml.safe_load(env_file.read_text())
+    assert python_env["python"].rsplit(".", 1)[0] == conda_packaged["python_minor"]
+    env_file.write_text(yaml.safe_dump({**python_env, "python": conda_packaged["python"]}, sort_keys=False))
     run = envforge("verify", str(model), "--backend", "conda", "--channel", conda_channel, "--json", str(tmp_path / "r.json"),
                    home=home, timeout=1800)
     result = json.loads((tmp_path / "r.json").read_text())["results"][0]
