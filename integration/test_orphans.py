@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.cli import envforge, report, start_envforge
 from tests.support.models import save_code_model
+from tests.support.procs import wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -70,17 +71,6 @@ def _tree(pid: int) -> list[psutil.Process]:
     return [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
 
 
-def _alive(procs: list[psutil.Process]) -> list[str]:
-    out = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(" ".join(p.cmdline())[:200])
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 def _tied_to(root: Path) -> list[str]:
     """Live processes (all of /proc) whose command line, environment or working directory names `root`."""
     needle, found = str(root).encode(), []
@@ -125,8 +115,7 @@ def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_veri
         assert builder in tree, "the sdist's build backend should run under envforge"
         os.kill(proc.pid, signal.SIGKILL)  # envforge alone: the others are in a session of their own
         proc.communicate()
-        psutil.wait_procs(tree[1:], timeout=5)
-        assert _alive(tree[1:]) == [], "outlived envforge"
+        assert wait_gone(tree[1:]) == [], "outlived envforge"
         assert _tied_to(tmp_path) == []
         size = (here / "still-building").stat().st_size
         time.sleep(1)
