@@ -15,9 +15,10 @@ def still_running(procs: list[psutil.Process]) -> list[str]:
     out = []
     for p in procs:
         try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                with p.oneshot():
-                    out.append(f"{p.pid} (parent {p.ppid()}, {p.status()}): {' '.join(p.cmdline())[:200]}")
+            with p.oneshot():
+                status = p.status() if p.is_running() else psutil.STATUS_DEAD
+                if status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                    out.append(f"{p.pid} (parent {p.ppid()}, {status}): {' '.join(p.cmdline())[:200]}")
         except psutil.NoSuchProcess:
             pass
     return out
