@@ -8,7 +8,10 @@ import os
 import py_compile
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from envforge.execution import pycache
 
@@ -47,9 +50,9 @@ def test_the_prefixed_run_loads_the_seeded_pyc_and_only_the_rest_is_compiled_int
     assert f"# wrote {str(site / 'seeded.py')!r}" not in verbose
     assert link.is_symlink()  # not replaced: nothing was recompiled for it
 
-    compiled = pycache.compile_imported(scratch, env, sys.executable, tmp_path / "listing.txt")
+    compiled = pycache.ImportedCompiler(scratch, env, sys.executable, tmp_path).finish()
     assert compiled == 1  # fresh.py only: the run compiled it under the prefix
-    assert (tmp_path / "listing.txt").read_text().split() == [str(site.resolve() / "fresh.py")]
+    assert (tmp_path / "compile-1.txt").read_text().split() == [str(site.resolve() / "fresh.py")]
     assert (site / "__pycache__" / f"fresh.{TAG}.pyc").is_file()
 
 
@@ -60,3 +63,61 @@ def test_without_the_mirror_the_prefixed_run_compiles_even_what_the_env_has(tmp_
     verbose = _import(site, tmp_path / "empty-prefix")
     assert f"code object from '{site / '__pycache__'}" not in verbose
     assert (tmp_path / "empty-prefix" / str(site.resolve()).lstrip(os.sep) / f"seeded.{TAG}.pyc").is_file()
+
+
+@pytest.mark.parametrize("cores", [2, 1])
+def test_what_the_run_imported_is_compiled_into_the_env_while_it_still_runs(tmp_path: Path, monkeypatch, cores: int) -> None:
+    """With a core to spare, the compile of a new env's imports overlaps the sandboxed run: a module the run
+    imported is in the env's __pycache__ while the run still goes on; the rest once it ends. On one core
+    (the count is what envforge asks, set here) it all waits for the end of the run."""
+    monkeypatch.setattr(pycache, "usable_cores", lambda: cores)
+    monkeypatch.setattr(pycache, "POLL", 0.1)
+    env = _env(tmp_path)
+    site = env / "lib" / "site-packages"
+    (site / "later.py").write_text("VALUE = 3\n")
+    scratch, go_on = tmp_path / "scratch", tmp_path / "go-on"
+    pycache.mirror(scratch, env)
+    compiler = pycache.ImportedCompiler(scratch, env, sys.executable, tmp_path).start()
+    script = ("import os, sys, time; sys.path.insert(0, sys.argv[1]); import fresh\n"
+              "while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
+              "import later\n")
+    run = subprocess.Popen([sys.executable, "-I", "-X", f"pycache_prefix={scratch / 'pycache'}", "-c", script, str(site), str(go_on)],
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    try:
+        fresh_pyc = site / "__pycache__" / f"fresh.{TAG}.pyc"
+        deadline = time.monotonic() + (30 if cores > 1 else 3)
+        while not fresh_pyc.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.poll() is None
+        assert fresh_pyc.is_file() is (cores > 1)  # compiled while the run waits, with a core to spare
+        assert not (site / "__pycache__" / f"later.{TAG}.pyc").exists()
+        go_on.touch()
+        assert run.wait(timeout=30) == 0
+    finally:
+        run.kill()
+        compiler.stop()
+    assert compiler.finish() == 2  # fresh.py then later.py; seeded.py's .pyc came through mirror's link
+    assert (site / "__pycache__" / f"later.{TAG}.pyc").is_file()
+
+
+def test_the_rest_is_split_over_the_cores(tmp_path: Path, monkeypatch) -> None:
+    """After the run, what is left goes to one compileall per usable core, each with its own share."""
+    env = _env(tmp_path)
+    site = env / "lib" / "site-packages"
+    names = [f"mod{i}" for i in range(6)]
+    for name in names:
+        (site / f"{name}.py").write_text(f"NAME = {name!r}\n")
+    scratch = tmp_path / "scratch"
+    _import_all(site, scratch / "pycache", names)
+    monkeypatch.setattr(pycache, "usable_cores", lambda: 3)
+    assert pycache.ImportedCompiler(scratch, env, sys.executable, tmp_path).finish() == 6
+    lists = sorted(tmp_path.glob("compile-*.txt"))
+    assert len(lists) == 3 and sorted(line for f in lists for line in f.read_text().split()) == sorted(
+        str(site.resolve() / f"{name}.py") for name in names)
+    assert all((site / "__pycache__" / f"{name}.{TAG}.pyc").is_file() for name in names)
+
+
+def _import_all(site: Path, prefix: Path, names: list[str]) -> None:
+    subprocess.run([sys.executable, "-I", "-X", f"pycache_prefix={prefix}", "-c",
+                    f"import sys; sys.path.insert(0, {str(site)!r}); " + "; ".join(f"import {n}" for n in names)],
+                   check=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})

@@ -92,6 +92,7 @@ class Sandbox:
         """(argv, environment) that run `argv` in the sandbox; the scratch home and cgroup go when the block ends."""
         scratch = Path(tempfile.mkdtemp(prefix="envforge-sandbox-"))
         cgroup = PidsCgroup.create(self.limits.processes)
+        compiler = pycache.ImportedCompiler(scratch / "tmp", self.fresh_env, python, scratch) if self.fresh_env else None
         try:
             for sub in ("home", "tmp"):
                 (scratch / sub).mkdir()
@@ -110,11 +111,15 @@ class Sandbox:
             self.report.clear()
             self.report.update(network=self.network, home="scratch", limits={**self.limits.to_dict(), "timeout": timeout},
                                limit_hit=None, leftovers=[])
+            if compiler:
+                compiler.start()
             yield [*outer, *inner], env
             self._note(state, cgroup)
-            if self.fresh_env:
-                pycache.compile_imported(scratch / "tmp", self.fresh_env, python, scratch / "compile.txt")
+            if compiler:
+                compiler.finish()
         finally:
+            if compiler:
+                compiler.stop()
             if cgroup:
                 cgroup.remove()
             shutil.rmtree(scratch, ignore_errors=True)

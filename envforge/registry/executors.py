@@ -4,10 +4,10 @@ group's outcome to `on_done` as soon as it finishes (`local` also each model as 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
+from envforge.cores import usable_cores
 from envforge.errors import TaskError, UsageError
 from envforge.redact import redact
 from envforge.registry.plan import Group, RegistryOptions
@@ -18,12 +18,8 @@ OnDone = Callable[[GroupOutcome], None]
 
 
 def default_workers() -> int:
-    """The cores this process may use (taskset and CPU affinity count, not the machine's total):
-    each group's work is an installer or a runner process, about one core each."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may use (envforge/cores.py): each group's work is an installer or a runner process, about one core each."""
+    return usable_cores()
 
 
 def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_done: OnDone,
