@@ -197,3 +197,28 @@ def test_verify_harvests_then_a_rebuilt_env_runs_on_seeded_pycs(sklearn_model: P
     pyc = init.parent / "__pycache__" / f"__init__.{TAG}.pyc"
     st = init.stat()
     assert os.path.samestat(pyc.stat(), (store / f"{st.st_dev}-{st.st_ino}.pyc").stat())  # seeded, and kept
+
+
+def test_a_seeded_env_s_sandboxed_run_gets_what_the_store_lacked_compiled_into_it(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
+    """A new env the store seeded runs in the sandbox without -X pycache_prefix; the runner names the
+    sources it imported without a .pyc (here the model's own estimator module, taken out of the store)
+    and envforge compiles them into the read-only env (execution/pycache.py ListedCompiler)."""
+    first = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "1.json"), home=home)
+    assert first.returncode == 0, first.output
+    data = report(tmp_path / "1.json")
+    assert data["sandbox"]["network"] is False  # sandboxed
+    logistic = next(Path(data["env"]["path"]).glob("lib/python3.*/site-packages/sklearn/linear_model/_logistic.py"))
+    store = next((home / "bytecode").iterdir())
+    st = logistic.stat()
+    (store / f"{st.st_dev}-{st.st_ino}.pyc").unlink()  # the store lacks it now
+    shutil.rmtree(home / "envs")
+
+    second = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "2.json"), home=home)
+    assert second.returncode == 0, second.output
+    data = report(tmp_path / "2.json")
+    assert data["env"]["reused"] is False and data["sandbox"]["network"] is False
+    site = next(Path(data["env"]["path"]).glob("lib/python3.*/site-packages"))
+    assert (site / "mlflow" / "__pycache__" / f"__init__.{TAG}.pyc").stat().st_nlink > 1  # seeded from the store
+    compiled = site / "sklearn" / "linear_model" / "__pycache__" / f"_logistic.{TAG}.pyc"
+    assert compiled.is_file()  # compiled by envforge after the run: the env is read-only in the sandbox
+    assert (store / f"{st.st_dev}-{st.st_ino}.pyc").is_file()  # and harvested into the store again

@@ -76,7 +76,6 @@ def test_what_the_run_imported_is_compiled_into_the_env_while_it_still_runs(tmp_
     site = env / "lib" / "site-packages"
     (site / "later.py").write_text("VALUE = 3\n")
     scratch, go_on = tmp_path / "scratch", tmp_path / "go-on"
-    pycache.mirror(scratch, env)
     compiler = pycache.ImportedCompiler(scratch, env, sys.executable, tmp_path).start()
     script = ("import os, sys, time; sys.path.insert(0, sys.argv[1]); import fresh\n"
               "while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
@@ -121,3 +120,55 @@ def _import_all(site: Path, prefix: Path, names: list[str]) -> None:
     subprocess.run([sys.executable, "-I", "-X", f"pycache_prefix={prefix}", "-c",
                     f"import sys; sys.path.insert(0, {str(site)!r}); " + "; ".join(f"import {n}" for n in names)],
                    check=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+
+
+def test_a_seeded_env_s_run_names_what_it_compiled_and_only_env_sources_are_compiled(tmp_path: Path) -> None:
+    """ListedCompiler: the runner (run_model.note_uncompiled) lists the sources it imported without a .pyc
+    it could write; envforge compiles those of them that are the env's own files, nothing else."""
+    env = _env(tmp_path)
+    site = env / "lib" / "site-packages"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    listed = scratch / os.path.basename(pycache.ListedCompiler.INSIDE)
+    runner, outside = Path(pycache.__file__).parent / "runner", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "elsewhere.py").write_text("VALUE = 4\n")
+    subprocess.run([sys.executable, "-I", "-B", "-c", "import sys; sys.path[:0] = sys.argv[1:4]; import seeded, fresh, elsewhere, run_model; "
+                    "run_model.note_uncompiled(sys.argv[4])", str(site), str(outside), str(runner), str(listed)], check=True, timeout=60)
+    lines = listed.read_text().split()
+    assert str(site / "fresh.py") in lines and str(site / "seeded.py") not in lines  # seeded.py's .pyc is there
+    assert str(outside / "elsewhere.py") in lines  # imported without a .pyc, but not the env's: never compiled
+    listed.write_text(listed.read_text() + "/etc/hostname\n" + str(site / "fresh.py") + "\n")  # what a model could add
+    compiler = pycache.ListedCompiler(scratch, env, sys.executable, tmp_path)
+    assert compiler.variables() == {"ENVFORGE_UNCOMPILED": pycache.ListedCompiler.INSIDE}
+    assert compiler.argv(["python", "-I", "x"]) == ["python", "-I", "x"]  # no prefix: the env's .pyc are read in place
+    assert compiler.finish() == 1
+    assert (tmp_path / "compile-1.txt").read_text().split() == [str(site / "fresh.py")]
+    assert (site / "__pycache__" / f"fresh.{TAG}.pyc").is_file()
+
+
+def test_a_list_that_is_a_fifo_or_a_link_is_not_read(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    listed = scratch / os.path.basename(pycache.ListedCompiler.INSIDE)
+    os.mkfifo(listed)  # opening it to read would wait for a writer forever
+    assert pycache.ListedCompiler(scratch, env, sys.executable, tmp_path).finish() == 0
+    listed.unlink()
+    outside = tmp_path / "outside.txt"
+    outside.write_text(str(env / "lib" / "site-packages" / "fresh.py") + "\n")
+    listed.symlink_to(outside)
+    assert pycache.ListedCompiler(scratch, env, sys.executable, tmp_path).finish() == 0
+
+
+def test_the_store_s_seed_decides_which_way(tmp_path: Path) -> None:
+    """A venv whose mlflow has .pyc files (the bytecode store seeded it) runs without the prefix."""
+    env = tmp_path / "venv"
+    version = ".".join(map(str, sys.version_info[:3]))
+    site = env / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    (site / "mlflow").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text(f"home = /usr/bin\nimplementation = CPython\nversion_info = {version}\n")
+    (site / "mlflow" / "__init__.py").write_text("")
+    assert isinstance(pycache.for_new_env(tmp_path / "s", env, sys.executable, tmp_path), pycache.ImportedCompiler)
+    py_compile.compile(str(site / "mlflow" / "__init__.py"), cfile=str(site / "mlflow" / "__pycache__" / f"__init__.{TAG}.pyc"))
+    assert isinstance(pycache.for_new_env(tmp_path / "s", env, sys.executable, tmp_path), pycache.ListedCompiler)

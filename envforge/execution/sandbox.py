@@ -92,14 +92,12 @@ class Sandbox:
         """(argv, environment) that run `argv` in the sandbox; the scratch home and cgroup go when the block ends."""
         scratch = Path(tempfile.mkdtemp(prefix="envforge-sandbox-"))
         cgroup = PidsCgroup.create(self.limits.processes)
-        compiler = pycache.ImportedCompiler(scratch / "tmp", self.fresh_env, python, scratch) if self.fresh_env else None
+        compiler = pycache.for_new_env(scratch / "tmp", self.fresh_env, python, scratch) if self.fresh_env else None
         try:
             for sub in ("home", "tmp"):
                 (scratch / sub).mkdir()
             state = workdir / "sandbox.json"
-            command = pycache.prefixed(list(argv)) if self.fresh_env else list(argv)
-            if self.fresh_env:
-                pycache.mirror(scratch / "tmp", self.fresh_env)
+            command = compiler.argv(list(argv)) if compiler else list(argv)
             inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *command]
             outer = [*(cgroup.launcher() if cgroup else []), bwrap_path(), *_namespaces(), *(["--share-net"] if self.network else []), *_system(),
                      "--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch / "home"), HOME]
@@ -107,7 +105,7 @@ class Sandbox:
                 outer += ["--ro-bind", path, path]
             outer += ["--bind", str(workdir), str(workdir), "--remount-ro", "/", "--chdir", str(workdir), "--"]
             env = {k: v for k, v in variables.items() if not k.startswith("XDG_")}
-            env.update(HOME=HOME, TMPDIR="/tmp", USER="model", LOGNAME="model")
+            env.update(HOME=HOME, TMPDIR="/tmp", USER="model", LOGNAME="model", **(compiler.variables() if compiler else {}))
             self.report.clear()
             self.report.update(network=self.network, home="scratch", limits={**self.limits.to_dict(), "timeout": timeout},
                                limit_hit=None, leftovers=[])

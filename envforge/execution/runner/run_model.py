@@ -38,7 +38,27 @@ def main(argv):
             run(request, result)
     finally:
         write_result(result, result_path)
+        note_uncompiled(os.environ.get("ENVFORGE_UNCOMPILED"))
     return 0
+
+
+def note_uncompiled(path):
+    """A sandboxed first run in a new, read-only env (execution/pycache.py): the sources of the modules
+    this process imported whose .pyc it could not write there, one per line, for envforge to compile
+    into the env. envforge checks every line itself (this process runs the model: it could write anything)."""
+    if not path:
+        return
+    try:
+        lines = []
+        for module in list(sys.modules.values()):
+            spec = getattr(module, "__spec__", None)
+            origin, cached = getattr(spec, "origin", None), getattr(spec, "cached", None)
+            if isinstance(origin, str) and origin.endswith(".py") and isinstance(cached, str) and not os.path.exists(cached):
+                lines.append(origin)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+    except Exception:  # noqa: BLE001 - a .pyc fewer, never a failed run
+        pass
 
 
 def write_result(result, result_path):
