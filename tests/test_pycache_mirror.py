@@ -138,7 +138,8 @@ def test_a_seeded_env_s_run_names_what_it_compiled_and_only_env_sources_are_comp
     lines = listed.read_text().split()
     assert str(site / "fresh.py") in lines and str(site / "seeded.py") not in lines  # seeded.py's .pyc is there
     assert str(outside / "elsewhere.py") in lines  # imported without a .pyc, but not the env's: never compiled
-    listed.write_text(listed.read_text() + "/etc/hostname\n" + str(site / "fresh.py") + "\n")  # what a model could add
+    listed.write_text(listed.read_text() + "/etc/hostname\n" + str(site / "fresh.py") + "\n"  # what a model could add
+                      + str(site / "fresh.py") + "\0x\n" + str(site) + "/../../../../../../../../../../etc/hostname\n")
     compiler = pycache.ListedCompiler(scratch, env, sys.executable, tmp_path)
     assert compiler.variables() == {"ENVFORGE_UNCOMPILED": pycache.ListedCompiler.INSIDE}
     assert compiler.argv(["python", "-I", "x"]) == ["python", "-I", "x"]  # no prefix: the env's .pyc are read in place

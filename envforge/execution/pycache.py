@@ -90,6 +90,8 @@ class _Compiler:
     def _env_source(self, source: str) -> bool:
         """Whether `source` (named by the sandboxed run: untrusted) is a source file of the env itself."""
         inside = self._env_root + os.sep
+        if "\0" in source or not source.startswith(inside):
+            return False
         real = os.path.realpath(source)
         return (real == source or real.startswith(inside)) and source.startswith(inside) and os.path.isfile(source)
 
