@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from envforge.cores import usable_cores
@@ -93,19 +94,13 @@ class _Compiler:
         if "\0" in source or not source.startswith(inside):
             return False
         real = os.path.realpath(source)
-        return (real == source or real.startswith(inside)) and source.startswith(inside) and os.path.isfile(source)
+        return (real == source or real.startswith(inside)) and os.path.isfile(source)
 
     def _compile(self, sources: list[str], parts: int) -> None:
         chunks = [sources[i::parts] for i in range(parts) if sources[i::parts]]
-        if len(chunks) <= 1:
-            for chunk in chunks:
-                self._compile_one(chunk)
-            return
-        threads = [threading.Thread(target=self._compile_one, args=(chunk,), daemon=True) for chunk in chunks]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        if chunks:
+            with ThreadPoolExecutor(max_workers=len(chunks)) as pool:  # each thread waits on one compileall
+                list(pool.map(self._compile_one, chunks))
 
     def _compile_one(self, sources: list[str]) -> None:
         with self._lock:
