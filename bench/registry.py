@@ -169,6 +169,7 @@ def grouped_figures(report: dict, secs: float, workers: int, starts: dict[str, f
             "limit": limit, "limit_whole_groups": max(packed), "grouped/limit": secs / limit,
             "groups_other": sum(e.get("timing", {}).get("other", 0.0) for e in reg["envs"]),
             "groups_harvest": sum(e.get("timing", {}).get("harvest", 0.0) for e in reg["envs"]),
+            "groups_warmup": sum(e.get("timing", {}).get("warmup", 0.0) for e in reg["envs"]),
             "groups_total": sum(e.get("timing", {}).get("total", 0.0) for e in reg["envs"])}
 
 
@@ -258,7 +259,8 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     print(f"    limit {g['limit']:.2f} s = (builds {g['build_seconds']:.2f} + runner starts {g['runner_starts']:.2f}"
           f" + model steps {g['model_steps']:.2f}) / {workers} workers; whole groups: {g['limit_whole_groups']:.2f} s;"
           f" outside execute (start, selection, plan downloads, reports): {g['outside_execute']:.2f} s")
-    print(f"    the groups' own clocks: total {g['groups_total']:.2f} s, of which bytecode harvest {g['groups_harvest']:.2f} s"
+    print(f"    the groups' own clocks: total {g['groups_total']:.2f} s, of which bytecode harvest {g['groups_harvest']:.2f} s,"
+          f" new envs waiting for the first one's compile {g['groups_warmup']:.2f} s"
           f" and other (expectations, judging) {g['groups_other']:.2f} s")
     print(f"  registry_separate_{tag:<5} {separate['seconds']:8.2f} s  scaled {how} from {separate['measured_calls']}"
           f" calls ({separate['measured_seconds']:.2f} s, {len(reused)} reused an env)")

@@ -152,10 +152,24 @@ def test_the_report_says_where_each_environments_time_went(local_run: dict) -> N
         # two models in one runner: the start-up (interpreter, import mlflow) is paid once, not per model
         assert t["start_up"] > 0.2
         assert t["harvest"] > 0  # a new env: its fresh bytecode was stored
-        steps = t["resolve"] + t["build"] + t["runner"] + t["harvest"]
+        steps = t["resolve"] + t["build"] + t["runner"] + t["harvest"] + t["warmup"]
         assert t["total"] >= steps - 0.004 and t["other"] == pytest.approx(t["total"] - steps, abs=0.004)
     failed = next(e for e in section["envs"] if e["status"] == "failed")
     assert failed["timing"]["runner"] == 0 and failed["timing"]["build"] > 0
+
+
+def test_the_runs_new_envs_compile_the_packages_they_share_once(local_run: dict) -> None:
+    """Issue 15: the 3 new envs hold the same mlflow files (linked from uv's cache). The first one built runs at
+    once; the others, built beside it, wait for its compile to be harvested and take its .pyc files
+    (registry/warmup.py): all three envs' mlflow/__init__ bytecode is one file, compiled once. Without the wait,
+    the env built beside the first compiles its own (another inode)."""
+    pycs = [next((env / "lib").glob("python3.*/site-packages/mlflow/__pycache__/__init__.cpython-*.pyc"))
+            for env in _built_envs(local_run["home"])]
+    assert len(pycs) == 3
+    assert len({(p.stat().st_dev, p.stat().st_ino) for p in pycs}) == 1, [p.stat().st_ino for p in pycs]
+    timings = [e["timing"] for e in local_run["report"]["registry"]["envs"] if e["status"] == "built"]
+    assert sum(t["warmup"] == 0 for t in timings) >= 1  # the first never waits
+    assert all(t["warmup"] < 60 for t in timings)
 
 
 def test_tags_are_written_and_read_back_with_status(local_run: dict, registry: str, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from envforge.cores import usable_cores
 from envforge.errors import TaskError, UsageError
 from envforge.redact import redact
 from envforge.registry.plan import Group, RegistryOptions
+from envforge.registry.warmup import FirstCompile
 from envforge.registry.work import INTERRUPTED, GroupOutcome, OnJudged, verify_group
 from envforge.result import VerifyResult
 
@@ -32,7 +33,8 @@ def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_do
 
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envforge-group")
-    pending = {pool.submit(verify_group, g, options, stop.is_set, on_judged): g for g in groups}
+    first_compile = FirstCompile()
+    pending = {pool.submit(verify_group, g, options, stop.is_set, on_judged, first_compile): g for g in groups}
     try:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

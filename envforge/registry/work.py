@@ -20,6 +20,7 @@ from envforge.result import Step, VerifyResult
 if TYPE_CHECKING:
     from envforge.backends.base import Env
     from envforge.execution.executor import RunnerOutput
+    from envforge.registry.warmup import FirstCompile
 
 INTERRUPTED = "interrupted before it finished (Ctrl-C)"
 
@@ -33,6 +34,7 @@ class GroupOutcome:
     runner_seconds: float = 0.0    # wall time of running every model of the group (one host runner process)
     models_seconds: float = 0.0    # of which loading and predicting, summed over the models (the rest: start-up)
     harvest_seconds: float = 0.0   # storing a new env's fresh .pyc files for the next env (store/bytecode.py)
+    warmup_seconds: float = 0.0    # a new env waiting for the run's first new env to be compiled and harvested (registry/warmup.py)
     total_seconds: float = 0.0     # the whole group, from its first resolve to its last verdict
     worker: str = ""
     results: list[tuple[Target, VerifyResult]] = field(default_factory=list)
@@ -51,10 +53,11 @@ OnJudged = Callable[[Target, VerifyResult], None]
 
 
 def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[], bool] | None = None,
-                 on_judged: OnJudged | None = None) -> GroupOutcome:
+                 on_judged: OnJudged | None = None, first_compile: FirstCompile | None = None) -> GroupOutcome:
     """Never raises EnvforgeError: every model of the group comes back with a result. on_judged gets
     each model that ran as soon as it is judged, while the runner goes on with the next (the
-    outcome's results hold every model either way)."""
+    outcome's results hold every model either way). first_compile: shared by the groups of one local
+    run, so their new envs compile shared package files once (registry/warmup.py)."""
     stop = should_stop or (lambda: False)
     outcome = GroupOutcome(key=group.key, worker=f"{socket.gethostname()}:{os.getpid()}")
     members = [_Member(t, VerifyResult(uri=t.uri, backend=options.backend)) for t in group.targets]
@@ -64,7 +67,7 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     ready = [m for m, ok in zip(members, loaded, strict=True) if ok]
     if ready and not stop():
         with ExitStack() as stack:
-            _build_and_run(ready, options, outcome, stack, stop, on_judged)
+            _build_and_run(ready, options, outcome, stack, stop, on_judged, first_compile)
     outcome.total_seconds = time.perf_counter() - start
     if stop():
         outcome.env = "interrupted" if outcome.env == "failed" else outcome.env
@@ -100,7 +103,7 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
 
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
-                   stop: Callable[[], bool], on_judged: OnJudged | None) -> None:
+                   stop: Callable[[], bool], on_judged: OnJudged | None, first_compile: FirstCompile | None) -> None:
     from envforge.execution.executor import run_group
     from envforge.pipeline import find_expectations, inputs_to_run, note_env, open_env
     from envforge.store import bytecode
@@ -117,6 +120,11 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
             m.result.error_from(exc)
         return
     outcome.env, outcome.build_seconds = ("reused" if env.reused else "built"), time.perf_counter() - start
+    if first_compile is not None and not env.reused and bytecode.env_layout(env.path) is not None:
+        if first_compile.claim():
+            stack.callback(first_compile.finished)  # when the group ends: after the harvest below, or a failure
+        else:
+            outcome.warmup_seconds = first_compile.wait_then_seed(env.path, stop)
     runnable = []
     for m in members:
         step = Step("build", outcome.build_seconds)
