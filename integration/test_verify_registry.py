@@ -161,7 +161,7 @@ def test_the_report_says_where_each_environments_time_went(local_run: dict) -> N
 def test_the_runs_new_envs_compile_the_packages_they_share_once(local_run: dict) -> None:
     """Issue 15: the 3 new envs hold the same mlflow files (linked from uv's cache). The first one built runs at
     once; the others, built beside it, wait for its compile to be harvested and take its .pyc files
-    (registry/warmup.py): all three envs' mlflow/__init__ bytecode is one file, compiled once. Without the wait,
+    (registry/pacing.py): all three envs' mlflow/__init__ bytecode is one file, compiled once. Without the wait,
     the env built beside the first compiles its own (another inode)."""
     pycs = [next((env / "lib").glob("python3.*/site-packages/mlflow/__pycache__/__init__.cpython-*.pyc"))
             for env in _built_envs(local_run["home"])]

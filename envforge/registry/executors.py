@@ -10,8 +10,8 @@ from collections.abc import Callable
 from envforge.cores import usable_cores
 from envforge.errors import TaskError, UsageError
 from envforge.redact import redact
+from envforge.registry.pacing import Pacing
 from envforge.registry.plan import Group, RegistryOptions
-from envforge.registry.warmup import FirstCompile
 from envforge.registry.work import INTERRUPTED, GroupOutcome, OnJudged, verify_group
 from envforge.result import VerifyResult
 
@@ -32,9 +32,9 @@ def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_do
     from envforge.proc import kill_running
 
     stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envforge-group")
-    first_compile = FirstCompile()
-    pending = {pool.submit(verify_group, g, options, stop.is_set, on_judged, first_compile): g for g in groups}
+    pacing = Pacing(max(1, workers))  # --workers builds and --workers runners at once (registry/pacing.py)
+    pool = ThreadPoolExecutor(max_workers=pacing.threads, thread_name_prefix="envforge-group")
+    pending = {pool.submit(verify_group, g, options, stop.is_set, on_judged, pacing): g for g in groups}
     try:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

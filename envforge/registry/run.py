@@ -52,7 +52,7 @@ def timing(outcome: GroupOutcome) -> dict[str, float]:
     """Where one group's time went, in seconds: resolve (its cached models, at once), build (or
     reuse), runner (all its models in one process), of which models (loads and predicts summed)
     and start_up (the runner's own start: the interpreter, importing mlflow); harvest (a new env's
-    bytecode stored); warmup (a new env waiting for the run's first new env: registry/warmup.py);
+    bytecode stored); warmup (a new env waiting for the run's first new env: registry/pacing.py);
     total (the group, end to end) and other (total less the steps above: reading expectations,
     judging, the runner's answer)."""
     start_up = max(0.0, outcome.runner_seconds - outcome.models_seconds)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from envforge.errors import EnvBuildError, EnvforgeError
+from envforge.registry.pacing import Pacing
 from envforge.registry.plan import Group, RegistryOptions, at_once
 from envforge.registry.select import Target
 from envforge.result import Step, VerifyResult
@@ -20,7 +21,6 @@ from envforge.result import Step, VerifyResult
 if TYPE_CHECKING:
     from envforge.backends.base import Env
     from envforge.execution.executor import RunnerOutput
-    from envforge.registry.warmup import FirstCompile
 
 INTERRUPTED = "interrupted before it finished (Ctrl-C)"
 
@@ -34,7 +34,7 @@ class GroupOutcome:
     runner_seconds: float = 0.0    # wall time of running every model of the group (one host runner process)
     models_seconds: float = 0.0    # of which loading and predicting, summed over the models (the rest: start-up)
     harvest_seconds: float = 0.0   # storing a new env's fresh .pyc files for the next env (store/bytecode.py)
-    warmup_seconds: float = 0.0    # a new env waiting for the run's first new env to be compiled and harvested (registry/warmup.py)
+    warmup_seconds: float = 0.0    # a new env waiting for the run's first new env to be compiled and harvested (registry/pacing.py)
     total_seconds: float = 0.0     # the whole group, from its first resolve to its last verdict
     worker: str = ""
     results: list[tuple[Target, VerifyResult]] = field(default_factory=list)
@@ -53,11 +53,11 @@ OnJudged = Callable[[Target, VerifyResult], None]
 
 
 def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[], bool] | None = None,
-                 on_judged: OnJudged | None = None, first_compile: FirstCompile | None = None) -> GroupOutcome:
+                 on_judged: OnJudged | None = None, pacing: Pacing | None = None) -> GroupOutcome:
     """Never raises EnvforgeError: every model of the group comes back with a result. on_judged gets
     each model that ran as soon as it is judged, while the runner goes on with the next (the
-    outcome's results hold every model either way). first_compile: shared by the groups of one local
-    run, so their new envs compile shared package files once (registry/warmup.py)."""
+    outcome's results hold every model either way). pacing: shared by the groups of one local run
+    (build and run slots, one compile of shared package files: registry/pacing.py)."""
     stop = should_stop or (lambda: False)
     outcome = GroupOutcome(key=group.key, worker=f"{socket.gethostname()}:{os.getpid()}")
     members = [_Member(t, VerifyResult(uri=t.uri, backend=options.backend)) for t in group.targets]
@@ -67,7 +67,7 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     ready = [m for m, ok in zip(members, loaded, strict=True) if ok]
     if ready and not stop():
         with ExitStack() as stack:
-            _build_and_run(ready, options, outcome, stack, stop, on_judged, first_compile)
+            _build_and_run(ready, options, outcome, stack, stop, on_judged, pacing or Pacing())
     outcome.total_seconds = time.perf_counter() - start
     if stop():
         outcome.env = "interrupted" if outcome.env == "failed" else outcome.env
@@ -103,23 +103,16 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
 
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
-                   stop: Callable[[], bool], on_judged: OnJudged | None, first_compile: FirstCompile | None) -> None:
+                   stop: Callable[[], bool], on_judged: OnJudged | None, pacing: Pacing) -> None:
     from envforge.execution.executor import run_group
-    from envforge.pipeline import find_expectations, inputs_to_run, note_env, open_env
+    from envforge.pipeline import find_expectations, inputs_to_run, note_env
     from envforge.store import bytecode
 
     first = members[0].loaded
-    start = time.perf_counter()
-    try:
-        env = stack.enter_context(open_env(first, options.build, lambda text: None))
-    except EnvforgeError as exc:
-        seconds = time.perf_counter() - start
-        outcome.build_seconds = seconds
-        for m in members:
-            m.result.steps.append(Step("build", seconds, "failed"))
-            m.result.error_from(exc)
+    env = _build(members, options, outcome, stack, stop, pacing)
+    if env is None:
         return
-    outcome.env, outcome.build_seconds = ("reused" if env.reused else "built"), time.perf_counter() - start
+    first_compile = pacing.first_compile
     if first_compile is not None and not env.reused and bytecode.env_layout(env.path) is not None:
         if first_compile.claim():
             stack.callback(first_compile.finished)  # when the group ends: after the harvest below, or a failure
@@ -143,15 +136,40 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         if on_judged:
             on_judged(runnable[i].target, runnable[i].result)
 
-    start = time.perf_counter()
-    outputs = run_group(first.backend, env, [(m.loaded.model.path, m.runs) for m in runnable], options.build,
-                        model_timeout=options.model_timeout, log=lambda text: None, on_output=judged)
-    outcome.runner_seconds = time.perf_counter() - start
-    outcome.models_seconds = sum(output.seconds for output in outputs)
-    if not env.reused:
+    with pacing.slot("run", stop) as slot:
+        if not slot:
+            return
         start = time.perf_counter()
-        bytecode.harvest(env.path)
-        outcome.harvest_seconds = time.perf_counter() - start
+        outputs = run_group(first.backend, env, [(m.loaded.model.path, m.runs) for m in runnable], options.build,
+                            model_timeout=options.model_timeout, log=lambda text: None, on_output=judged)
+        outcome.runner_seconds = time.perf_counter() - start
+        outcome.models_seconds = sum(output.seconds for output in outputs)
+        if not env.reused:
+            start = time.perf_counter()
+            bytecode.harvest(env.path)
+            outcome.harvest_seconds = time.perf_counter() - start
+
+
+def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
+           stop: Callable[[], bool], pacing: Pacing) -> Env | None:
+    """The group's env, built (or reused) in a build slot and in use until the stack ends; None when the
+    run was stopped first, or when the build failed (each member then has the error)."""
+    from envforge.pipeline import open_env
+
+    with pacing.slot("build", stop) as slot:
+        if not slot:
+            return None
+        start = time.perf_counter()
+        try:
+            env = stack.enter_context(open_env(members[0].loaded, options.build, lambda text: None))
+        except EnvforgeError as exc:
+            outcome.build_seconds = time.perf_counter() - start
+            for m in members:
+                m.result.steps.append(Step("build", outcome.build_seconds, "failed"))
+                m.result.error_from(exc)
+            return None
+        outcome.env, outcome.build_seconds = ("reused" if env.reused else "built"), time.perf_counter() - start
+    return env
 
 
 def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOptions) -> None:

@@ -1,0 +1,72 @@
+"""registry/pacing.py: build and run slots of a local registry run, and the one compile new envs wait for.
+Real threads and semaphores; the env given to wait_then_seed has no CPython layout, so seeding is a no-op
+(the seeding itself: integration/test_verify_registry.py, a real run's three envs)."""
+
+import threading
+import time
+from pathlib import Path
+
+from envforge.registry.pacing import FirstCompile, Pacing
+
+
+def test_each_kind_of_slot_admits_workers_groups_and_the_kinds_are_separate() -> None:
+    pacing = Pacing(1)
+    assert pacing.threads == 2  # a group building while another runs
+    entered = threading.Event()
+    with pacing.slot("run", lambda: False) as running:
+        assert running
+        with pacing.slot("build", lambda: False) as building:  # a build beside a run: not blocked
+            assert building
+        def second_runner() -> None:
+            with pacing.slot("run", lambda: False):
+                entered.set()
+        thread = threading.Thread(target=second_runner)
+        thread.start()
+        assert not entered.wait(0.5)  # one worker: the second runner waits for the run slot
+    assert entered.wait(5)  # ... and gets it when the first lets it go
+    thread.join()
+
+
+def test_a_group_waiting_for_a_slot_gives_up_when_the_run_is_stopped() -> None:
+    pacing, stopped = Pacing(1), threading.Event()
+    outcome: list[bool] = []
+    with pacing.slot("build", lambda: False):
+        thread = threading.Thread(target=lambda: outcome.append(pacing.slot("build", stopped.is_set).__enter__()))
+        thread.start()
+        time.sleep(0.3)
+        stopped.set()
+        thread.join(5)
+    assert outcome == [False]
+    with pacing.slot("build", lambda: False) as again:  # the stopped waiter took no slot with it
+        assert again
+
+
+def test_an_unpaced_group_never_waits() -> None:
+    pacing = Pacing()
+    assert pacing.first_compile is None
+    with pacing.slot("run", lambda: False) as a, pacing.slot("run", lambda: False) as b:
+        assert a and b
+
+
+def test_only_the_first_new_env_runs_at_once_and_the_others_wait_for_it(tmp_path: Path) -> None:
+    first = FirstCompile(wait_seconds=30)
+    assert first.claim() is True
+    assert first.claim() is False and first.claim() is False
+    waited: list[float] = []
+    thread = threading.Thread(target=lambda: waited.append(first.wait_then_seed(tmp_path, lambda: False)))
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive()  # still waiting for the first's harvest
+    first.finished()
+    thread.join(5)
+    assert not thread.is_alive() and 0.4 < waited[0] < 5
+    assert first.wait_then_seed(tmp_path, lambda: False) < 0.05  # once finished, nobody waits
+
+
+def test_the_wait_is_bounded_and_stops_with_the_run(tmp_path: Path) -> None:
+    bounded = FirstCompile(wait_seconds=0.3)
+    bounded.claim()
+    assert 0.3 <= bounded.wait_then_seed(tmp_path, lambda: False) < 2  # the first never finished: go on
+    stopped = FirstCompile(wait_seconds=30)
+    stopped.claim()
+    assert stopped.wait_then_seed(tmp_path, lambda: True) < 0.5
