@@ -50,23 +50,27 @@ def test_an_unpaced_group_never_waits() -> None:
 
 def test_only_the_first_new_env_runs_at_once_and_the_others_wait_for_it(tmp_path: Path) -> None:
     first = FirstCompile(wait_seconds=30)
-    assert first.claim() is True
-    assert first.claim() is False and first.claim() is False
+    assert first.claim("cpython-3.11.7") is True
+    assert first.claim("cpython-3.11.7") is False and first.claim("cpython-3.11.7") is False
+    assert first.claim("cpython-3.10.14") is True  # another interpreter's bytecode: a store, and a first, of its own
     waited: list[float] = []
-    thread = threading.Thread(target=lambda: waited.append(first.wait_then_seed(tmp_path, lambda: False)))
+    thread = threading.Thread(target=lambda: waited.append(first.wait_then_seed("cpython-3.11.7", tmp_path, lambda: False)))
     thread.start()
     time.sleep(0.5)
     assert thread.is_alive()  # still waiting for the first's harvest
-    first.finished()
+    first.finished("cpython-3.10.14")
+    time.sleep(0.3)
+    assert thread.is_alive()  # the other interpreter's first finishing does not let it go
+    first.finished("cpython-3.11.7")
     thread.join(5)
-    assert not thread.is_alive() and 0.4 < waited[0] < 5
-    assert first.wait_then_seed(tmp_path, lambda: False) < 0.05  # once finished, nobody waits
+    assert not thread.is_alive() and 0.7 < waited[0] < 5
+    assert first.wait_then_seed("cpython-3.11.7", tmp_path, lambda: False) < 0.05  # once finished, nobody waits
 
 
 def test_the_wait_is_bounded_and_stops_with_the_run(tmp_path: Path) -> None:
     bounded = FirstCompile(wait_seconds=0.3)
-    bounded.claim()
-    assert 0.3 <= bounded.wait_then_seed(tmp_path, lambda: False) < 2  # the first never finished: go on
+    bounded.claim("cpython-3.11.7")
+    assert 0.3 <= bounded.wait_then_seed("cpython-3.11.7", tmp_path, lambda: False) < 2  # the first never finished: go on
     stopped = FirstCompile(wait_seconds=30)
-    stopped.claim()
-    assert stopped.wait_then_seed(tmp_path, lambda: True) < 0.5
+    stopped.claim("cpython-3.11.7")
+    assert stopped.wait_then_seed("cpython-3.11.7", tmp_path, lambda: True) < 0.5

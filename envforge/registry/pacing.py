@@ -7,7 +7,7 @@ current groups' runners instead of queueing behind them. At most twice `--worker
 One compile of the packages the run's new envs share. They mostly hold the same package files
 (mlflow, numpy, pandas, scikit-learn at the same versions: uv links them from its cache), and a new
 env's first run compiles every module it imports; two new envs side by side compile the same files
-twice. So the first group whose new env is built runs at once (its run's imports are compiled into the
+twice. So the first group whose new env is built (per exact CPython version) runs at once (its run's imports are compiled into the
 env on the spare core: execution/pycache.py) and the other new envs, once built, wait, holding no run
 slot, for it to finish and be harvested into the bytecode store (store/bytecode.py), then take those
 .pyc files before they run. A reused env never waits; nor does any env once the first has finished,
@@ -29,31 +29,34 @@ Stop = Callable[[], bool]
 
 
 class FirstCompile:
+    """Per bytecode store (one exact CPython version: store/bytecode.py), the first new env and the others' wait for it."""
+
     def __init__(self, wait_seconds: float = WAIT_SECONDS) -> None:
         self.wait_seconds = wait_seconds
-        self._claimed = False
         self._lock = threading.Lock()
-        self._finished = threading.Event()
+        self._finished: dict[str, threading.Event] = {}
 
-    def claim(self) -> bool:
-        """True for the first new env only: it runs at once, and must call finished() when harvested (or failed)."""
+    def claim(self, store: str) -> bool:
+        """True for the first new env of this store only: it runs at once, and must call finished(store) when
+        harvested (or failed)."""
         with self._lock:
-            first, self._claimed = not self._claimed, True
+            first = store not in self._finished
+            self._finished.setdefault(store, threading.Event())
         return first
 
-    def finished(self) -> None:
-        self._finished.set()
+    def finished(self, store: str) -> None:
+        self._finished[store].set()
 
-    def wait_then_seed(self, env_path: Path, stop: Stop) -> float:
+    def wait_then_seed(self, store: str, env_path: Path, stop: Stop) -> float:
         """For a new env that was not first: wait for the first's harvest (bounded, stop-aware), then link the
         store's .pyc files into this env. Returns the seconds waited."""
         from envforge.store import bytecode
 
-        start = time.perf_counter()
-        while not self._finished.is_set() and not stop() and time.perf_counter() - start < self.wait_seconds:
-            self._finished.wait(0.1)
+        finished, start = self._finished[store], time.perf_counter()
+        while not finished.is_set() and not stop() and time.perf_counter() - start < self.wait_seconds:
+            finished.wait(0.1)
         waited = time.perf_counter() - start
-        if self._finished.is_set():
+        if finished.is_set():
             bytecode.seed(env_path)
         return waited
 
