@@ -172,6 +172,24 @@ def test_the_runs_new_envs_compile_the_packages_they_share_once(local_run: dict)
     assert all(t["warmup"] < 60 for t in timings)
 
 
+def test_the_next_nights_new_envs_the_store_seeded_wait_for_none(local_run: dict, registry: str, tmp_path: Path) -> None:
+    """The env cache emptied, the bytecode store kept (a CI cache that kept one and not the other): each new env
+    has its mlflow bytecode at its build already, so none waits for a first compile; the versions pass as before."""
+    home = tmp_path / "home"
+    shutil.copytree(local_run["home"] / "bytecode", home / "bytecode", copy_function=os.link)  # links: the same inodes
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-*", "--workers", "2",
+                   "--json", str(tmp_path / "r.json"), home=home)
+    assert run.returncode == 1, run.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert _statuses(report) == EXPECTED
+    built = [e for e in report["registry"]["envs"] if e["status"] == "built"]
+    assert len(built) == 3
+    assert [e["timing"]["warmup"] for e in built] == [0.0, 0.0, 0.0]
+    for env in _built_envs(home):  # linked from the store at the build, not compiled by this run
+        (pyc,) = (env / "lib").glob("python3.*/site-packages/mlflow/__pycache__/__init__.cpython-*.pyc")
+        assert pyc.stat().st_nlink >= 2
+
+
 def test_tags_are_written_and_read_back_with_status(local_run: dict, registry: str, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 

@@ -10,7 +10,8 @@ env's first run compiles every module it imports; two new envs side by side comp
 twice. So the first group whose new env is built (per exact CPython version) runs at once (its run's imports are compiled into the
 env on the spare core: execution/pycache.py) and the other new envs, once built, wait, holding no run
 slot, for it to finish and be harvested into the bytecode store (store/bytecode.py), then take those
-.pyc files before they run. A reused env never waits; nor does any env once the first has finished,
+.pyc files before they run. A reused env never waits, nor a new one the store seeded at its build
+(its mlflow has bytecode already: the next night's new envs), nor any env once the first has finished,
 failed, or taken longer than WAIT_SECONDS (its package files may not be the others' at all).
 
 Local executor only: a Dask worker is another process with its own store (verify_group unpaced).
