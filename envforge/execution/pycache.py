@@ -217,19 +217,5 @@ class ListedCompiler(_Compiler):
 def for_new_env(scratch_tmp: Path, env_dir: Path, python: str, listings: Path) -> _Compiler:
     """How a new env's first sandboxed run gets its imports compiled into the env: ListedCompiler when
     the bytecode store seeded it (its mlflow has .pyc files already), else ImportedCompiler."""
-    kind = ListedCompiler if seeded(env_dir) else ImportedCompiler
+    kind = ListedCompiler if bytecode.seeded(env_dir) else ImportedCompiler
     return kind(scratch_tmp, env_dir, python, listings)
-
-
-def seeded(env_dir: Path) -> bool:
-    """The bytecode store seeded this env: its mlflow has .pyc files before any run (a run would have compiled them)."""
-    layout = bytecode.env_layout(env_dir)
-    if layout is None:
-        return False
-    for site in (layout[0], layout[0] / "site-packages"):  # a venv's site-packages; a conda env's lib/pythonX.Y
-        try:
-            if any(name.endswith(".pyc") for name in os.listdir(site / "mlflow" / "__pycache__")):
-                return True
-        except OSError:
-            continue
-    return False

@@ -104,7 +104,6 @@ def _load(member: _Member, options: RegistryOptions) -> bool:
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
                    stop: Callable[[], bool], on_judged: OnJudged | None, pacing: Pacing) -> None:
-    from envforge.execution import pycache
     from envforge.execution.executor import run_group
     from envforge.pipeline import find_expectations, inputs_to_run, note_env
     from envforge.store import bytecode
@@ -114,7 +113,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
     if env is None:
         return
     first_compile, layout = pacing.first_compile, None if env.reused else bytecode.env_layout(env.path)
-    if first_compile is not None and layout is not None and not pycache.seeded(env.path):  # seeded: nothing to wait for
+    if first_compile is not None and layout is not None and not bytecode.seeded(env.path):  # seeded: nothing to wait for
         store = layout[1]
         if first_compile.claim(store):
             stack.callback(first_compile.finished, store)  # when the group ends: after the harvest below, or a failure

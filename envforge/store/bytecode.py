@@ -52,6 +52,20 @@ def env_layout(env_dir: Path) -> tuple[Path, str, str] | None:
     return (site, store, tag) if site.is_dir() else None
 
 
+def seeded(env_dir: Path) -> bool:
+    """The bytecode store seeded this env: its mlflow has .pyc files before any run (a run would have compiled them)."""
+    layout = env_layout(env_dir)
+    if layout is None:
+        return False
+    for site in (layout[0], layout[0] / "site-packages"):  # a venv's site-packages; a conda env's lib/pythonX.Y
+        try:
+            if any(name.endswith(".pyc") for name in os.listdir(site / "mlflow" / "__pycache__")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _conda_python(env_dir: Path) -> list[str] | None:
     """A conda env (no pyvenv.cfg): its `python` package's version from conda-meta/, as a pyvenv.cfg line."""
     import json
