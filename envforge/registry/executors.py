@@ -4,7 +4,9 @@ group's outcome to `on_done` as soon as it finishes (`local` also each model as 
 
 from __future__ import annotations
 
+import os
 import threading
+import traceback
 from collections.abc import Callable
 
 from envforge.cores import usable_cores
@@ -90,6 +92,8 @@ def _outcome(group: Group, future: object, backend: str) -> GroupOutcome:
     try:
         return future.result()  # type: ignore[attr-defined, no-any-return]
     except Exception as exc:  # a bug or a lost worker: this group's models get an error, the run goes on
+        if os.environ.get("ENVFORGE_DEBUG"):  # what the error's remedy asks for: the traceback, on stderr
+            traceback.print_exception(exc)
         return failed(group, f"{type(exc).__name__}: {exc}", backend)
 
 
