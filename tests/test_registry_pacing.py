@@ -2,6 +2,7 @@
 Real threads and semaphores; the env given to wait_then_seed has no CPython layout, so seeding is a no-op
 (the seeding itself: integration/test_verify_registry.py, a real run's three envs)."""
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -74,3 +75,31 @@ def test_the_wait_is_bounded_and_stops_with_the_run(tmp_path: Path) -> None:
     stopped = FirstCompile(wait_seconds=30)
     stopped.claim("cpython-3.11.7")
     assert stopped.wait_then_seed("cpython-3.11.7", tmp_path, lambda: True) < 0.5
+
+
+def _venv(root: Path, version: str, mlflow_init: Path | None) -> Path:
+    """A venv's layout as store/bytecode.py reads it (pyvenv.cfg, site-packages); mlflow/__init__.py linked from
+    `mlflow_init` (as uv links a package cache's file), or none."""
+    (root / "pyvenv.cfg").parent.mkdir(parents=True)
+    (root / "pyvenv.cfg").write_text(f"version_info = {version}\n")
+    site = root / "lib" / f"python{version.rsplit('.', 1)[0]}" / "site-packages"
+    site.mkdir(parents=True)
+    if mlflow_init is not None:
+        (site / "mlflow").mkdir()
+        os.link(mlflow_init, site / "mlflow" / "__init__.py")
+    return root
+
+
+def test_envs_wait_for_a_first_only_with_the_same_python_and_mlflows_very_files(tmp_path: Path) -> None:
+    from envforge.store import bytecode
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "a.py").write_text("version = 'a'\n")
+    (cache / "b.py").write_text("version = 'a'\n")  # the same text, another file: another mlflow install
+    one = bytecode.shared_files(_venv(tmp_path / "one", "3.11.7", cache / "a.py"))
+    assert one is not None and one.startswith("cpython-3.11.7/")
+    assert bytecode.shared_files(_venv(tmp_path / "two", "3.11.7", cache / "a.py")) == one
+    assert bytecode.shared_files(_venv(tmp_path / "other-mlflow", "3.11.7", cache / "b.py")) not in (one, None)
+    assert bytecode.shared_files(_venv(tmp_path / "other-python", "3.12.1", cache / "a.py")) not in (one, None)
+    assert bytecode.shared_files(_venv(tmp_path / "no-mlflow", "3.11.7", None)) is None

@@ -7,12 +7,13 @@ current groups' runners instead of queueing behind them. At most twice `--worker
 One compile of the packages the run's new envs share. They mostly hold the same package files
 (mlflow, numpy, pandas, scikit-learn at the same versions: uv links them from its cache), and a new
 env's first run compiles every module it imports; two new envs side by side compile the same files
-twice. So the first group whose new env is built (per exact CPython version) runs at once (its run's imports are compiled into the
+twice. So the first group whose new env is built runs at once (its run's imports are compiled into the
 env on the spare core: execution/pycache.py) and the other new envs, once built, wait, holding no run
 slot, for it to finish and be harvested into the bytecode store (store/bytecode.py), then take those
-.pyc files before they run. A reused env never waits, nor a new one the store seeded at its build
-(its mlflow has bytecode already: the next night's new envs), nor any env once the first has finished,
-failed, or taken longer than WAIT_SECONDS (its package files may not be the others' at all).
+.pyc files before they run. Only an env of the same CPython and mlflow's very files (the same inode:
+bytecode.shared_files) waits for a first; another mlflow or Python has a first of its own. A reused env
+never waits, nor a new one the store seeded at its build (its mlflow has bytecode already: the next
+night's new envs), nor any env once the first has finished, failed, or taken longer than WAIT_SECONDS.
 
 Local executor only: a Dask worker is another process with its own store (verify_group unpaced).
 """
@@ -30,30 +31,30 @@ Stop = Callable[[], bool]
 
 
 class FirstCompile:
-    """Per bytecode store (one exact CPython version: store/bytecode.py), the first new env and the others' wait for it."""
+    """Per set of shared files (bytecode.shared_files: one CPython, one mlflow), the first new env and the others' wait for it."""
 
     def __init__(self, wait_seconds: float = WAIT_SECONDS) -> None:
         self.wait_seconds = wait_seconds
         self._lock = threading.Lock()
         self._finished: dict[str, threading.Event] = {}
 
-    def claim(self, store: str) -> bool:
-        """True for the first new env of this store only: it runs at once, and must call finished(store) when
-        harvested (or failed)."""
+    def claim(self, shared: str) -> bool:
+        """True for the first new env of these shared files only: it runs at once, and must call finished(shared)
+        when harvested (or failed)."""
         with self._lock:
-            first = store not in self._finished
-            self._finished.setdefault(store, threading.Event())
+            first = shared not in self._finished
+            self._finished.setdefault(shared, threading.Event())
         return first
 
-    def finished(self, store: str) -> None:
-        self._finished[store].set()
+    def finished(self, shared: str) -> None:
+        self._finished[shared].set()
 
-    def wait_then_seed(self, store: str, env_path: Path, stop: Stop) -> float:
+    def wait_then_seed(self, shared: str, env_path: Path, stop: Stop) -> float:
         """For a new env that was not first: wait for the first's harvest (bounded, stop-aware), then link the
         store's .pyc files into this env. Returns the seconds waited."""
         from envforge.store import bytecode
 
-        finished, start = self._finished[store], time.perf_counter()
+        finished, start = self._finished[shared], time.perf_counter()
         while not finished.is_set() and not stop() and time.perf_counter() - start < self.wait_seconds:
             finished.wait(0.1)
         waited = time.perf_counter() - start

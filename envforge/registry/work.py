@@ -112,13 +112,12 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
     env = _build(members, options, outcome, stack, stop, pacing)
     if env is None:
         return
-    first_compile, layout = pacing.first_compile, None if env.reused else bytecode.env_layout(env.path)
-    if first_compile is not None and layout is not None and not bytecode.seeded(env.path):  # seeded: nothing to wait for
-        store = layout[1]
-        if first_compile.claim(store):
-            stack.callback(first_compile.finished, store)  # when the group ends: after the harvest below, or a failure
+    first_compile, shared = pacing.first_compile, None if env.reused else bytecode.shared_files(env.path)
+    if first_compile is not None and shared is not None and not bytecode.seeded(env.path):  # seeded: nothing to wait for
+        if first_compile.claim(shared):
+            stack.callback(first_compile.finished, shared)  # when the group ends: after the harvest below, or a failure
         else:
-            outcome.warmup_seconds = first_compile.wait_then_seed(store, env.path, stop)
+            outcome.warmup_seconds = first_compile.wait_then_seed(shared, env.path, stop)
     runnable = []
     for m in members:
         step = Step("build", outcome.build_seconds)

@@ -54,16 +54,32 @@ def env_layout(env_dir: Path) -> tuple[Path, str, str] | None:
 
 def seeded(env_dir: Path) -> bool:
     """The bytecode store seeded this env: its mlflow has .pyc files before any run (a run would have compiled them)."""
+    mlflow = _mlflow_dir(env_dir)
+    try:
+        return mlflow is not None and any(name.endswith(".pyc") for name in os.listdir(mlflow / "__pycache__"))
+    except OSError:
+        return False
+
+
+def shared_files(env_dir: Path) -> str | None:
+    """What a new env shares with another one whose bytecode would serve it: the store (the exact CPython) and
+    the inode of its mlflow/__init__.py (the same mlflow files, linked from one package cache). None when unknown."""
+    layout, mlflow = env_layout(env_dir), _mlflow_dir(env_dir)
+    try:
+        source = os.stat(mlflow / "__init__.py") if layout and mlflow else None
+    except OSError:
+        return None
+    return f"{layout[1]}/{source.st_dev}-{source.st_ino}" if layout and source else None
+
+
+def _mlflow_dir(env_dir: Path) -> Path | None:
     layout = env_layout(env_dir)
     if layout is None:
-        return False
+        return None
     for site in (layout[0], layout[0] / "site-packages"):  # a venv's site-packages; a conda env's lib/pythonX.Y
-        try:
-            if any(name.endswith(".pyc") for name in os.listdir(site / "mlflow" / "__pycache__")):
-                return True
-        except OSError:
-            continue
-    return False
+        if (site / "mlflow").is_dir():
+            return site / "mlflow"
+    return None
 
 
 def _conda_python(env_dir: Path) -> list[str] | None:
