@@ -11,7 +11,7 @@ where `python -I -S -c pass` takes 22), which
 - becomes a child subreaper (PR_SET_CHILD_SUBREAPER): whatever its command starts and abandons is
   re-parented to it rather than to init, so it can always find all of them in /proc;
 - asks for SIGUSR1 when envforge dies (PR_SET_PDEATHSIG), and on it SIGKILLs every descendant
-  (repeatedly, until none is left: a fork bomb too) and exits;
+  (repeatedly, until none is left: a fork bomb too), then its own process group, itself included;
 - runs the command, reaps what it leaves, and when the command exits kills what is left of its tree
   (nothing a build step starts outlives the step) and exits with the command's status, dying by the
   same signal if a signal ended the command, so callers see the returncode they always saw.
@@ -115,7 +115,20 @@ def kill_tree(thorough=False):
 
 def on_parent_death(_number, _frame):
     kill_tree(thorough=True)
+    last_sweep()
     os._exit(128 + DEATH_SIGNAL)
+
+
+def last_sweep():
+    """envforge is dead: SIGKILL this supervisor's whole process group, itself included (proc.run starts it
+    in a session of its own, so the group is it and what its command started there). A backstop for what the
+    /proc walk missed: seen once in CI, an sdist's build backend (uv's child, in this group) outlived a
+    `kill -9` of envforge re-parented to init, after the walk had come back empty twice."""
+    if os.getpgrp() == os.getpid():
+        try:
+            os.killpg(os.getpid(), signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def prctl(option, value):
@@ -154,7 +167,10 @@ def main(argv):
         done, status = os.waitpid(-1, 0)
         if done == pid:
             break
-    kill_tree(thorough=os.getppid() != parent)  # the command may have ended because envforge died
+    orphaned = os.getppid() != parent  # the command may have ended because envforge died
+    kill_tree(thorough=orphaned)
+    if orphaned:
+        last_sweep()
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
