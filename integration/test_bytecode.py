@@ -222,3 +222,26 @@ def test_a_seeded_env_s_sandboxed_run_gets_what_the_store_lacked_compiled_into_i
     compiled = site / "sklearn" / "linear_model" / "__pycache__" / f"_logistic.{TAG}.pyc"
     assert compiled.is_file()  # compiled by envforge after the run: the env is read-only in the sandbox
     assert (store / f"{st.st_dev}-{st.st_ino}.pyc").is_file()  # and harvested into the store again
+
+
+def test_a_first_verify_in_an_empty_home_compiles_its_imports_ahead_into_the_env(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
+    """No store to seed from: while the sandboxed run imports, envforge compiles into the read-only env what
+    the run is about to import (runner/compile_ahead.py, from scikit-learn and mlflow.pyfunc), then what the
+    run still named; the report says how many each way, and the env ends with mlflow's and scikit-learn's .pyc."""
+    first = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "1.json"), home=home,
+                     unset=("PYTHONDONTWRITEBYTECODE",))
+    assert first.returncode == 0, first.output
+    data = report(tmp_path / "1.json")
+    assert data["env"]["reused"] is False and data["sandbox"]["network"] is False
+    counts = data["sandbox"]["bytecode"]
+    assert counts["compiled_ahead"] > 1000, counts  # mlflow's, pandas', scikit-learn's modules: ahead of the run
+    assert counts["compiled_after"] < counts["compiled_ahead"], counts  # what no static import reached
+    site = next(Path(data["env"]["path"]).glob("lib/python3.*/site-packages"))
+    for source in ("mlflow/pyfunc/__init__.py", "sklearn/base.py", "sklearn/linear_model/_logistic.py"):
+        path = site / source
+        assert (path.parent / "__pycache__" / f"{path.stem}.{TAG}.pyc").is_file(), source
+    assert not list(site.glob("**/__pycache__/*.tmp"))  # each .pyc written whole (renamed into place)
+
+    again = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "2.json"), home=home)
+    assert again.returncode == 0, again.output
+    assert "bytecode" not in report(tmp_path / "2.json")["sandbox"]  # a reused env compiles nothing

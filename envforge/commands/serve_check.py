@@ -78,7 +78,7 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
         executor = local_executor(loaded.backend, env, [loaded.model.path], opts.build, str(loaded.model.path))
-        sandbox = replace(executor.sandbox, network=True, fresh_env=None) if executor.sandbox else None
+        sandbox = replace(executor.sandbox, network=True) if executor.sandbox else None
         server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack, sandbox)
         note_sandbox(result, replace(executor, sandbox=sandbox))  # with the network: the host must reach the server
         step.detail = f"scoring server ready on 127.0.0.1:{port}"

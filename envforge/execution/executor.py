@@ -14,7 +14,7 @@ from envforge import limits
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelRunError
-from envforge.execution import answer_watch, install_jail
+from envforge.execution import answer_watch, install_jail, pycache
 from envforge.execution.runner import script_path
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
 from envforge.proc import Outcome, child_env, passed_env, run
@@ -71,14 +71,17 @@ class LocalExecutor:
     sandbox: Sandbox | None = None   # None: the runner runs unconfined (--sandbox off, or auto where it cannot)
     warning: str | None = None       # why it runs unconfined under --sandbox auto
     installs: str | None = None      # what the env's install steps could reach (execution/install_jail.py)
+    fresh_env: Path | None = None    # a new env: its first run's imports are compiled ahead (execution/pycache.py)
+    first_imports: tuple[str, ...] = ()  # the modules that run will import (pycache.first_imports)
 
     def execute(self, workdir: Path, timeout: float) -> Outcome:
         argv = [*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")]
         env = self.env if self.env is not None else child_env()
         keep = limits.OUTPUT_BYTES.value  # what the model prints is held only up to this (head and tail)
         if self.sandbox is None:
-            return run(argv, timeout=timeout, env=env, cwd=str(workdir), keep=keep)
-        with self.sandbox.wrap(argv, self.python, workdir, env, timeout) as (wrapped, wrapped_env):
+            with pycache.compiling_ahead(self.fresh_env, self.python, self.first_imports, workdir):
+                return run(argv, timeout=timeout, env=env, cwd=str(workdir), keep=keep)
+        with self.sandbox.wrap(argv, self.python, workdir, env, timeout, self.fresh_env, self.first_imports) as (wrapped, wrapped_env):
             return run(wrapped, timeout=timeout, env=wrapped_env, cwd=str(workdir), keep=keep)
 
     def sandbox_report(self) -> dict[str, Any]:
@@ -107,10 +110,11 @@ def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: 
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
                     open_files=options.max_open_files)
     read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs)]
-    sandbox, warning = choose(options.sandbox, limits, read_only, None if env.reused else env.path)
+    sandbox, warning = choose(options.sandbox, limits, read_only)
+    fresh = None if env.reused else env.path
     return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
                          child_env(passed_env(options.pass_env)), env.python, sandbox, warning,
-                         install_jail.describe(options.sandbox))
+                         install_jail.describe(options.sandbox), fresh, pycache.first_imports(model_dirs) if fresh else ())
 
 
 def note_sandbox(result: Any, executor: Executor) -> None:

@@ -1,66 +1,57 @@
-"""Bytecode for a fresh env whose first run was sandboxed (the env is read-only in the sandbox).
+"""Bytecode for a fresh env whose first run is sandboxed (the env is read-only in the sandbox).
 
 Unsandboxed, a new env's first run writes the .pyc files of what it imports into the env (and
 store/bytecode.py keeps them for later envs). In the sandbox it cannot, so every later run would
-compile mlflow and its stack again. Instead the first run compiles into its scratch directory
-(`-X pycache_prefix`), which tells envforge *which* of the env's sources were imported; envforge
-compiles exactly those with the env's Python, outside the sandbox and without site (-S: no .pth file
-runs), as they appear (ImportedCompiler). The model's .pyc files themselves are never used: it could
-have written anything there. A new env the bytecode store seeded runs without the prefix and the
-runner names what it had to compile (ListedCompiler).
+compile mlflow and its stack again. Instead envforge compiles into the env, with the env's Python,
+outside the sandbox and without site (-S: no .pth file runs), the sources the run imports: the run's
+own .pyc files are never used (the model could have written anything there).
 
-With a prefix, CPython looks for .pyc files only under it, not in the env's own __pycache__ folders,
-so the .pyc files the bytecode store linked into the new env (store/bytecode.py) would be ignored and
-the first run would compile mlflow's whole stack again: measured 11.4 s for a new env's runner against
-4.0 s unsandboxed. `mirror` points the prefix at them first, by symlinks into the env, which the
-sandbox binds read-only: the model can read them, replace a link with a file of its own in its
-scratch, never write through one.
+The run reads the env's __pycache__ folders as they fill (no -X pycache_prefix: under one, CPython
+looks nowhere else, and would compile the standard library again too). A new env the bytecode store
+seeded has most of them already (ListedCompiler: the runner names, as it exits, what it still had to
+compile). A new env the store could not seed has none: envforge compiles, while the run goes on and
+on another core, what the run is about to import (AheadCompiler), then what the run still named.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from envforge.cores import usable_cores
+from envforge.errors import EnvforgeError
+from envforge.execution.runner import compile_ahead_path
 from envforge.proc import child_env, run
+from envforge.spec.mlmodel import read_mlmodel
 from envforge.store import bytecode
 
-PREFIX = "/tmp/pycache"  # inside the sandbox: the scratch /tmp
-POLL = 1.0               # seconds between looks at what the sandboxed run has compiled so far
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_LIBRARY = {"pytorch": "torch", "spark": "pyspark"}  # flavors whose library has another import name
+RUNNER_IMPORTS = ("mlflow.pyfunc", "mlflow.models")  # what the runner imports before it loads a model
 
 
-def prefixed(argv: list[str]) -> list[str]:
-    """argv with `-X pycache_prefix=` after the interpreter's -I (older Pythons ignore an unknown -X)."""
-    if "-I" not in argv:
-        return argv
-    at = argv.index("-I") + 1
-    return [*argv[:at], "-X", f"pycache_prefix={PREFIX}", *argv[at:]]
-
-
-def mirror(scratch_tmp: Path, env_dir: Path) -> int:
-    """Symlink each .pyc of the env's __pycache__ folders to where the prefixed run will look for it
-    (scratch_tmp/pycache/<the source's folder>/<name>.pyc); how many. Best effort: any OSError means a
-    .pyc fewer, compiled by the run as before."""
-    root, env_root, linked = str(scratch_tmp / "pycache"), env_dir.resolve(), 0
-    for dirpath, dirnames, filenames in os.walk(env_root):
-        if os.path.basename(dirpath) != "__pycache__":
-            continue
-        dirnames.clear()
-        names = [name for name in filenames if name.endswith(".pyc")]
-        target_dir = os.path.join(root, os.path.dirname(dirpath).lstrip(os.sep))
+def first_imports(model_dirs: list[Path]) -> tuple[str, ...]:
+    """The modules a new env's first run will import, for AheadCompiler: the models' flavor libraries
+    (scikit-learn for `sklearn`: the run imports them last, as it loads each model), then the runner's
+    own mlflow imports and the models' loader modules. Names from MLmodel files, kept only when they are
+    module names (they become arguments: never `--` or an option)."""
+    flavors: list[str] = []
+    loaders: list[str] = []
+    for model_dir in model_dirs:
         try:
-            if names:
-                os.makedirs(target_dir, exist_ok=True)
-            for name in names:
-                os.symlink(os.path.join(dirpath, name), os.path.join(target_dir, name))
-                linked += 1
-        except OSError:
+            mlmodel = read_mlmodel(model_dir)
+        except EnvforgeError:
             continue
-    return linked
+        flavors += [_LIBRARY.get(name, name) for name in mlmodel.flavors if name != "python_function"]
+        loaders += [mlmodel.loader_module] if mlmodel.loader_module else []
+    names = [*flavors, *RUNNER_IMPORTS, *loaders]
+    return tuple(dict.fromkeys(name for name in names if len(name) < 200 and _MODULE.fullmatch(name)))
 
 
 class _Compiler:
@@ -70,10 +61,8 @@ class _Compiler:
         self._env_root, self._python, self._listings = str(env_dir.resolve()), python, listings
         self._lists = 0
         self._lock = threading.Lock()
-        self.compiled = 0
-
-    def argv(self, argv: list[str]) -> list[str]:
-        return argv
+        self.compiled = 0  # after the run, from its list
+        self.ahead = 0     # during the run (AheadCompiler)
 
     def variables(self) -> dict[str, str]:
         return {}
@@ -116,87 +105,26 @@ class _Compiler:
                 self.compiled += len(sources)
 
 
-class ImportedCompiler(_Compiler):
-    """For an env with no .pyc yet. The run compiles into scratch_tmp/pycache (-X pycache_prefix;
-    `mirror` first links there what the env has), and envforge compiles into the env the sources of
-    what the run wrote there: while the run goes on (what it wrote since the last look, every POLL
-    seconds, on a thread of its own: the run compiles on one core, this on another) and, once it
-    ends, what is left, split over the cores. Done only after the run, the iris model's 2,500 files
-    took 4.5 s more after it, on 2 cores: 16.0 s for a first verify in a new ENVFORGE_HOME, 11.2 s
-    with the overlap. `listings` is a folder for the lists handed to compileall."""
-
-    def __init__(self, scratch_tmp: Path, env_dir: Path, python: str, listings: Path) -> None:
-        super().__init__(env_dir, python, listings)
-        self._scratch_tmp, self._env_dir = scratch_tmp, env_dir
-        self._root = scratch_tmp / "pycache"
-        self._seen: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def argv(self, argv: list[str]) -> list[str]:
-        return prefixed(argv)
-
-    def start(self) -> ImportedCompiler:
-        """Link the env's .pyc under the prefix, and watch the run from now on if a core is spare: on one
-        core the compiles would only take turns with the run's, plus a compileall start per look
-        (measured: 1.4 s more than all after it)."""
-        mirror(self._scratch_tmp, self._env_dir)
-        if usable_cores() > 1:
-            self._thread = threading.Thread(target=self._watch, name="envforge-pycache", daemon=True)
-            self._thread.start()
-        return self
-
-    def finish(self) -> int:
-        """Stop watching, compile what is left over the usable cores; how many were compiled in all."""
-        self.stop()
-        self._compile(self._new_sources(), usable_cores())
-        return self.compiled
-
-    def stop(self) -> None:
-        """Stop watching (waits for a compile under way); the run's scratch can go after this."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(POLL):
-            self._compile(self._new_sources(), 1)
-
-    def _new_sources(self) -> list[str]:
-        """The env's sources of the .pyc files the run wrote since the last call (not `mirror`'s links:
-        the env has those .pyc already; a link the run replaced with its own file counts then)."""
-        found, root = [], str(self._root)
-        for dirpath, _, filenames in os.walk(root):
-            for name in filenames:
-                pyc = os.path.join(dirpath, name)
-                if not name.endswith(".pyc") or pyc in self._seen or os.path.islink(pyc):
-                    continue
-                self._seen.add(pyc)
-                source = os.path.join("/", os.path.relpath(dirpath, root), name.split(".", 1)[0] + ".py")
-                if self._env_source(source):
-                    found.append(source)
-        return found
-
-
 class ListedCompiler(_Compiler):
     """For an env the bytecode store seeded (store/bytecode.py): the run reads the env's .pyc where they
-    are, no prefix (linking 2,500 of them under one, and compiling the standard library there again,
-    cost ~1.3 s of a 6.3 s verify), and the runner lists, as it exits, the sources it imported whose
-    .pyc it could not write into the read-only env (run_model.py: ENVFORGE_UNCOMPILED); envforge
-    compiles those into the env."""
+    are and lists, as it exits, the sources it imported whose .pyc it could not write into the read-only
+    env (run_model.py: ENVFORGE_UNCOMPILED); envforge compiles those into the env, over the cores."""
 
     INSIDE = "/tmp/envforge-uncompiled.txt"  # the scratch /tmp, as the run sees it
     LIST_BYTES = 8 * 1024 * 1024
 
     def __init__(self, scratch_tmp: Path, env_dir: Path, python: str, listings: Path) -> None:
         super().__init__(env_dir, python, listings)
-        self._list = scratch_tmp / os.path.basename(self.INSIDE)
+        self._list, self._env_dir = scratch_tmp / os.path.basename(self.INSIDE), env_dir
 
     def variables(self) -> dict[str, str]:
         return {"ENVFORGE_UNCOMPILED": self.INSIDE}
 
     def finish(self) -> int:
-        sources = [line for line in dict.fromkeys(self._read().splitlines()) if line and self._env_source(line)]
+        layout = bytecode.env_layout(self._env_dir)
+        tag = layout[2] if layout else None
+        sources = [line for line in dict.fromkeys(self._read().splitlines())
+                   if line and self._env_source(line) and not (tag and _has_pyc(line, tag))]
         self._compile(sources, usable_cores())
         return self.compiled
 
@@ -214,8 +142,87 @@ class ListedCompiler(_Compiler):
         return "" if len(data) > self.LIST_BYTES else data.decode("utf-8", "replace")
 
 
-def for_new_env(scratch_tmp: Path, env_dir: Path, python: str, listings: Path) -> _Compiler:
+class AheadCompiler(ListedCompiler):
+    """For a new env the bytecode store could not seed (the first of its packages in this ENVFORGE_HOME).
+    While the run goes on, runner/compile_ahead.py (the env's Python, -I -S, on a core of its own) follows
+    statically the imports of `roots`, the modules the run will import (first_imports: the flavor libraries
+    first, which the run reaches last), and writes the .pyc of each env source that has none; the run, in
+    the sandbox, reads them where it gets there after it, and compiles in memory only what it reaches first.
+    When the run ends, it stops; the sources the run named as compiled without a .pyc (ListedCompiler) are
+    compiled over the cores. Without it, the run compiled everything on its one core under a prefix and envforge
+    compiled all of it again into the env."""
+
+    def __init__(self, scratch_tmp: Path, env_dir: Path, python: str, listings: Path, roots: tuple[str, ...]) -> None:
+        super().__init__(scratch_tmp, env_dir, python, listings)
+        self._roots = roots
+        self._stop_file = listings / "compile-ahead.stop"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> AheadCompiler:
+        """Compile ahead if a core is spare: on one, it would only take turns with the run."""
+        try:
+            self._stop_file.unlink()
+        except OSError:
+            pass
+        if self._roots and usable_cores() > 1:
+            self._thread = threading.Thread(target=self._ahead, name="envforge-compile-ahead", daemon=True)
+            self._thread.start()
+        return self
+
+    def finish(self) -> int:
+        """Stop compiling ahead, compile what the run named; how many .pyc were written in all."""
+        self.stop()
+        super().finish()
+        return self.ahead + self.compiled
+
+    def stop(self) -> None:
+        """Ask compile_ahead to stop at its next module, and wait for it."""
+        try:
+            self._stop_file.touch()
+        except OSError:
+            pass
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _ahead(self) -> None:
+        layout = bytecode.env_layout(self._env_dir)
+        search = [str(d) for d in ((layout[0], layout[0] / "site-packages") if layout else ()) if d.is_dir()]
+        argv = [self._python, "-I", "-S", str(compile_ahead_path()), str(self._stop_file), self._env_root,
+                *search, "--", *self._roots]
+        try:
+            outcome = run(argv, timeout=600, env=child_env())
+        except OSError:  # best effort: what it did not compile, the run's list names
+            return
+        words = outcome.stdout.split()
+        if outcome.ok and words and words[-1].isdigit():
+            self.ahead = int(words[-1])
+
+
+@contextmanager
+def compiling_ahead(env_dir: Path | None, python: str, roots: tuple[str, ...], listings: Path) -> Iterator[None]:
+    """While inside, a new env's first *unsandboxed* run (which writes its own .pyc into the env, on its one
+    core) gets what it is about to import compiled ahead of it by AheadCompiler, on another."""
+    if env_dir is None or bytecode.seeded(env_dir):
+        yield
+        return
+    compiler = AheadCompiler(listings, env_dir, python, listings, roots).start()
+    try:
+        yield
+    finally:
+        compiler.stop()
+
+
+def _has_pyc(source: str, tag: str) -> bool:
+    """A .pyc is there for `source` by now (AheadCompiler wrote it after the run had imported it): its
+    freshness is CPython's to check, as for every .pyc."""
+    folder, name = os.path.split(source)
+    return os.path.isfile(os.path.join(folder, "__pycache__", f"{name[:-3]}.{tag}.pyc"))
+
+
+def for_new_env(scratch_tmp: Path, env_dir: Path, python: str, listings: Path, roots: tuple[str, ...] = ()) -> _Compiler:
     """How a new env's first sandboxed run gets its imports compiled into the env: ListedCompiler when
-    the bytecode store seeded it (its mlflow has .pyc files already), else ImportedCompiler."""
-    kind = ListedCompiler if bytecode.seeded(env_dir) else ImportedCompiler
-    return kind(scratch_tmp, env_dir, python, listings)
+    the bytecode store seeded it (its mlflow has .pyc files already), else AheadCompiler."""
+    if bytecode.seeded(env_dir):
+        return ListedCompiler(scratch_tmp, env_dir, python, listings)
+    return AheadCompiler(scratch_tmp, env_dir, python, listings, roots)

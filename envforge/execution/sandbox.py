@@ -82,23 +82,23 @@ class Sandbox:
 
     limits: Limits
     read_only: tuple[str, ...]                  # env, interpreter prefix, model dirs
-    fresh_env: Path | None = None               # a new env: compile what its first run imports (execution/pycache.py)
     network: bool = False                       # serve-check: the host must reach the scoring server on loopback
     report: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
-    def wrap(self, argv: Sequence[str], python: str, workdir: Path, variables: dict[str, str],
-             timeout: float) -> Iterator[tuple[list[str], dict[str, str]]]:
-        """(argv, environment) that run `argv` in the sandbox; the scratch home and cgroup go when the block ends."""
+    def wrap(self, argv: Sequence[str], python: str, workdir: Path, variables: dict[str, str], timeout: float,
+             fresh_env: Path | None = None, first_imports: tuple[str, ...] = ()) -> Iterator[tuple[list[str], dict[str, str]]]:
+        """(argv, environment) that run `argv` in the sandbox; the scratch home and cgroup go when the block ends.
+        `fresh_env`: a new env, read-only here, whose first run's imports envforge compiles into it (execution/pycache.py),
+        `first_imports` the modules that run will import (pycache.first_imports)."""
         scratch = Path(tempfile.mkdtemp(prefix="envforge-sandbox-"))
         cgroup = PidsCgroup.create(self.limits.processes)
-        compiler = pycache.for_new_env(scratch / "tmp", self.fresh_env, python, scratch) if self.fresh_env else None
+        compiler = pycache.for_new_env(scratch / "tmp", fresh_env, python, scratch, first_imports) if fresh_env else None
         try:
             for sub in ("home", "tmp"):
                 (scratch / sub).mkdir()
             state = workdir / "sandbox.json"
-            command = compiler.argv(list(argv)) if compiler else list(argv)
-            inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *command]
+            inner = [python, "-I", "-S", str(sandbox_init_path()), str(state), *self.limits.rlimits(), "--", *argv]
             outer = [*(cgroup.launcher() if cgroup else []), bwrap_path(), *_namespaces(), *(["--share-net"] if self.network else []), *_system(),
                      "--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch / "home"), HOME]
             for path in _unique([*self.read_only, str(script_path().parent)]):
@@ -115,6 +115,7 @@ class Sandbox:
             self._note(state, cgroup)
             if compiler:
                 compiler.finish()
+                self.report["bytecode"] = {"compiled_ahead": compiler.ahead, "compiled_after": compiler.compiled}
         finally:
             if compiler:
                 compiler.stop()
@@ -234,7 +235,7 @@ def unavailable() -> str | None:
     return None
 
 
-def choose(mode: str, limits: Limits, read_only: Sequence[str], fresh_env: Path | None = None) -> tuple[Sandbox | None, str | None]:
+def choose(mode: str, limits: Limits, read_only: Sequence[str]) -> tuple[Sandbox | None, str | None]:
     """(the sandbox or None, a warning): `auto` runs unsandboxed with a warning where it cannot; `on` refuses."""
     if mode not in MODES:
         raise UsageError(f"--sandbox {mode}: not one of {', '.join(MODES)}.", "")
@@ -248,7 +249,7 @@ def choose(mode: str, limits: Limits, read_only: Sequence[str], fresh_env: Path 
     if why:
         return None, (f"the model ran WITHOUT a sandbox ({why}): it could read your files and secrets, use the network "
                       "and leave processes behind; use --sandbox on to refuse that")
-    return Sandbox(limits, tuple(_unique(list(read_only))), fresh_env), None
+    return Sandbox(limits, tuple(_unique(list(read_only)))), None
 
 
 UNSANDBOXED = {"network": True, "home": "user", "limits": {}}

@@ -18,3 +18,8 @@ def files() -> dict[str, Path]:
 def sandbox_init_path() -> Path:
     """The sandbox's first process (execution/sandbox.py starts it inside bubblewrap)."""
     return Path(__file__).with_name("sandbox_init.py")
+
+
+def compile_ahead_path() -> Path:
+    """Compiles a new env's imports ahead of its first run (execution/pycache.py starts it, outside the sandbox)."""
+    return Path(__file__).with_name("compile_ahead.py")
