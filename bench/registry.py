@@ -24,9 +24,10 @@ The "limit" is what the grouped run's own step timings allow on its workers: the
 build, one runner start (the JSON has none: timed afterwards as `python -I -c "import mlflow.pyfunc"` in
 each env it built) and the models' steps (resolve, predict, compare), divided by the number of workers;
 or, when longer, the chain the run's one compile makes (registry/pacing.py: the first new env's build, start
-and steps, then the other envs' starts and steps, on the workers). The first new env's start is timed cold
-(an empty -X pycache_prefix: every module compiled again, as the run's empty home did), the others' warm
-(they start from the first's bytecode).
+and steps, then the other envs' starts and steps, on the workers). The first new env's start is the run's
+own (its report's `start_up`: the compile of what it imports, partly ahead of it on the spare core,
+execution/pycache.py), the others' timed warm afterwards (they start from the first's bytecode); the
+one-core cold start (an empty -X pycache_prefix: every module compiled again) is printed beside it.
 """
 
 from __future__ import annotations
@@ -156,9 +157,11 @@ def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tup
     """total, per version, per env, and the limit from the run's own step timings (see the module doc);
     both: each env's runner start (cold, warm)."""
     results, reg = report["results"], report["registry"]
-    first = max((e for e in reg["envs"] if e.get("timing", {}).get("warmup", 0.0) == 0.0),
-                key=lambda e: e.get("timing", {}).get("start_up", 0.0))["key"]  # the env that compiled for the rest
-    starts = {key: cold if key == first else warm for key, (cold, warm) in both.items()}
+    compiler = max((e for e in reg["envs"] if e.get("timing", {}).get("warmup", 0.0) == 0.0),
+                   key=lambda e: e.get("timing", {}).get("start_up", 0.0))  # the env that compiled for the rest
+    first = compiler["key"]
+    starts = {key: warm for key, (_cold, warm) in both.items()}
+    starts[first] = compiler["timing"]["start_up"]  # its compile, as the run paid it (ahead, on the spare core)
     work, after_build = {}, {}
     for env in reg["envs"]:
         members = [r for r in results if r["env"]["key"] == env["key"]]
@@ -175,6 +178,7 @@ def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tup
             "execute_seconds": reg["seconds"], "outside_execute": secs - reg["seconds"],
             "build_seconds": sum(e["seconds"] for e in reg["envs"]), "runner_starts": sum(starts.values()),
             "model_steps": sum(s["seconds"] for r in results for s in r["steps"] if s["name"] != "build"),
+            "first_start": starts[first], "first_start_one_core": both[first][0] if first in both else None,
             "limit": limit, "limit_chain": chain, "limit_whole_groups": max(packed), "grouped/limit": secs / limit,
             "groups_other": sum(e.get("timing", {}).get("other", 0.0) for e in reg["envs"]),
             "groups_harvest": sum(e.get("timing", {}).get("harvest", 0.0) for e in reg["envs"]),
@@ -267,7 +271,9 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     print(f"    limit {g['limit']:.2f} s = (builds {g['build_seconds']:.2f} + runner starts {g['runner_starts']:.2f}"
           f" + model steps {g['model_steps']:.2f}) / {workers} workers, or the one compile's chain {g['limit_chain']:.2f} s;"
           f" whole groups: {g['limit_whole_groups']:.2f} s;"
-          f" outside execute (start, selection, plan downloads, reports): {g['outside_execute']:.2f} s")
+          f" outside execute (start, selection, plan downloads, reports): {g['outside_execute']:.2f} s;"
+          f" the compiling env's start {g['first_start']:.2f} s in the run"
+          f" (one core, nothing ahead: {g['first_start_one_core'] or 0.0:.2f} s)")
     print(f"    the groups' own clocks: total {g['groups_total']:.2f} s, of which bytecode harvest {g['groups_harvest']:.2f} s,"
           f" new envs waiting for the first one's compile {g['groups_warmup']:.2f} s"
           f" and other (expectations, judging) {g['groups_other']:.2f} s")
