@@ -98,6 +98,15 @@ def test_compile_ahead_follows_what_the_import_will_run_and_cpython_loads_its_py
     assert _compile_ahead(env, site, tmp_path / "stop", "app") == 1  # followed through the fresh .pyc's code
 
 
+def test_compile_ahead_finds_the_env_through_a_symlinked_path(tmp_path: Path) -> None:
+    """ENV_ROOT is resolved (pycache passes env_dir.resolve()); a site-packages named through a symlink (an
+    ENVFORGE_HOME under a linked folder) is the same env."""
+    env, site = _package_env(tmp_path / "real")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    linked_site = tmp_path / "link" / site.relative_to(tmp_path / "real")
+    assert _compile_ahead(env.resolve(), linked_site, tmp_path / "stop", "app") == len(FOLLOWED)
+
+
 def test_compile_ahead_writes_only_into_the_env_and_stops_when_told(tmp_path: Path) -> None:
     env, site = _package_env(tmp_path)
     outside = tmp_path / "outside"

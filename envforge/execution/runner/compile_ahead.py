@@ -191,8 +191,9 @@ def compile_one(source, within):
 def main(argv):
     cut = argv.index("--")
     stop, within, roots = argv[1], os.path.realpath(argv[2]) + os.sep, argv[cut + 1:]
-    here = os.path.dirname(os.path.abspath(__file__))
-    search = [d for d in sys.path + argv[3:cut] if d != here and os.path.isdir(d)]  # the order a run's sys.path has
+    here = os.path.dirname(os.path.realpath(__file__))
+    search = [os.path.realpath(d) for d in sys.path + argv[3:cut]]  # the order a run's sys.path has; resolved, as ENV_ROOT
+    search = [d for d in search if d != here and os.path.isdir(d)]
     finder, done, wrote = Finder(search), set(), 0
     stack = [iter(roots)]
     while stack and not os.path.exists(stop):
