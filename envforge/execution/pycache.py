@@ -115,16 +115,16 @@ class ListedCompiler(_Compiler):
 
     def __init__(self, scratch_tmp: Path, env_dir: Path, python: str, listings: Path) -> None:
         super().__init__(env_dir, python, listings)
-        self._list, self._env_dir = scratch_tmp / os.path.basename(self.INSIDE), env_dir
+        self._list = scratch_tmp / os.path.basename(self.INSIDE)
+        layout = bytecode.env_layout(env_dir)
+        self._tag = layout[2] if layout else None  # the env's cache tag: its .pyc names
 
     def variables(self) -> dict[str, str]:
         return {"ENVFORGE_UNCOMPILED": self.INSIDE}
 
     def finish(self) -> int:
-        layout = bytecode.env_layout(self._env_dir)
-        tag = layout[2] if layout else None
         sources = [line for line in dict.fromkeys(self._read().splitlines())
-                   if line and self._env_source(line) and not (tag and _has_pyc(line, tag))]
+                   if line and self._env_source(line) and not (self._tag and _has_pyc(line, self._tag))]
         self._compile(sources, usable_cores())
         return self.compiled
 
@@ -142,38 +142,29 @@ class ListedCompiler(_Compiler):
         return "" if len(data) > self.LIST_BYTES else data.decode("utf-8", "replace")
 
 
-class AheadCompiler(ListedCompiler):
-    """For a new env the bytecode store could not seed (the first of its packages in this ENVFORGE_HOME).
-    While the run goes on, runner/compile_ahead.py (the env's Python, -I -S, on a core of its own) follows
-    statically the imports of `roots`, the modules the run will import (first_imports: the flavor libraries
-    first, which the run reaches last), and writes the .pyc of each env source that has none; the run, in
-    the sandbox, reads them where it gets there after it, and compiles in memory only what it reaches first.
-    When the run ends, it stops; the sources the run named as compiled without a .pyc (ListedCompiler) are
-    compiled over the cores. Without it, the run compiled everything on its one core under a prefix and envforge
-    compiled all of it again into the env."""
+class _Ahead:
+    """runner/compile_ahead.py on a thread of its own, from start() to stop(): the env's Python, -I -S, follows
+    statically the imports of `roots` and writes the .pyc of each env source that has none. Only where a core
+    is spare: on one it would only take turns with the run. `written`: how many .pyc it wrote."""
 
-    def __init__(self, scratch_tmp: Path, env_dir: Path, python: str, listings: Path, roots: tuple[str, ...]) -> None:
-        super().__init__(scratch_tmp, env_dir, python, listings)
-        self._roots = roots
-        self._stop_file = listings / "compile-ahead.stop"
+    def __init__(self, env_dir: Path, python: str, roots: tuple[str, ...], stop_file: Path) -> None:
+        layout = bytecode.env_layout(env_dir)
+        search = [str(d) for d in ((layout[0], layout[0] / "site-packages") if layout else ()) if d.is_dir()]
+        self._argv = [python, "-I", "-S", str(compile_ahead_path()), str(stop_file), str(env_dir.resolve()),
+                      *search, "--", *roots]
+        self._stop_file, self._roots = stop_file, roots
         self._thread: threading.Thread | None = None
+        self.written = 0
 
-    def start(self) -> AheadCompiler:
-        """Compile ahead if a core is spare: on one, it would only take turns with the run."""
+    def start(self) -> _Ahead:
         try:
             self._stop_file.unlink()
         except OSError:
             pass
         if self._roots and usable_cores() > 1:
-            self._thread = threading.Thread(target=self._ahead, name="envforge-compile-ahead", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="envforge-compile-ahead", daemon=True)
             self._thread.start()
         return self
-
-    def finish(self) -> int:
-        """Stop compiling ahead, compile what the run named; how many .pyc were written in all."""
-        self.stop()
-        super().finish()
-        return self.ahead + self.compiled
 
     def stop(self) -> None:
         """Ask compile_ahead to stop at its next module, and wait for it."""
@@ -185,32 +176,55 @@ class AheadCompiler(ListedCompiler):
             self._thread.join()
             self._thread = None
 
-    def _ahead(self) -> None:
-        layout = bytecode.env_layout(self._env_dir)
-        search = [str(d) for d in ((layout[0], layout[0] / "site-packages") if layout else ()) if d.is_dir()]
-        argv = [self._python, "-I", "-S", str(compile_ahead_path()), str(self._stop_file), self._env_root,
-                *search, "--", *self._roots]
+    def _run(self) -> None:
         try:
-            outcome = run(argv, timeout=600, env=child_env())
-        except OSError:  # best effort: what it did not compile, the run's list names
+            outcome = run(self._argv, timeout=600, env=child_env())
+        except OSError:  # best effort: what it did not compile, the run compiles (and, sandboxed, names)
             return
         words = outcome.stdout.split()
         if outcome.ok and words and words[-1].isdigit():
-            self.ahead = int(words[-1])
+            self.written = int(words[-1])
+
+
+class AheadCompiler(ListedCompiler):
+    """For a new env the bytecode store could not seed (the first of its packages in this ENVFORGE_HOME).
+    While the run goes on, _Ahead compiles into the env what the run will import (`roots`, first_imports: the
+    flavor libraries first, which the run reaches last); the run, in the sandbox, reads those .pyc where it gets
+    there after it, and compiles in memory only what it reaches first. When the run ends that stops, and the
+    sources the run named as compiled without a .pyc (ListedCompiler) are compiled over the cores. Without it,
+    the run compiled everything on its one core under a prefix and envforge compiled all of it again into the env."""
+
+    def __init__(self, scratch_tmp: Path, env_dir: Path, python: str, listings: Path, roots: tuple[str, ...]) -> None:
+        super().__init__(scratch_tmp, env_dir, python, listings)
+        self._ahead = _Ahead(env_dir, python, roots, listings / "compile-ahead.stop")
+
+    def start(self) -> AheadCompiler:
+        self._ahead.start()
+        return self
+
+    def finish(self) -> int:
+        """Stop compiling ahead, compile what the run named; how many .pyc were written in all."""
+        self.stop()
+        super().finish()
+        return self.ahead + self.compiled
+
+    def stop(self) -> None:
+        self._ahead.stop()
+        self.ahead = self._ahead.written
 
 
 @contextmanager
 def compiling_ahead(env_dir: Path | None, python: str, roots: tuple[str, ...], listings: Path) -> Iterator[None]:
     """While inside, a new env's first *unsandboxed* run (which writes its own .pyc into the env, on its one
-    core) gets what it is about to import compiled ahead of it by AheadCompiler, on another."""
+    core) gets what it is about to import compiled ahead of it (_Ahead), on another."""
     if env_dir is None or bytecode.seeded(env_dir):
         yield
         return
-    compiler = AheadCompiler(listings, env_dir, python, listings, roots).start()
+    ahead = _Ahead(env_dir, python, roots, listings / "compile-ahead.stop").start()
     try:
         yield
     finally:
-        compiler.stop()
+        ahead.stop()
 
 
 def _has_pyc(source: str, tag: str) -> bool:
