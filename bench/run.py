@@ -73,6 +73,30 @@ def sample_floor(python: str, model_dir: Path) -> dict:
     return {"seconds": secs, "output": proc.stdout.strip()}
 
 
+def bare_env(model_dir: Path, dest: Path, interpreter: str) -> str:
+    """The model's packages (for the warm env's Python) in a new env of their own, never run with bytecode written: `floor_uncompiled`'s."""
+    uv = str(BIN / "uv")
+    check(run([uv, "venv", "--quiet", "--python", interpreter, str(dest)], child_env())[1], "uv venv (bare env)")
+    python = str(dest / "bin" / "python")
+    check(run([uv, "pip", "install", "--quiet", "--python", python, "-r", str(model_dir / "requirements.txt")], child_env())[1],
+          "uv pip install (bare env)")
+    return python
+
+
+def sample_floor_uncompiled(python: str, model_dir: Path) -> dict:
+    """The floor in an env that has no .pyc and never gets one: every env module compiled, on one core."""
+    secs, proc = run([python, "-c", FLOOR_SCRIPT, str(model_dir)], child_env(PYTHONDONTWRITEBYTECODE="1"))
+    check(proc, "floor, nothing compiled (bare env)")
+    return {"seconds": secs, "output": proc.stdout.strip()}
+
+
+def first_run_bound(med: dict[str, float]) -> float:
+    """The least a first verify in a new home can take on these cores: a new env of the same files (`cold`,
+    nothing to compile) plus the compile (`floor_uncompiled` - `floor`) split perfectly over the cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return med["cold"] + max(0.0, med["floor_uncompiled"] - med["floor"]) / cores
+
+
 def sample_verify(model_dir: Path, home: Path, report: Path, want_reused: bool) -> dict:
     secs, result = verify(model_dir, home, report)
     if result["env"]["reused"] is not want_reused:
@@ -92,7 +116,9 @@ def sample_mlflow(model_dir: Path) -> dict:
 def ratios(med: dict[str, float]) -> dict[str, float]:
     return {"warm/floor": med["warm"] / med["floor"], "mlflow_uv/cold": med["mlflow_uv"] / med["cold"],
             "mlflow_uv/cold_fresh_home": med["mlflow_uv"] / med["cold_fresh_home"],
-            "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"]}
+            "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"],
+            "mlflow_uv/first_run_bound": med["mlflow_uv"] / first_run_bound(med),
+            "cold_fresh_home/first_run_bound": med["cold_fresh_home"] / first_run_bound(med)}
 
 
 def verdict(name: str, value: float) -> str:
@@ -138,12 +164,17 @@ def main() -> None:
         print("untimed warm-up: envforge verify with the cold ENVFORGE_HOME (fills its package caches)")
         print(f"  {verify(model_dir, cold_home, tmp / 'warmup-cold.json')[0]:.2f} s")
 
-        samples: dict[str, list[dict]] = {"floor": [], "warm": [], "cold": [], "cold_fresh_home": [], "mlflow_uv": []}
+        print("untimed: a bare env of the model's packages (for floor_uncompiled)")
+        bare_python = bare_env(model_dir, tmp / "bare-env", python)
+
+        samples: dict[str, list[dict]] = {"floor": [], "floor_uncompiled": [], "warm": [], "cold": [],
+                                          "cold_fresh_home": [], "mlflow_uv": []}
         for i in range(1, args.repeat + 1):  # interleaved rounds, so drift hits every measurement alike
             fresh_home = tmp / f"home-fresh-{i}"
             shutil.rmtree(cold_home / "envs")  # untimed: empty env cache, envforge's package caches kept
             round_ = {
                 "floor": sample_floor(python, model_dir),
+                "floor_uncompiled": sample_floor_uncompiled(bare_python, model_dir),
                 "warm": sample_verify(model_dir, warm_home, tmp / "warm.json", want_reused=True),
                 "cold": sample_verify(model_dir, cold_home, tmp / "cold.json", want_reused=False),
                 "cold_fresh_home": sample_verify(model_dir, fresh_home, tmp / "fresh.json", want_reused=False),
@@ -200,9 +231,10 @@ def main() -> None:
         print(f"\n{'measurement':<16} {'median s':>9}   (n={args.repeat})")
         for k, v in med.items():
             print(f"{k:<16} {v:9.2f}")
-        print(f"\n{'ratio':<26} {'value':>6}")
+        width = max(26, *map(len, rat))
+        print(f"\n{'ratio':<{width}} {'value':>6}")
         for k, v in rat.items():
-            print(f"{k:<26} {v:6.2f}   {verdict(k, v)}" if v is not None else f"{k:<26}    n/a   (MLflow failed: see samples)")
+            print(f"{k:<{width}} {v:6.2f}   {verdict(k, v)}" if v is not None else f"{k:<{width}}    n/a   (MLflow failed: see samples)")
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({
