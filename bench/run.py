@@ -92,9 +92,10 @@ def sample_floor_uncompiled(python: str, model_dir: Path) -> dict:
 
 def first_run_bound(med: dict[str, float]) -> float:
     """The least a first verify in a new home can take on these cores: a new env of the same files (`cold`,
-    nothing to compile) plus the compile (`floor_uncompiled` - `floor`) split perfectly over the cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return med["cold"] + max(0.0, med["floor_uncompiled"] - med["floor"]) / cores
+    nothing to compile) plus the compile (`floor_uncompiled` - `floor`) split perfectly over the cores envforge uses."""
+    from envforge.cores import usable_cores
+
+    return med["cold"] + max(0.0, med["floor_uncompiled"] - med["floor"]) / usable_cores()
 
 
 def sample_verify(model_dir: Path, home: Path, report: Path, want_reused: bool) -> dict:
@@ -114,11 +115,11 @@ def sample_mlflow(model_dir: Path) -> dict:
 
 
 def ratios(med: dict[str, float]) -> dict[str, float]:
+    bound = first_run_bound(med)
     return {"warm/floor": med["warm"] / med["floor"], "mlflow_uv/cold": med["mlflow_uv"] / med["cold"],
             "mlflow_uv/cold_fresh_home": med["mlflow_uv"] / med["cold_fresh_home"],
             "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"],
-            "mlflow_uv/first_run_bound": med["mlflow_uv"] / first_run_bound(med),
-            "cold_fresh_home/first_run_bound": med["cold_fresh_home"] / first_run_bound(med)}
+            "mlflow_uv/first_run_bound": med["mlflow_uv"] / bound, "cold_fresh_home/first_run_bound": med["cold_fresh_home"] / bound}
 
 
 def verdict(name: str, value: float) -> str:
