@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.compare import Comparison
-from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, EnvforgeError
+from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_USAGE, EnvforgeError
 
 PASSED, FAILED, UNVERIFIED, ERROR = "passed", "failed", "unverified", "error"
+INTERRUPTED = "interrupted"  # Ctrl-C cut it short: no verdict on the model (registry/interruption.py)
 
 
 def now_iso() -> str:
@@ -65,7 +66,7 @@ class VerifyResult:
 
     def finish(self, status: str, reason: str, exit_code: int | None = None) -> VerifyResult:
         self.status, self.reason, self.finished_at = status, reason, now_iso()
-        default = {PASSED: EXIT_PASSED, UNVERIFIED: EXIT_PASSED, FAILED: EXIT_FAILED, ERROR: EXIT_ENV}[status]
+        default = {PASSED: EXIT_PASSED, UNVERIFIED: EXIT_PASSED, FAILED: EXIT_FAILED, ERROR: EXIT_ENV, INTERRUPTED: EXIT_INTERRUPTED}[status]
         self.exit_code = default if exit_code is None else exit_code
         return self
 
@@ -100,4 +101,4 @@ class VerifyResult:
         }
 
 
-__all__ = ["PASSED", "FAILED", "UNVERIFIED", "ERROR", "EXIT_FAILED", "EXIT_USAGE", "Step", "VerifyResult"]
+__all__ = ["PASSED", "FAILED", "UNVERIFIED", "ERROR", "INTERRUPTED", "EXIT_FAILED", "EXIT_USAGE", "Step", "VerifyResult"]

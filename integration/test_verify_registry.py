@@ -326,7 +326,8 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_partial_report(registry: str,
     from tests.support.cli import start_envforge
 
     proc = start_envforge("verify-registry", "--tracking-uri", registry, "--models", "fraud-*", "--workers", "3",
-                          "--json", str(tmp_path / "partial.json"), "--junit", str(tmp_path / "partial.xml"), home=tmp_path / "home")
+                          "--json", str(tmp_path / "partial.json"), "--junit", str(tmp_path / "partial.xml"),
+                          "--html", str(tmp_path / "partial.html"), home=tmp_path / "home")
     assert proc.stderr is not None
     for line in proc.stderr:  # the plan is printed just before the groups start building (a fresh cache: builds take seconds)
         if line.startswith("env "):
@@ -335,6 +336,7 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_partial_report(registry: str,
     proc.send_signal(signal.SIGINT)
     start = time.monotonic()
     stdout, _ = proc.communicate(timeout=120)
+    _ = _ or ""
     assert proc.returncode == 130, stdout
     assert time.monotonic() - start < 60
     assert "interrupted: partial results" in stdout
@@ -342,7 +344,18 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_partial_report(registry: str,
     assert report["registry"]["interrupted"] is True
     assert sorted(r["uri"] for r in report["results"]) == sorted(EXPECTED)  # every selected version is listed
     assert any(r["reason"].startswith("interrupted") for r in report["results"])
-    assert len(ET.parse(tmp_path / "partial.xml").getroot().findall(".//testcase")) == 6
+    # Interrupted is INTERRUPTED everywhere, never blamed on the model (issue 30): a version has its own verdict or none
+    cut = [r for r in report["results"] if r["status"] == "interrupted"]
+    assert cut and all(r["error"]["kind"] == "Interrupted" for r in cut)
+    assert all(r["status"] in (EXPECTED[r["uri"]], "interrupted") for r in report["results"]), report["results"]
+    assert all(r["status"] == "interrupted" for r in report["results"] if r["reason"].startswith("interrupted"))
+    said = [line for line in _.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    assert not [line for line in said if "interrupted" in line or "code -9" in line], said
+    assert len([line for line in _.splitlines() if line.startswith("INTERRUPTED")]) == len(cut), _
+    cases = ET.parse(tmp_path / "partial.xml").getroot().findall(".//testcase")
+    assert len(cases) == 6
+    assert sum(1 for c in cases if (c.find("skipped") is not None and c.find("skipped").get("type") == "interrupted")) == len(cut)
+    assert (tmp_path / "partial.html").read_text().count("data-status='interrupted'") == len(cut)
 
 
 def test_docker_backend_verifies_two_versions_with_one_image_build(registry: str, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from envforge.errors import UsageError
 from envforge.registry.plan import Plan, RegistryOptions, make_plan
 from envforge.registry.run import RegistryRun
 from envforge.registry.select import Target
-from envforge.result import FAILED, PASSED, UNVERIFIED, VerifyResult
+from envforge.result import FAILED, INTERRUPTED, PASSED, UNVERIFIED, VerifyResult
 from envforge.spec.asof import LATEST, LOGGED, check_option
 
 STILL_WORKS, REPRODUCES, DRIFTED, NEVER, NO_BASELINE = (
@@ -90,6 +90,8 @@ def _ran(result: VerifyResult) -> bool:
 
 
 def verdict(logged: VerifyResult, latest: VerifyResult) -> str:
+    if INTERRUPTED in (logged.status, latest.status):
+        return INTERRUPTED  # Ctrl-C cut one pass short: no verdict on the model
     if not _ran(logged):
         return NEVER
     if not _ran(latest) or latest.status == FAILED:

@@ -14,7 +14,7 @@ from envforge.errors import TaskError, UsageError
 from envforge.redact import redact
 from envforge.registry.pacing import Pacing
 from envforge.registry.plan import Group, RegistryOptions
-from envforge.registry.work import INTERRUPTED, GroupOutcome, OnJudged, verify_group
+from envforge.registry.work import GroupOutcome, OnJudged, verify_group
 from envforge.result import VerifyResult
 
 OnDone = Callable[[GroupOutcome], None]
@@ -105,9 +105,8 @@ def failed(group: Group, message: str, backend: str) -> GroupOutcome:
 
 
 def interrupted(group: Group, backend: str) -> GroupOutcome:
-    from envforge.errors import EnvBuildError
+    from envforge.registry import interruption
 
     outcome = GroupOutcome(key=group.key, env="interrupted")
-    outcome.results = [(t, VerifyResult.from_error(t.uri, backend, EnvBuildError(INTERRUPTED, "Run verify-registry again.")))
-                       for t in group.targets]
+    outcome.results = [(t, interruption.new(t.uri, backend)) for t in group.targets]
     return outcome

@@ -10,7 +10,7 @@ from typing import Any
 from envforge.redact import redact
 from envforge.version import __version__
 
-_COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#9a6700", "unverified": "#6e7781"}
+_COLORS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#9a6700", "unverified": "#6e7781", "interrupted": "#bc4c00"}
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }
 table { border-collapse: collapse; margin: 1em 0; }

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from envforge.registry.plan import Plan, RegistryOptions
 from envforge.registry.select import Target
 from envforge.registry.work import GroupOutcome
-from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, VerifyResult
+from envforge.result import ERROR, FAILED, INTERRUPTED, PASSED, UNVERIFIED, VerifyResult
 
 OnResult = Callable[[Target, VerifyResult], None]
 
@@ -45,7 +45,8 @@ class RegistryRun:
         c, e = self.counts(), self.env_counts()
         text = (f"{c[PASSED]} passed, {c[FAILED]} failed, {c[ERROR]} error, {c[UNVERIFIED]} unverified; "
                 f"environments: {e['built']} built, {e['reused']} reused, {e['failed']} failed to build")
-        return text + (" (interrupted: partial results)" if self.interrupted else "")
+        cut = f"; {c[INTERRUPTED]} interrupted" if c.get(INTERRUPTED) else ""
+        return text + cut + (" (interrupted: partial results)" if self.interrupted else "")
 
 
 def timing(outcome: GroupOutcome) -> dict[str, float]:

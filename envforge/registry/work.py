@@ -12,7 +12,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from envforge.errors import EnvBuildError, EnvforgeError
+from envforge.errors import EnvforgeError
+from envforge.registry import interruption
 from envforge.registry.pacing import Pacing
 from envforge.registry.plan import Group, RegistryOptions, at_once
 from envforge.registry.select import Target
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from envforge.backends.base import Env
     from envforge.execution.executor import RunnerOutput
 
-INTERRUPTED = "interrupted before it finished (Ctrl-C)"
+INTERRUPTED = interruption.REASON
 
 
 @dataclass
@@ -72,17 +73,9 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     if stop():
         outcome.env = "interrupted" if outcome.env == "failed" else outcome.env
         for m in members:
-            if _unfinished(m.result):
-                m.result.error_from(EnvBuildError(INTERRUPTED, "Run verify-registry again."))
+            interruption.settle(m.result, stopped=True)
     outcome.results = [(m.target, m.result) for m in members]
     return outcome
-
-
-def _unfinished(result: VerifyResult) -> bool:
-    """After a stop: never judged, or its build or runner was killed by the stop."""
-    steps = {s.name for s in result.steps}
-    killed = ("build" in steps and "predict" not in steps) or result.reason.startswith("the model failed to load: RunnerError")
-    return not result.reason or killed
 
 
 def _load(member: _Member, options: RegistryOptions) -> bool:
@@ -133,6 +126,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         return
     def judged(i: int, output: RunnerOutput) -> None:
         _judge_one(runnable[i], output, env, options)
+        interruption.settle(runnable[i].result, stop())  # a runner the stop killed: not the model's failure
         if on_judged:
             on_judged(runnable[i].target, runnable[i].result)
 

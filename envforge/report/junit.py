@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.redact import redact
-from envforge.result import ERROR, FAILED, UNVERIFIED, VerifyResult
+from envforge.result import ERROR, FAILED, INTERRUPTED, UNVERIFIED, VerifyResult
 from envforge.version import __version__
 
 
@@ -66,6 +66,9 @@ def _outcome(case: ET.Element, result: VerifyResult, name: str | None, force: bo
     """Skipped (unverified and exit 0), a failure or an error of this example, or nothing (it passed)."""
     if result.status == UNVERIFIED and result.exit_code == 0:
         ET.SubElement(case, "skipped", message=redact(result.reason))
+        return
+    if result.status == INTERRUPTED:  # not run to the end: no verdict on the model (registry/interruption.py)
+        ET.SubElement(case, "skipped", type=INTERRUPTED, message=f"INTERRUPTED: {redact(result.reason)}")
         return
     if result.status not in (FAILED, ERROR, UNVERIFIED):
         return
