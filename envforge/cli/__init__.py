@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from envforge.backends.registry import NAMES as _BACKENDS
+from envforge.cli import stdout_report, unknown_options
 from envforge.cli.output import escape
 from envforge.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, EnvforgeError, Terminated
 from envforge.version import __version__
@@ -57,7 +58,15 @@ def commands() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = unknown_options.parse(parser, argv)  # an unknown option: exit 2 with the closest one it has
+    except EnvforgeError as exc:
+        from rich.console import Console
+
+        from envforge.report.console import print_error
+
+        print_error(Console(stderr=True, soft_wrap=True), exc.message, exc.remedy)
+        return exc.exit_code
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
@@ -73,8 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         from envforge.cli.preflight import check_outputs
 
         settle_uri(args)
+        out, standin = stdout_report.settle(args, out, err)  # --json -: the document alone on stdout
         check_outputs(args)  # before any work: a report path that cannot be written is exit 2 now, not after the build
-        return int(commands()[args.command](args, out, err))
+        from envforge.modeldir.sqlite_store import check_args
+
+        check_args(args)  # a sqlite store that is not there: exit 2 now, and MLflow never creates it
+        try:
+            return int(commands()[args.command](args, out, err))
+        finally:
+            stdout_report.finish(standin)
     except EnvforgeError as exc:
         from envforge.report.console import print_error
 

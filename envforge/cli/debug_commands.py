@@ -19,7 +19,7 @@ _RUN_USAGE = "envforge run [OPTIONS] URI -- COMMAND [ARG ...]"
 
 
 def add_parsers(sub: Any) -> None:
-    shell = sub.add_parser("shell", help="a shell (or --python: a Python REPL) inside the model's rebuilt environment",
+    shell = sub.add_parser("shell", help="a shell (or --repl: a Python REPL) inside the model's rebuilt environment",
                            description="Build (or reuse) the model's environment and start a shell in it, with the env "
                                        "activated and the model directory in $MODEL_DIR. Exits with the shell's exit code.")
     opt.add_uri(shell)

@@ -65,4 +65,6 @@ def problem(path: Path, *, directory: bool = False) -> str | None:
 
 def wrote(paths: list[Path | None]) -> str:
     """"wrote report.json, report.xml" for the files a command has just written."""
-    return "wrote " + ", ".join(str(p) for p in paths if p)
+    from envforge.cli.stdout_report import shown
+
+    return "wrote " + ", ".join(shown(p) for p in paths if p)

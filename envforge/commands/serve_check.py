@@ -88,7 +88,7 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
         step.detail = f"HTTP {status}"
         server.stop()
     result.examples = [{"name": SERVING_EXAMPLE, "ok": status == 200, "seconds": time.monotonic() - start,
-                        "stage": "serve", "http_status": status}]
+                        "stage": "serve", "http_status": status, "source": "example", "detail": "the logged request body, POSTed"}]
     return _judge(result, status, body, server.tail(25), expected, opts, progress)
 
 

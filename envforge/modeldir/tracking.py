@@ -65,6 +65,9 @@ def _exists(store: str) -> bool:
 def check_reachable(tracking: str, progress: Callable[[str], None] | None = None) -> None:
     """Fail within seconds when an http(s) tracking server cannot be reached at all (refused, unresolvable,
     no route); say each retry through `progress`. Other stores, and hosts reached through a proxy, are left to MLflow."""
+    from envforge.modeldir.sqlite_store import check_exists
+
+    check_exists(tracking)  # a sqlite file that is not there: a typo, not a store to create
     parsed = urlparse(tracking)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return
