@@ -46,15 +46,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     built = _run(sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT), cwd=out)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    (found,) = out.glob("envforge-*.whl")
+    (found,) = out.glob("envforge_mlflow-*.whl")
     return found
 
 
 def test_the_wheel_holds_the_runner_and_the_entry_points(wheel: Path) -> None:
-    assert wheel.name == f"envforge-{__version__}-py3-none-any.whl"
+    assert wheel.name == f"envforge_mlflow-{__version__}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        entry_points = archive.read(f"envforge-{__version__}.dist-info/entry_points.txt").decode()
+        entry_points = archive.read(f"envforge_mlflow-{__version__}.dist-info/entry_points.txt").decode()
     source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "envforge").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert {"envforge/execution/runner/run_model.py", "envforge/execution/runner/introspect.py"} <= names
     assert source <= names, f"missing from the wheel: {sorted(source - names)}"  # every module and data file of the package

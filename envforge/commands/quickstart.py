@@ -31,7 +31,7 @@ def log_quickstart_model(folder: Path) -> QuickstartModel:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:
         raise UsageError(f"quickstart trains a model, which needs {exc.name} in this Python environment.",
-                         "Install the extra: pip install 'envforge[quickstart]'.") from None
+                         "Install the extra: pip install 'envforge-mlflow[quickstart]'.") from None
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"

@@ -54,7 +54,7 @@ class CondaBackend:
         missing = [m for m in ("rattler", "conda_lock", "uv") if importlib.util.find_spec(m) is None]
         if missing:
             return (f"the Python package(s) {', '.join(missing)} are not installed. "
-                    "Install envforge with the conda extra: `pip install 'envforge[conda]'`.")
+                    "Install envforge with the conda extra: `pip install 'envforge-mlflow[conda]'`.")
         return None
 
     def build(self, spec: EnvSpec, model_dir: Path, dest: Path, options: BuildOptions, log: Log) -> Built:

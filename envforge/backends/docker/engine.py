@@ -31,7 +31,7 @@ def sdk_missing() -> str | None:
     try:
         import docker  # noqa: F401
     except ImportError:
-        return "the `docker` Python package is not installed: `pip install 'envforge[docker]'` (or `pip install docker`)."
+        return "the `docker` Python package is not installed: `pip install 'envforge-mlflow[docker]'` (or `pip install docker`)."
     return None
 
 
