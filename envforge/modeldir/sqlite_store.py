@@ -50,3 +50,14 @@ def check_args(args: object) -> None:
     given = getattr(args, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI")
     if isinstance(given, str) and given:
         check_exists(given)
+
+
+def absolute(tracking: str) -> str:
+    """A sqlite URI with a relative path as the same store's absolute URI (`sqlite:////abs/mlflow.db`), so that the
+    relative and absolute spellings of one store are one store to envforge's download cache; any other URI as given."""
+    path = sqlite_path(tracking)
+    if path is None or tracking.split(":///", 1)[1].startswith("/"):
+        return tracking
+    scheme = tracking.split(":///", 1)[0]
+    query = tracking.split("?", 1)[1] if "?" in tracking else ""
+    return f"{scheme}:///{path}" + (f"?{query}" if query else "")

@@ -37,7 +37,9 @@ def tracking_for(uri: str, tracking_uri: str | None = None) -> str:
     when that default store already exists (MLflow would otherwise create ./mlflow.db right here)."""
     given = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if given:
-        return given
+        from envforge.modeldir.sqlite_store import absolute
+
+        return absolute(given)  # sqlite:///relative and sqlite:////abs of one store: one store (one download)
     import mlflow
 
     default = str(mlflow.get_tracking_uri())  # computes the default; creates nothing
