@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import envforge
+from tests.support.cli import CliRun, envforge, start_envforge
 
 pytestmark = pytest.mark.slow
 
 
 def test_quickstart_runs_the_whole_job(tmp_path: Path, home: Path) -> None:
     store = tmp_path / "qs"
-    run = envforge("quickstart", "--dir", str(store), home=home)
+    started = time.monotonic()
+    proc = start_envforge("quickstart", "--dir", str(store), home=home)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    first_seconds = time.monotonic() - started
+    stdout, rest = proc.communicate(timeout=1800)
+    run = CliRun(proc.returncode, stdout, first + rest)
     assert run.returncode == 0, run.output
+    # Issue 30, point 6: progress from the first second (not ~29 s of silence), every step timed, MLflow kept out
+    assert first.startswith("envforge quickstart") and first_seconds < 15, (first, first_seconds)
+    assert "training a scikit-learn iris model" in run.stderr.splitlines()[1]
     assert "PASSED models:/envforge-quickstart-iris/1" in run.stdout
     assert (store / "mlflow.db").is_file()
-    for step in ("resolve", "build", "predict", "compare"):
-        assert step in run.stderr
+    for step in ("log", "record", "resolve", "build", "predict", "compare"):
+        assert re.search(rf"^  {step} +\d+\.\d\d s", run.stderr, re.M), (step, run.stderr)
+    assert "quickstart done in" in run.stderr
+    assert "Successfully registered model" not in run.output and "Created version" not in run.output
+    (requirements,) = store.rglob("requirements.txt")
+    names = {line.split("==")[0].strip().lower() for line in requirements.read_text().splitlines() if line.strip()}
+    assert names == {"mlflow", "scikit-learn", "numpy", "scipy", "pandas", "cloudpickle"}, names  # none of envforge's own (rich, …)
     again = envforge("quickstart", "--dir", str(store), home=home)
     assert again.returncode == 0, again.output
     assert "PASSED models:/envforge-quickstart-iris/2" in again.stdout and "reused" in again.stdout

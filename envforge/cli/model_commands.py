@@ -121,19 +121,26 @@ def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from envforge.commands.quickstart import log_quickstart_model
-    from envforge.commands.record import record
+    from envforge.cli.quickstart_progress import QuickstartProgress
 
-    with err.status("training and logging a scikit-learn iris model…"):
+    progress = QuickstartProgress(err, quiet=args.quiet)  # a line from the first second, every step timed
+    with progress.step("log", "training a scikit-learn iris model, logging and registering it in a local SQLite store"):
+        from envforge.commands.quickstart import log_quickstart_model
+
         model = log_quickstart_model(args.dir)
     out.print(f"logged [bold]{model.model_uri}[/] to {model.tracking_uri}", highlight=False)
-    with err.status("recording its predictions in this environment…"):
+    with progress.step("record", "recording its predictions in this environment"):
+        from envforge.commands.record import record
+
         recorded = record(model.model_uri, tracking_uri=model.tracking_uri)
     out.print(f"recorded {len(recorded.examples)} example(s) -> {escape(recorded.location)}", highlight=False)
     parser = argparse.ArgumentParser(prog="envforge")
     add_parsers(parser.add_subparsers(dest="command"))  # verify's own defaults, as if the user had typed it
-    verify_args = parser.parse_args(["verify", model.model_uri, "--tracking-uri", model.tracking_uri, "--backend", "uv"])
-    return cmd_verify(verify_args, out, err)
+    verify_args = parser.parse_args(["verify", model.model_uri, "--tracking-uri", model.tracking_uri, "--backend", "uv"]
+                                    + (["-q"] if args.quiet else []))
+    code = cmd_verify(verify_args, out, err)
+    progress.total()
+    return code
 
 
 COMMANDS = {"verify": cmd_verify, "record": cmd_record, "inspect": cmd_inspect, "quickstart": cmd_quickstart}

@@ -62,7 +62,8 @@ def run_dask(groups: list[Group], options: RegistryOptions, scheduler: str | Non
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise UsageError("--executor dask needs the `distributed` package.", "Install envforge with the extra: pip install 'envforge-mlflow[registry]'.") from None
+        raise UsageError("--executor dask needs the `distributed` package.",
+                         "Install envforge with the extra: pip install 'envforge-mlflow[registry]'.") from None
     if not scheduler:
         raise UsageError("--executor dask needs --scheduler.", "Pass the scheduler's address, e.g. --scheduler tcp://scheduler:8786.")
     try:
