@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,6 +46,12 @@ def _make(root: Path, key: str, size: int, age_days: float, *, marker: bool = Tr
     return path
 
 
+def _du(*paths: Path | str, flag: str = "") -> int:
+    """GNU du's bytes on disk for `paths` together (a file linked from several of them counted once)."""
+    argv = ["du", "-scB1", *([flag] if flag else []), *map(str, paths)]
+    return int(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()[-1].split()[0])
+
+
 def test_list_reports_key_backend_python_size_last_use_and_models(envs: Path) -> None:
     path = _make(envs, "a" * 64, 5000, 2)
     note_use(path, "a" * 64, "models:/other/1")
@@ -53,7 +61,8 @@ def test_list_reports_key_backend_python_size_last_use_and_models(envs: Path) ->
     assert [e.key for e in listed] == ["b" * 64, "a" * 64]  # most recently used first
     first = listed[1]
     assert (first.backend, first.python, first.complete) == ("uv", "3.11.7", True)
-    assert 5000 <= first.size < 5000 + 4096 and first.size < 10000  # the hardlink is not counted twice
+    # bytes on disk as du counts them (the hardlink once); du -l would count it twice
+    assert first.size == _du(first.path) < _du(first.path, flag="-l")
     assert first.models == ("models:/m-aaaa", "models:/other/1")
     assert 1.9 * DAY < time.time() - first.last_used < 2.1 * DAY
 
@@ -66,7 +75,8 @@ def test_prune_by_age_then_by_size_oldest_first(envs: Path) -> None:
     pruned = cache_admin.prune(older_than=14 * DAY)
     assert {e.path for e in pruned.removed} == {old, unfinished}
     assert not old.exists() and not unfinished.exists() and mid.exists() and new.exists()
-    pruned = cache_admin.prune(max_size=1500)
+    sizes = {e.path: e.size for e in cache_admin.list_envs()}
+    pruned = cache_admin.prune(max_size=sizes[new] + sizes[mid] // 2)
     assert [e.path for e in pruned.removed] == [mid]
     assert new.exists() and [e.path for e in pruned.kept] == [new]
 
@@ -105,11 +115,38 @@ def test_max_size_counts_an_env_in_use_which_stays(envs: Path) -> None:
     held = _make(envs, "a" * 64, 1000, 30)
     mid = _make(envs, "b" * 64, 1000, 10)
     new = _make(envs, "c" * 64, 1000, 1)
+    sizes = {e.path: e.size for e in cache_admin.list_envs()}
     with using(env_lock_name("a" * 64)):
-        pruned = cache_admin.prune(max_size=2500)
+        pruned = cache_admin.prune(max_size=sizes[held] + sizes[new] + sizes[mid] // 2)
         assert [e.path for e in pruned.removed] == [mid] and [e.path for e in pruned.in_use] == [held]
         assert [e.path for e in pruned.kept] == [new] and pruned.warnings == []
-        pruned = cache_admin.prune(older_than=14 * DAY, max_size=1000)  # the held env alone is over it
+        pruned = cache_admin.prune(older_than=14 * DAY, max_size=sizes[held] // 2)  # the held env alone is over it
         assert [e.path for e in pruned.removed] == [new] and [e.path for e in pruned.in_use] == [held]
         assert len(pruned.warnings) == 1 and "over the limit" in pruned.warnings[0] and "in use" in pruned.warnings[0]
     assert held.exists() and not mid.exists() and not new.exists()
+
+
+def test_files_shared_between_envs_count_once_so_list_equals_du_and_prune_removes_only_what_it_must(envs: Path, tmp_path: Path) -> None:
+    """Issue 30, point 7: uv links one package file into every env; counted once per env, "3 env(s), 1.9G" was 799 MB on
+    disk and --max-size removed envs it did not need to. Sizes now add up to du of the cache."""
+    installer_cache = tmp_path / "uv-cache"
+    installer_cache.mkdir()
+    package = installer_cache / "numpy-core.so"
+    package.write_bytes(os.urandom(2 * 1024**2))  # 2 MiB, like a real package file, linked into each env
+    paths = []
+    for i, key in enumerate(("a" * 64, "b" * 64, "c" * 64)):
+        path = _make(envs, key, 1000, 10 - 3 * i)
+        os.link(package, path / "lib" / "numpy-core.so")
+        paths.append(path)
+    listed = cache_admin.list_envs()
+    assert sum(e.size for e in listed) == _du(*paths)  # cache list's total is du's
+    assert sum(e.size for e in listed) < 3 * 1024**2  # not 3 x 2 MiB
+    run = subprocess.run([sys.executable, "-m", "envforge", "cache", "list", "--json"], capture_output=True, text=True,
+                         env={**os.environ, "ENVFORGE_HOME": str(envs.parent)}, check=True)
+    assert sum(e["size"] for e in json.loads(run.stdout)["envs"]) == _du(*paths)
+    text = subprocess.run([sys.executable, "-m", "envforge", "cache", "list"], capture_output=True, text=True,
+                          env={**os.environ, "ENVFORGE_HOME": str(envs.parent), "COLUMNS": "200"}, check=True).stdout
+    assert f"3 env(s), {cache_commands.human_size(_du(*paths))}" in text
+    # The cache is ~2.1 MiB on disk: a 2.5 MiB limit removes nothing; inflated sizes (~6 MiB) removed two envs.
+    assert cache_admin.prune(max_size=int(2.5 * 1024**2)).removed == []
+    assert all(p.exists() for p in paths)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.errors import UsageError
+from envforge.store.disk_usage import DiskUsage
 from envforge.store.filelocks import try_locked, try_unused
 from envforge.store.layout import env_lock_name, envs_dir, parse_env_dir
 from envforge.store.marker import read_marker, remove_marker
@@ -61,8 +62,10 @@ def list_envs() -> list[CachedEnv]:
     root = envs_dir()
     if not root.is_dir():
         return []
-    found = [_describe(d) for d in root.iterdir() if d.is_dir() and not d.is_symlink() and not d.name.startswith(".")]
-    return sorted(found, key=lambda e: -e.last_used)
+    dirs = [d for d in root.iterdir() if d.is_dir() and not d.is_symlink() and not d.name.startswith(".")]
+    usage = DiskUsage()  # each file once across the cache, the most recently used env first (store/disk_usage.py)
+    dirs.sort(key=lambda d: -last_used(d, _built_at(d)))
+    return [_describe(d, usage) for d in dirs]
 
 
 def prune(*, older_than: float | None = None, max_size: int | None = None, everything: bool = False,
@@ -122,14 +125,18 @@ def _backend_cleanup(env: CachedEnv) -> str | None:
     return None
 
 
-def _describe(path: Path) -> CachedEnv:
+def _built_at(path: Path) -> float | None:
+    built_at = (read_marker(path) or {}).get("built_at")
+    return float(built_at) if isinstance(built_at, (int, float)) else None
+
+
+def _describe(path: Path, usage: DiskUsage) -> CachedEnv:
     state = read_marker(path) or {}
     backend, short_key = parse_env_dir(path)
-    built_at = state.get("built_at")
     return CachedEnv(
         path=path, key=str(state.get("key") or short_key), backend=str(state.get("backend") or backend or "?"),
-        python=state.get("python_version"), size=dir_size(path),
-        last_used=last_used(path, float(built_at) if isinstance(built_at, (int, float)) else None),
+        python=state.get("python_version"), size=usage.of(path),
+        last_used=last_used(path, _built_at(path)),
         models=tuple(models(path)), complete=bool(state.get("key")),
     )
 
