@@ -7,6 +7,7 @@ logged by today's MLflow (it works both ways), a real `mlflow server`, real uv b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_record_missing_stores_baselines_that_the_next_run_verifies(record_missi
 
 def test_logged_and_latest_in_one_run_give_a_verdict_per_version(record_missing: dict, registry: str, tmp_path: Path) -> None:
     run = envforge("verify-registry", "--tracking-uri", registry, "--models", "baseline-*", "--resolve", "logged,latest", "--json", str(tmp_path / "r.json"),
-                   "--junit", str(tmp_path / "r.xml"), home=tmp_path / "home")
+                   "--junit", str(tmp_path / "r.xml"), "--html", str(tmp_path / "r.html"), home=tmp_path / "home")
     assert run.returncode == 1, run.output  # baseline-drifts/1 fails with today's packages
     document = json.loads((tmp_path / "r.json").read_text())
     verdicts = {v["uri"]: v for v in document["registry"]["verdicts"]}
@@ -129,3 +130,12 @@ def test_logged_and_latest_in_one_run_give_a_verdict_per_version(record_missing:
     assert drift.get("failures") == "1" and len(drift.findall("testcase")) == 2
     failing = drift.find("testcase[failure]")
     assert failing is not None and failing.get("name") == "models:/baseline-drifts/1"
+    # Issue 30, point 5: the HTML's rows say which resolution they are, and the page says the finding per version
+    page = (tmp_path / "r.html").read_text()
+    for uri in ("models:/baseline-drifts/1", "models:/baseline-steady/1"):
+        for resolve in ("logged", "latest"):
+            assert page.count(f"data-uri='{uri}' data-resolve='{resolve}'") == 1, (uri, resolve)
+    assert "baseline-drifts/1 (as logged)" in page and "baseline-drifts/1 (today&#x27;s packages)" in page  # the chart's labels
+    finding = re.search(r"<li data-verdict='drifted' data-uri='models:/baseline-drifts/1'>(.*?)</li>", page)
+    assert finding and "works as logged, breaks with today&#x27;s packages" in finding.group(1), page
+    assert "works as logged and with today&#x27;s packages" in page  # baseline-steady/1

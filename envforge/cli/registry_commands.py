@@ -140,8 +140,11 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=diff)
         drift.add_to_reports(steps, found, json_path, junit_path)
         if html_path:
-            extra = _trend(run, tracking, args.log_to, started_ms) if args.log_to else ""
-            html.write_html(html_path, report.rows(run), run.summary(), diff or [], extra=extra, tracking_uri=tracking or None)
+            from envforge.registry import html_drift
+
+            extra = html_drift.section(found) + (_trend(run, tracking, args.log_to, started_ms) if args.log_to else "")
+            table = html_drift.rows(steps) if len(steps) > 1 else report.rows(run)  # each row names its resolution
+            html.write_html(html_path, table, run.summary(), diff or [], extra=extra, tracking_uri=tracking or None)
         if args.log_to:
             from envforge.registry import mlflow_log
 

@@ -55,14 +55,16 @@ def _table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         color = _COLORS.get(row["status"], "#1f2328")
         cells = [
-            f"<td class='model'>{escape(redact(str(row['model'])))}</td>", f"<td class='version'>{escape(str(row['version'] or ''))}</td>",
+            f"<td class='model'>{escape(redact(str(row['model'])))}</td>", f"<td class='version'>{escape(str(row['version'] or ''))}"
+            + (f"<div class='reason resolve'>{escape(_resolve(row))}</div>" if row.get("resolve") else "") + "</td>",
             f"<td>{escape(', '.join(row['aliases']))}</td>", f"<td>{escape(row['backend'])}</td>",
             f"<td><span class='status' style='color:{color}'>{escape(row['status'])}</span>"
             f"<div class='reason'>{escape(redact(row['reason']))}</div></td>",
             f"<td class='num'>{row['build_seconds']:.2f}</td>", f"<td class='num'>{row['predict_seconds']:.2f}</td>",
             f"<td class='num'>{escape(_diff(row['worst_diff']))}</td>",
         ]
-        out.append(f"<tr data-status='{escape(row['status'])}' data-uri='{escape(redact(row['uri']))}'>" + "".join(cells) + "</tr>")
+        resolve = f" data-resolve='{escape(row['resolve'])}'" if row.get("resolve") else ""
+        out.append(f"<tr data-status='{escape(row['status'])}' data-uri='{escape(redact(row['uri']))}'{resolve}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -87,6 +89,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         build = bar_w * row["build_seconds"] / longest
         predict = bar_w * row["predict_seconds"] / longest
         label = f"{row['model']}/{row['version']}" if row["version"] else str(row["model"])
+        label += f" ({_resolve(row)})" if row.get("resolve") else ""
         out.append(f"<text x='{label_w - 8}' y='{y + 14}' text-anchor='end'>{escape(redact(label))}</text>")
         out.append(f"<rect x='{label_w}' y='{y + 3}' width='{build:.1f}' height='{row_h - 6}' fill='#0969da'><title>build "
                    f"{row['build_seconds']:.2f} s</title></rect>")
@@ -100,3 +103,10 @@ def _chart(rows: list[dict[str, Any]]) -> str:
                f"<text x='{label_w + 346}' y='{legend_y}'>load + predict</text>")
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _resolve(row: dict[str, Any]) -> str:
+    """Which resolution a row is, in a run with several (registry/html_drift.py)."""
+    from envforge.registry.html_drift import label
+
+    return label(str(row["resolve"]))
