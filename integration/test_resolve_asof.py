@@ -187,3 +187,33 @@ def test_python_api_takes_resolve(recorded: Path, shared_home: Path, monkeypatch
     assert result.status == "passed", result.reason
     assert result.to_dict()["env"]["resolved_as_of"] == "2024-03-01T23:59:59Z" and result.env_reused is True
     assert result.resolution is not None and result.resolution["explicit"] is True
+
+
+def test_bisect_from_a_date_it_cannot_be_built_on_reports_no_bound(recorded: Path, tmp_path: Path, shared_home: Path) -> None:
+    """Issue 30, point 1: scikit-learn==1.3.0 was not released by 2023-06-01, so nothing can be built as of that day.
+    That is neither good nor bad: bisect used to take it as the good side and answer backwards after a dozen builds."""
+    run = envforge("bisect", str(recorded), "--from", "2023-06-01", "--to", "2024-03-08", "--json", str(tmp_path / "b.json"),
+                   home=shared_home, timeout=1800)
+    assert run.returncode == 3, run.output  # the env, not the model
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert result["verdict"] == "no-bound" and result["good_day"] is None and result["bad_day"] is None and result["culprit"] is None
+    assert result["from"]["outcome"] == "build" and result["to"]["outcome"] == "ok"
+    assert [s["verdict"] for s in result["steps"]] == ["from", "to"]  # no day was bisected
+    text = " ".join(run.stdout.split())
+    assert "as of --from 2023-06-01 the model's environment cannot be built" in text and "scikit-learn" in text
+    assert "neither good nor bad" in text and "Pass a --from date on which it builds" in text
+    assert "from 2024" not in text and "it worked as of" not in text  # no backwards answer
+
+
+def test_bisect_on_a_model_logged_today_says_what_to_do_instead(recorded: Path, tmp_path: Path, shared_home: Path) -> None:
+    import datetime
+
+    model = Path(shutil.copytree(recorded, tmp_path / "model"))
+    mlmodel = yaml.safe_load((model / "MLmodel").read_text())
+    mlmodel["utc_time_created"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    (model / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    run = envforge("bisect", str(model), home=shared_home, timeout=600)
+    assert run.returncode == 2, run.output
+    text = " ".join(run.stderr.split())
+    assert "no range of dates to search yet" in text and f"envforge verify {model} --resolve latest" in text, text
+    assert "Traceback" not in run.output

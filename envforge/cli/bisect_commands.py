@@ -54,6 +54,9 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
     out.print(f"[{style}]{result.verdict.upper()}[/] {escape(result.message)}", highlight=False)
     builds = sum(1 for s in result.steps if s.get("built"))
     out.print(f"  {len(result.steps)} step(s), {builds} build(s), {result.seconds:.0f} s", highlight=False)
+    if builds and not args.quiet:  # each build is a full env (hundreds of MB): say where they stay
+        err.print(f"[dim]envforge: bisect's {builds} environment(s) stay in the cache (`envforge cache list`); "
+                  "`envforge cache prune --older-than 1d` removes them once unused for a day[/]", highlight=False)
     if args.json:  # after the verdict; the path was checked before the first build
         with report_errors():
             write_atomically(args.json, json.dumps(bisect_document(result, started), indent=2) + "\n")

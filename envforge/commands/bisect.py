@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from envforge.backends.base import BuildOptions
+from envforge.commands.bisect_bounds import NEITHER, NO_BOUND, empty_range, unusable_bound
 from envforge.commands.bisect_probe import BUILD, OK, Probe, inputs_for, probe, resolved_set, same
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, UsageError
@@ -59,6 +60,8 @@ class BisectResult:
     def exit_code(self) -> int:
         if self.verdict == AGREE:
             return EXIT_PASSED
+        if self.verdict == NO_BOUND:  # the env, not the model (bisect_bounds.py)
+            return EXIT_ENV
         return EXIT_ENV if self.verdict == NEVER and self.start and self.start.kind == BUILD and self.end and self.end.kind == BUILD else EXIT_FAILED
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,10 +125,7 @@ def _run(s: _Search) -> None:
     if not from_lock:
         lo = _moment(o.start, loaded.mlmodel)
     if lo >= hi and not from_lock:
-        raise UsageError(f"bisect --from {o.start} ({format_moment(lo)}) is not before --to {o.end} ({format_moment(hi)}): "
-                         "there is no range of dates to search" + ("; the model's MLmodel records no logging time"
-                                                                     if not getattr(loaded.mlmodel, "utc_time_created", None) else "") + ".",
-                         "Pass --from YYYY-MM-DD (a date before it broke) and --to YYYY-MM-DD (or latest).")
+        raise empty_range(s.uri, o.start, o.end, format_moment(lo), format_moment(hi), getattr(loaded.mlmodel, "utc_time_created", None))
     if from_lock:
         assert loaded.lock is not None
         r.start = s.probe(LATEST, f"the lock stored with the model ({loaded.lock.source})", stored_lock=True)
@@ -134,6 +134,8 @@ def _run(s: _Search) -> None:
     s.log(r.start, "from")
     r.end = s.probe(o.end, f"{o.end} ({format_moment(hi)})" if o.end != LATEST else "latest")
     s.log(r.end, "to")
+    if unusable_bound(r, o.start, o.end):  # a date that cannot be built is neither good nor bad: no bound
+        return
     if r.start.kind != OK and r.end.kind != OK:
         r.verdict = NEVER
         r.message = (f"the model never worked in this range: as of {o.start} it {r.start.describe()}; "
@@ -192,6 +194,9 @@ def _days(s: _Search, lo: datetime, hi: datetime) -> tuple[datetime, datetime, d
             bad = mid
             continue
         found = s.probe(when, mid.strftime("%Y-%m-%d"))
+        if found.kind == BUILD:  # neither good nor bad: the range known so far is the answer (bisect_bounds.py)
+            s.log(found, NEITHER)
+            break
         ok, _ = same(r.start, found, o.rtol, o.atol)
         s.log(found, "good" if ok else "bad")
         if ok:
