@@ -20,7 +20,7 @@ from envforge.backends import NAMES, get_backend
 from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
-from envforge.errors import EXIT_FAILED, EnvBuildError, UsageError
+from envforge.errors import EXIT_FAILED, UsageError
 from envforge.execution.executor import RunnerOutput
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
@@ -86,9 +86,11 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
 @contextmanager
 def open_env(loaded: LoadedModel, options: BuildOptions, log: Log) -> Iterator[Env]:
     """The built (or reused) env, marked as in use until the block ends."""
-    unavailable = loaded.backend.available()
+    from envforge.backends.ready import unavailable_error
+
+    unavailable = unavailable_error(loaded.backend)  # the reason and the fix (the extra to install)
     if unavailable:
-        raise EnvBuildError(f"The {loaded.backend.name} backend cannot run here: {unavailable}", "")
+        raise unavailable
     with using(env_lock_name(loaded.spec.key)):
         env = get_env(loaded.spec, loaded.model.path, loaded.backend, options, log)
         note_use(env.path, env.key, str(loaded.model.path) if loaded.model.is_local else loaded.model.uri)
@@ -97,9 +99,11 @@ def open_env(loaded: LoadedModel, options: BuildOptions, log: Log) -> Iterator[E
 
 def write_lock(loaded: LoadedModel, uri: str, options: BuildOptions, log: Log) -> WrittenLock:
     """`envforge lock`: the backend locks the env (building it first when its lock is read from a built env)."""
-    unavailable = loaded.backend.available()
+    from envforge.backends.ready import unavailable_error
+
+    unavailable = unavailable_error(loaded.backend)  # the reason and the fix (the extra to install)
     if unavailable:
-        raise EnvBuildError(f"The {loaded.backend.name} backend cannot run here: {unavailable}", "")
+        raise unavailable
     with ExitStack() as stack:
         return loaded.backend.lock(loaded.spec, loaded.model.path, uri, options, log,
                                    lambda: stack.enter_context(open_env(loaded, options, log)))

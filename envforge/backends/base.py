@@ -126,7 +126,9 @@ def check(outcome: Outcome, what: str, remedy: str) -> Outcome:
     if outcome.ok:
         return outcome
     from envforge.backends.failure import summarize
+    from envforge.backends.remedies import fitting
 
     headline, excerpt = summarize(outcome)  # the first line (the report's reason) names the package and pin
+    headline = headline.rstrip(". ") if headline else headline  # one full stop, not `..`
     message = f"{what} failed: {headline}.\n{outcome.describe()}:\n" if headline else f"{what} failed: {outcome.describe()}.\n"
-    raise EnvBuildError(redact(f"{message}{excerpt}\n"), remedy)
+    raise EnvBuildError(redact(f"{message}{excerpt}\n"), fitting(outcome.stderr + outcome.stdout, remedy))

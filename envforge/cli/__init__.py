@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         from envforge.modeldir.sqlite_store import check_args
 
         check_args(args)  # a sqlite store that is not there: exit 2 now, and MLflow never creates it
+        from envforge.cli import backend_ready
+
+        backend_ready.check(args)  # a backend that cannot run here (its extra, its engine): exit 3 before any download
         try:
             return int(commands()[args.command](args, out, err))
         finally:

@@ -42,6 +42,10 @@ class DockerBackend:
     def available(self) -> str | None:
         return sdk_missing()
 
+    def check_engine(self) -> None:
+        """The engine answers, or EnvBuildError (backends/ready.py: before the model is downloaded)."""
+        connect(timeout=10)
+
     def limit_as_of(self, as_of: AsOf, warnings: tuple[str, ...], options: BuildOptions) -> tuple[AsOf, tuple[str, ...]]:
         """The image's pip/uv get no cutoff yet (README): today's index, and an explicit date is refused."""
         if options.resolve not in (None, LATEST):

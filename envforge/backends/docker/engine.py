@@ -39,7 +39,8 @@ def connect(timeout: float = 60.0) -> Any:
     """A docker.DockerClient talking to a live engine, or EnvBuildError saying why not."""
     missing = sdk_missing()
     if missing:
-        raise EnvBuildError(f"The docker backend cannot run here: {missing}", "")
+        raise EnvBuildError(f"The docker backend cannot run here: {missing}",
+                            "Install envforge with the docker extra: pip install 'envforge-mlflow[docker]' (or pass --backend uv).")
     import docker
 
     try:

@@ -1,0 +1,17 @@
+"""Right after parsing, for a command that builds: the backend can run here (its packages, its engine), or exit 3
+with the fix, before the model is downloaded (backends/ready.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+BUILDS = {"verify", "shell", "run", "diff", "serve-check", "lock", "bisect", "verify-registry"}
+
+
+def check(args: argparse.Namespace) -> None:
+    backend = getattr(args, "backend", None)
+    if args.command not in BUILDS or not isinstance(backend, str) or getattr(args, "dry_run", False):
+        return
+    from envforge.backends.ready import check_before_work
+
+    check_before_work(backend)
