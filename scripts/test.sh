@@ -17,6 +17,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+# The distribution was renamed envforge -> envforge-mlflow: an editable install under the old name would register the
+# pytest plugin and the `envforge` script twice.
+.venv/bin/python -m pip uninstall --quiet --disable-pip-version-check -y envforge 2>/dev/null || true
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import envforge, mlflow, sklearn, uv, rattler, rattler_build, conda_lock' # fail here, clearly, if the install did not work
 .venv/bin/python scripts/check-machine.py  # interpreters: provides what it can, says up front what will skip
