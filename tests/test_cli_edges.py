@@ -111,7 +111,10 @@ def test_a_usage_error_of_any_command_is_envforge_error_and_fix(tmp_path: Path) 
 
 
 def test_mlflow_info_lines_stay_out_unless_verbose(tmp_path: Path) -> None:
-    """A new SQLite store the user named: MLflow logs "Creating initial MLflow database tables..." at INFO."""
+    """An empty SQLite file the user named (a missing one is refused before MLflow is asked: issue 30): MLflow creates
+    its tables and logs "Creating initial MLflow database tables..." at INFO."""
+    (tmp_path / "a.db").touch()
+    (tmp_path / "b.db").touch()
     quiet = envforge("verify", "models:/x/1", "--tracking-uri", f"sqlite:///{tmp_path / 'a.db'}", home=tmp_path / "home")
     assert quiet.returncode == 2 and "does not exist" in quiet.stderr, quiet.output
     assert "INFO" not in quiet.output and "Creating initial MLflow database" not in quiet.output
