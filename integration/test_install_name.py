@@ -79,10 +79,10 @@ def test_the_readme_install_line_against_a_local_index_installs_this_project(tmp
         assert f"/simple/{name}/" in index.requests() and wheel.name in index.requests()
     meta = subprocess.run([str(python), "-c", "import importlib.metadata as m, envforge; d = m.distribution('envforge-mlflow'); "
                            "print(d.metadata['Name'], d.version, d.metadata['Summary'], envforge.__file__, sep='|')"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)  # not the checkout: `-c` imports from the cwd
     dist_name, version, summary, module = meta.stdout.strip().split("|")
     assert (dist_name, version) == (DIST, __version__), meta.stdout + meta.stderr
     assert summary == "Prove that a logged MLflow model still works when its environment is rebuilt."
     assert module.startswith(str(venv)), module  # this project's code, installed from the index, not the source tree
-    version_line = subprocess.run([str(venv / "bin" / "envforge"), "--version"], capture_output=True, text=True, timeout=120)
+    version_line = subprocess.run([str(venv / "bin" / "envforge"), "--version"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert version_line.stdout.strip() == f"envforge {__version__}", version_line.stdout + version_line.stderr
