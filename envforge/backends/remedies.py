@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 _MISSING = re.compile(r"there is no version of|No matching distribution found|not found in the package registry|"
-                      r"was not found in the package registry|Could not find a version that satisfies", re.I)
+                      r"was not found in the package registry|Could not find a version that satisfies|"
+                      r"was not found in the cache|network was disabled", re.I)  # offline: missing, not clashing
 _CONFLICT = re.compile(r"requirements are unsatisfiable|are incompatible|ResolutionImpossible|conflicting dependencies", re.I)
 
 CONFLICT = ("The model's requirements conflict: each version exists, but they cannot be installed together (the installer's "

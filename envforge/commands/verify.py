@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.backends.options import BuildOptions, split_options
+from envforge.backends.ready import check_before_work
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
 from envforge.execution import diagnose
@@ -53,6 +54,7 @@ def verify(uri: str, *, progress: Progress | None = None, **options: Any) -> Ver
 
 def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyResult, stack: ExitStack) -> VerifyResult:
     with timed(result.steps, progress, "resolve") as step:
+        check_before_work(opts.backend)  # its extra, its engine: an error result before the model is downloaded
         loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
                             lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, progress=progress.update)
         note_model(result, loaded, step)
