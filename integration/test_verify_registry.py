@@ -138,6 +138,23 @@ def test_local_run_reports_4_passed_1_failed_1_error_with_3_envs_built(local_run
     assert len(junit.findall(".//testcase/failure")) == 1 and len(junit.findall(".//testcase/error")) == 1
 
 
+def test_each_result_carries_the_same_sandbox_section_as_verify(local_run: dict, registry: str, tmp_path: Path) -> None:
+    """Issue 28: the registry path composed verify's steps without note_sandbox, so its results had no `sandbox`."""
+    by_uri = {r["uri"]: r for r in local_run["report"]["results"]}
+    uri = "models:/fraud-a/1"
+    run = envforge("verify", uri, "--tracking-uri", registry, "--json", str(tmp_path / "one.json"), home=local_run["home"])
+    assert run.returncode == 0, run.output
+    alone = json.loads((tmp_path / "one.json").read_text())["results"][0]
+    assert alone["sandbox"], alone
+    for u in EXPECTED:
+        if u == UNINSTALLABLE:  # never ran: no sandbox to report
+            continue
+        section = by_uri[u]["sandbox"]
+        assert set(section) - {"bytecode"} == set(alone["sandbox"]) - {"bytecode"}, (u, section)
+        assert section["network"] == alone["sandbox"]["network"]
+        assert [w for w in by_uri[u]["warnings"] if "unconfined" in w] == [w for w in alone["warnings"] if "unconfined" in w]
+
+
 def test_the_report_says_where_each_environments_time_went(local_run: dict) -> None:
     """Issue 15: per group resolve, build, runner (models + start-up), and the run's plan time."""
     section = local_run["report"]["registry"]
@@ -387,3 +404,4 @@ def test_docker_backend_verifies_two_versions_with_one_image_build(registry: str
         build = next(s for s in result["steps"] if s["name"] == "build")
         assert "shared by 2 model(s)" in build["detail"]
         assert result["env"]["runner_python"] and result["comparison"]["ok"] is True
+        assert result["sandbox"]["home"] == "container"  # the container's confinement, as verify reports it

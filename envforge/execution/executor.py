@@ -6,7 +6,7 @@ import json
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ class RunnerOutput:
     data: dict[str, Any]
     seconds: float
     stderr_tail: str
+    executor: Any = field(default=None, repr=False, compare=False)  # what ran it (its sandbox report: note_sandbox)
 
     @property
     def load_error(self) -> dict[str, Any] | None:
@@ -193,8 +194,14 @@ def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str
                 on_output(i, outputs[-1])
         return outputs
     executor = local_executor(backend, env, [d for d, _ in models], options, "")
-    return run_runner_many(executor.python_argv, models, model_timeout=model_timeout, env=executor.env,
-                           startup_timeout=startup_timeout, executor=executor, on_output=on_output)
+
+    def ran_by(output: RunnerOutput) -> RunnerOutput:
+        return replace(output, executor=executor)  # each result gets the sandbox section verify's has
+
+    outputs = run_runner_many(executor.python_argv, models, model_timeout=model_timeout, env=executor.env,
+                              startup_timeout=startup_timeout, executor=executor,
+                              on_output=(lambda i, output: on_output(i, ran_by(output))) if on_output else None)
+    return [ran_by(output) for output in outputs]
 
 
 def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[str, Any]]]], *, model_timeout: float,
@@ -261,7 +268,7 @@ def _in_container(backend: ContainerBackend, env: Env, model_dir: Path, runs: li
         with backend.executor(env, model_dir, options, log) as executor:
             output = execute_runner(executor, runs, timeout=timeout)
             executor.finish(False)
-            return output
+            return replace(output, executor=executor)
     except EnvforgeError as exc:
         return RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="")
 

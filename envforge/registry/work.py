@@ -170,9 +170,12 @@ def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOpti
     """One model's verdict from its runner output, as `envforge verify` would give it (or its baseline
     recorded, with --record-missing)."""
     from envforge.execution import diagnose
+    from envforge.execution.executor import note_sandbox
     from envforge.pipeline import judge
     from envforge.registry import baselines
 
+    if output.executor is not None:
+        note_sandbox(m.result, output.executor)  # the `sandbox` section and the "ran unconfined" warning, as verify's
     diagnose.annotate(output.data, env.installed, m.loaded.spec)
     m.result.runner_python = output.data.get("python")
     m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.runs)} example(s)"))
