@@ -40,6 +40,30 @@ def _no_leaked_mlflow_settings() -> object:
     os.environ.update(_MLFLOW_AT_START)
 
 
+_SESSION_DIRS: set[Path] = set()  # what session fixtures made: later modules still use it
+
+
+def _session_dir(factory: pytest.TempPathFactory, name: str) -> Path:
+    path = factory.mktemp(name)
+    _SESSION_DIRS.add(path)
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_scratch_removed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A module's own directories (module-scoped homes with built envs, corpus copies: up to 7 GB each) are removed
+    when the module ends with no failure, as pytest removes a passed test's tmp_path (pyproject's retention policy):
+    a full run kept every one until the end and filled a CI disk. A failed module's stay for reading."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    failed = request.session.testsfailed
+    yield
+    if request.session.testsfailed != failed:
+        return
+    for path in set(base.iterdir()) - before - _SESSION_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _mlflow_server(root: Path) -> Iterator[str]:
     """`mlflow server` on 127.0.0.1 with a SQLite store and proxied artifacts under `root`."""
@@ -77,7 +101,7 @@ def _mlflow_server(root: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One server for the session: tests that select models must filter by name (other files register theirs)."""
-    with _mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+    with _mlflow_server(_session_dir(tmp_path_factory, "mlflow-server")) as url:
         yield url
 
 
@@ -90,7 +114,7 @@ def own_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 @pytest.fixture(scope="session")
 def sklearn_model_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_sklearn_model(tmp_path_factory.mktemp("sk") / "model")
+    return save_sklearn_model(_session_dir(tmp_path_factory, "sk") / "model")
 
 
 @pytest.fixture(scope="session")
