@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
+from envforge.modeldir.sqlite_registry import model_version
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
@@ -251,7 +252,8 @@ def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
 
 
 def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str, str | None]:
-    mv = _client_call(tracking, uri, lambda c: c.get_model_version(name, version))
+    # A SQLite store is read directly (modeldir/sqlite_registry.py: no MLflow import on a warm verify); else MLflow's client.
+    mv = model_version(tracking, name, version) or _client_call(tracking, uri, lambda c: c.get_model_version(name, version))
     source = str(getattr(mv, "source", "") or "")
     meta: dict[str, str | None] = {"kind": "registered", "name": name, "version": str(version),
                                    "run_id": getattr(mv, "run_id", None) or None,

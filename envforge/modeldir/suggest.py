@@ -32,8 +32,10 @@ def known_schemes() -> list[str]:
 def check_scheme(uri: str) -> None:
     """Refuse a scheme MLflow cannot download from, naming the closest one it can."""
     scheme = urlparse(uri).scheme
+    if not scheme or scheme.lower() in PREFERRED:
+        return  # always known: asking MLflow's artifact registry would import mlflow on every models:/ verify
     known = known_schemes()
-    if not scheme or scheme.lower() in known:
+    if scheme.lower() in known:
         return
     close = difflib.get_close_matches(scheme.lower(), known, n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}:'?" if close else "."

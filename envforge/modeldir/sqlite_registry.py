@@ -1,0 +1,67 @@
+"""What a local SQLite registry says about models:/NAME/N, read with sqlite3, read-only, in milliseconds.
+
+The download cache asks the registry which run or logged model a cached registered version is before serving it
+(a store recreated at the same path reuses version numbers: modeldir/resolve.py). Through MLflow's client that costs
+`import mlflow` and a SQLAlchemy store open: seconds, on every warm verify, before the model starts. For a SQLite
+store the answer is one row of `model_versions`, the row MLflow's own `get_model_version` reads (same name, same
+version, not internally deleted, the default workspace), so it is read here directly.
+
+Anything this reader does not know for certain (another store, workspaces switched on, a schema without the columns,
+a database it cannot open, no such row) answers None, and the caller asks MLflow as before: never a guess. The file is
+opened read-only (`mode=ro`): envforge never writes, creates or migrates a tracking store.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from envforge.modeldir.sqlite_store import sqlite_path
+
+_DELETED = "Deleted_Internal"  # MLflow's STAGE_DELETED_INTERNAL: a deleted version's row, which get_model_version skips
+_DEFAULT_WORKSPACE = "default"  # MLflow's DEFAULT_WORKSPACE_NAME: a single-tenant store's only workspace
+# Set, any of these makes MLflow pick the workspace (or the store) by rules this reader does not repeat.
+_WORKSPACE_VARIABLES = ("MLFLOW_ENABLE_WORKSPACES", "MLFLOW_WORKSPACE", "MLFLOW_WORKSPACE_STORE_URI")
+_BUSY_TIMEOUT = 5.0  # seconds to wait on a writer's lock (another process logging to the store)
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """The fields of MLflow's ModelVersion the download cache compares, as that store holds them."""
+
+    run_id: str | None
+    source: str | None
+    creation_time: int | None
+    model_id: str | None = None  # MLflow's SQL store leaves a ModelVersion's model_id unset too
+
+
+def model_version(tracking: str, name: str, version: str) -> VersionRow | None:
+    """The registry's row for NAME/VERSION in the SQLite store `tracking`; None when it must be asked through MLflow."""
+    path = sqlite_path(tracking)
+    if path is None or not path.is_file() or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
+        return None
+    try:
+        number = int(version)
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
+    except (ValueError, sqlite3.Error):
+        return None
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(model_versions)")}
+        if not {"name", "version", "current_stage", "source", "run_id", "creation_time"} <= columns:
+            return None  # not an MLflow registry this reader knows
+        where = "name = ? AND version = ? AND current_stage != ?"  # MLflow's own conditions, NULL stage included
+        params: list[object] = [name, number, _DELETED]
+        if "workspace" in columns:
+            where += " AND workspace = ?"
+            params.append(_DEFAULT_WORKSPACE)
+        rows = conn.execute(f"SELECT run_id, source, creation_time FROM model_versions WHERE {where}", params).fetchall()
+    except sqlite3.Error:  # locked past the timeout, not a database, a table missing: MLflow says what is wrong
+        return None
+    finally:
+        conn.close()
+    if len(rows) != 1:
+        return None  # no such version (MLflow's error names it), or a store MLflow would call inconsistent
+    run_id, source, created = rows[0]
+    return VersionRow(run_id=run_id, source=source, creation_time=created)
