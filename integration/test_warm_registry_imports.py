@@ -32,7 +32,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     model = save_code_model(root / "model", SCALE.format(factor=3))
     for _ in range(3):
         register_dir(tracking, "warm", model, artifacts=root / "artifacts")
-    MlflowClient(tracking_uri=tracking, registry_uri=tracking).delete_model_version("warm", "3")
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
+    client.set_registered_model_alias("warm", "champion", "2")
+    client.set_registered_model_alias("warm", "gone", "3")
+    client.delete_model_version("warm", "3")
     return tracking, root / "home"
 
 
@@ -101,5 +104,12 @@ def test_the_sqlite_reader_answers_what_mlflow_answers(store: tuple[str, Path], 
     assert model_version(tracking, "Warm", "1") is None  # names are exact, as in MLflow's query
     assert model_version(tracking.replace("mlflow.db", "other.db"), "warm", "1") is None  # never creates a store
     assert not Path(tracking.split(":///", 1)[1].replace("mlflow.db", "other.db")).exists()
+    from envforge.modeldir.sqlite_registry import alias_version
+
+    assert alias_version(tracking, "warm", "champion") == "2"
+    assert alias_version(tracking, "warm", "gone") is None  # its version deleted (MLflow drops the alias too)
+    assert alias_version(tracking, "warm", "latest") is None  # MLflow's own rule
+    assert alias_version(tracking, "warm", "nobody") is None
     monkeypatch.setenv("MLFLOW_WORKSPACE", "team-a")
     assert model_version(tracking, "warm", "1") is None  # workspaces: MLflow's rules, MLflow's answer
+    assert alias_version(tracking, "warm", "champion") is None

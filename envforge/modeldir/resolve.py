@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
-from envforge.modeldir.sqlite_registry import model_version
+from envforge.modeldir.sqlite_registry import alias_version, model_version
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
@@ -154,7 +154,7 @@ def _registered(uri: str, tracking: str, refresh: bool, progress: Progress | Non
         name, alias, rest = m.group("name"), m.group("alias"), m.group("rest") or ""
         if progress:
             progress(f"resolving alias @{alias}")
-        version = _client_call(tracking, uri, lambda c: c.get_model_version_by_alias(name, alias)).version
+        version = alias_version(tracking, name, alias) or _client_call(tracking, uri, lambda c: c.get_model_version_by_alias(name, alias)).version
         return _cached_download(f"models:/{name}/{version}{rest}", tracking, {}, refresh, progress, user_uri=uri)
     if m := _VERSION_RE.match(uri):
         return _cached_download(uri, tracking, {}, refresh, progress)

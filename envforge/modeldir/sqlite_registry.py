@@ -65,3 +65,30 @@ def model_version(tracking: str, name: str, version: str) -> VersionRow | None:
         return None  # no such version (MLflow's error names it), or a store MLflow would call inconsistent
     run_id, source, created = rows[0]
     return VersionRow(run_id=run_id, source=source, creation_time=created)
+
+
+def alias_version(tracking: str, name: str, alias: str) -> str | None:
+    """The version NAME@ALIAS points at in the SQLite store `tracking` (a version that is there, not deleted); None when
+    MLflow must answer ('latest' is MLflow's own rule, an unknown alias MLflow's error)."""
+    path = sqlite_path(tracking)
+    if path is None or not path.is_file() or alias.lower() == "latest" or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
+    except sqlite3.Error:
+        return None
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(registered_model_aliases)")}
+        if not {"name", "alias", "version"} <= columns:
+            return None
+        where = "name = ? AND alias = ?" + (" AND workspace = ?" if "workspace" in columns else "")
+        params = [name, alias] + ([_DEFAULT_WORKSPACE] if "workspace" in columns else [])
+        rows = conn.execute(f"SELECT version FROM registered_model_aliases WHERE {where}", params).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    if len(rows) != 1 or not isinstance(rows[0][0], int):
+        return None
+    version = str(rows[0][0])
+    return version if model_version(tracking, name, version) is not None else None
