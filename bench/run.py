@@ -238,9 +238,10 @@ def main() -> None:
             rat.update(registry.ratios(med, samples))
         if not args.no_bisect or not args.no_asof_registry:
             rat.update(asof.ratios(med, samples))
-        print(f"\n{'measurement':<16} {'median s':>9}   (n={args.repeat})")
+        names = max(16, *map(len, med))
+        print(f"\n{'measurement':<{names}} {'median s':>9}   (n={args.repeat})")
         for k, v in med.items():
-            print(f"{k:<16} {v:9.2f}")
+            print(f"{k:<{names}} {v:9.2f}")
         width = max(26, *map(len, rat))
         print(f"\n{'ratio':<{width}} {'value':>6}")
         for k, v in rat.items():
