@@ -19,6 +19,7 @@ from typing import Any
 from envforge.backends import NAMES, get_backend
 from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
+from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
 from envforge.errors import EXIT_FAILED, UsageError
 from envforge.execution.executor import RunnerOutput
@@ -69,6 +70,7 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     overrides = index_overrides(options, chosen.name)
     as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)  # --resolve: the moment joins the key
     plain = replace(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), resolved_as_of=as_of.moment)
+    plain = implied_checks.amend(plain, model.path, options.add_implied, mlmodel.code_dir)  # what the pickles import (issue 34)
     # What else the env depends on joins the key too: a base image, a conda lock, the user's channels.
     requested = chosen.specialize(plain, model.path, options)
     if lock and not chosen.uses_pip_locks:

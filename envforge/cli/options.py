@@ -189,6 +189,7 @@ def add_sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-open-files", type=int, default=1024, metavar="N", help="sandbox: open files per process (default: 1024)")
     p.add_argument("--allow-outside-links", action="store_true",
                    help="accept model files that are symlinks to outside the model directory (DVC, git-annex caches)")
+    p.add_argument("--add-implied", action="store_true", help="add the distributions the model's pickles import and its requirements omit")
 
 
 # argparse dest -> BuildOptions field, where the names differ; the other fields share the dest's name.
