@@ -189,6 +189,7 @@ def add_sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-open-files", type=int, default=1024, metavar="N", help="sandbox: open files per process (default: 1024)")
     p.add_argument("--allow-outside-links", action="store_true",
                    help="accept model files that are symlinks to outside the model directory (DVC, git-annex caches)")
+    p.add_argument("--allow-source-builds", action="store_true", help="let a requirement with no wheel for the interpreter build from source")
     p.add_argument("--add-implied", action="store_true", help="add the distributions the model's pickles import and its requirements omit")
 
 
