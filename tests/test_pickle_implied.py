@@ -103,3 +103,19 @@ def test_a_corpus_model_with_its_requirements_has_no_implied_gap(tmp_path: Path)
     assert "sklearn" in found.modules
     notes = inspect(str(model))["notes"]
     assert not any("imports sklearn" in n for n in notes), json.dumps(notes)
+
+
+def test_a_corpus_pyfunc_pickling_its_projects_own_module_is_named(tmp_path: Path) -> None:
+    """The shared corpus's custom PythonModel pickles a class of the training project's `custom_transformers`."""
+    model = tmp_path / "model"
+    shutil.copytree(CORPUS / "ekorczak-pyfunc-mlf3", model)
+    notes = inspect(str(model))["notes"]
+    said = [n for n in notes if "imports custom_transformers" in n]
+    assert said and "code_paths" in said[0] and "--add-implied" not in said[0]
+
+
+def test_a_statsmodels_pickle_is_read(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    source = CORPUS / "vnb-statsmodels"
+    shutil.copytree(source, model)
+    assert "statsmodels" in scan(model).modules

@@ -26,7 +26,7 @@ from envforge import limits
 # Files read as pickles: MLflow's sklearn/pyfunc flavors write model.pkl / python_model.pkl (cloudpickle),
 # joblib and other flavors their own suffixes. Bigger files are not read (their globals are in the first
 # bytes, but a bound keeps inspect quick).
-SUFFIXES = (".pkl", ".pickle", ".joblib", ".cloudpickle", ".pt", ".pth", ".sav")
+SUFFIXES = (".pkl", ".pickle", ".joblib", ".cloudpickle", ".pt", ".pth", ".sav", ".statsmodels")
 MAX_FILES = 200
 MAX_BYTES = 2 * 1024 * 1024 * 1024
 
