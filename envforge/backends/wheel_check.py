@@ -45,7 +45,7 @@ def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str],
         return  # wheels for everything, or a failure the install itself reports better
     pins = no_wheels(output) or ["(uv named no single requirement: see its message)"]
     others = [v for v in OTHER_PYTHONS if v != minor and _compile(uv, reqs, v, index, cutoff, env, timeout).ok]
-    where = f"Python {' or '.join(others)} has wheels for all of them: pass --python {others[0]}" if others else \
+    where = f"Python {' or '.join(others)} has wheels for all of them: pass --python with a Python {others[0]} interpreter" if others else \
         "no Python from 3.8 to 3.12 has wheels for all of them"
     raise EnvBuildError(
         f"A dry resolve for Python {minor} finds no wheel for {', '.join(pins)}: installing would build from source, "
