@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from envforge.errors import EnvBuildError
@@ -44,7 +45,10 @@ def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str],
     if outcome.ok or not any(word in output for word in _SOURCE_WORDS):
         return  # wheels for everything, or a failure the install itself reports better
     pins = no_wheels(output) or ["(uv named no single requirement: see its message)"]
-    others = [v for v in OTHER_PYTHONS if v != minor and _compile(uv, reqs, v, index, cutoff, env, timeout).ok]
+    candidates = [v for v in OTHER_PYTHONS if v != minor]
+    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:  # one dry resolve per Python, at once
+        resolved = list(pool.map(lambda v: _compile(uv, reqs, v, index, cutoff, env, timeout).ok, candidates))
+    others = [v for v, ok in zip(candidates, resolved, strict=True) if ok]
     where = f"Python {' or '.join(others)} has wheels for all of them: pass --python with a Python {others[0]} interpreter" if others else \
         "no Python from 3.8 to 3.12 has wheels for all of them"
     raise EnvBuildError(
