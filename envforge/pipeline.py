@@ -19,6 +19,7 @@ from typing import Any
 from envforge.backends import NAMES, get_backend
 from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
+from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
 from envforge.errors import EXIT_FAILED, UsageError
 from envforge.execution.executor import RunnerOutput
@@ -30,7 +31,7 @@ from envforge.modeldir.links import check_links
 from envforge.modeldir.resolve import ModelDir, resolve
 from envforge.progress import Progress, Silent, timed
 from envforge.result import FAILED, PASSED, UNVERIFIED, Step, VerifyResult
-from envforge.spec import EnvSpec, load_spec
+from envforge.spec import EnvSpec, index_lines, load_spec
 from envforge.spec.asof import LOCKED, AsOf, as_of_for, effective
 from envforge.spec.envlock import LOCK_FILENAME, Lock, apply_lock, read_lock
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
@@ -69,6 +70,8 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     overrides = index_overrides(options, chosen.name)
     as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)  # --resolve: the moment joins the key
     plain = replace(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), resolved_as_of=as_of.moment)
+    plain = implied_checks.amend(plain, model.path, options.add_implied, mlmodel.code_dir)  # what the pickles import (issue 34)
+    plain = index_lines.amend(plain, options.resolve, options.offline)  # dead find-links, .devN mlflow pins (issue 34)
     # What else the env depends on joins the key too: a base image, a conda lock, the user's channels.
     requested = chosen.specialize(plain, model.path, options)
     if lock and not chosen.uses_pip_locks:

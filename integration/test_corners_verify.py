@@ -149,7 +149,7 @@ def test_a_build_over_build_timeout_exits_3_naming_it_and_leaves_nothing_a_next_
     _slow_sdist(tmp_path / "wheels", flag)
     with (sklearn_model / "requirements.txt").open("a") as handle:
         handle.write("\nef-slow==1.0\n")
-    args = ("verify", str(sklearn_model), "--find-links", str(tmp_path / "wheels"))
+    args = ("verify", str(sklearn_model), "--find-links", str(tmp_path / "wheels"), "--allow-source-builds")  # ef-slow is an sdist
     timed_out = envforge(*args, "--build-timeout", "25", "--json", str(tmp_path / "t.json"), home=home)
     assert timed_out.returncode == 3, timed_out.output
     assert "Traceback" not in timed_out.output

@@ -100,7 +100,7 @@ def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_veri
     assert envforge("record", str(model), home=tmp_path / "record-home").returncode == 0
     requirements = model / "requirements.txt"
     requirements.write_text(requirements.read_text().rstrip("\n") + "\nslowbuild==1.0\n")
-    args = ("verify", str(model), "--backend", backend, "--sandbox", "off", "--find-links", str(links))
+    args = ("verify", str(model), "--backend", backend, "--sandbox", "off", "--find-links", str(links), "--allow-source-builds")
 
     (here / "slow").touch()
     proc = start_envforge(*args, home=home)

@@ -45,6 +45,8 @@ class BuildOptions:
     # --resolve logged|latest|DATE (spec/asof.py); None: envforge's default (logged, falling back to latest
     # with a warning where the index cannot honour it). The moment itself is EnvSpec.resolved_as_of.
     resolve: str | None = None
+    allow_source_builds: bool = False  # --allow-source-builds: a requirement without a wheel may build from source (backends/wheel_check.py)
+    add_implied: bool = False  # --add-implied: add the distributions the model's pickles import and its requirements omit (issue 34)
 
 
 def split_options(options: dict[str, Any], own: type) -> tuple[BuildOptions, dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from envforge.backends import wheel_check
 from envforge.backends.base import Built, Log, check
 from envforge.backends.cutoff import Cutoff
 from envforge.backends.index import index_args, install_remedy, installer_env
@@ -45,6 +46,7 @@ class UvBackend(VenvBackend):
             on += f", as of {cutoff.moment}"
         with requirement_files(spec, model_dir) as (reqs, constraints):
             if spec.requirements or spec.build_dependencies:
+                wheel_check.check(uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds)
                 log("installing requirements")
                 argv = [*base, "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
                 cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)

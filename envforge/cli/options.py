@@ -76,6 +76,9 @@ def add_conda(p: argparse.ArgumentParser) -> None:
 def add_build_timeout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--build-timeout", type=float, default=1800.0, metavar="SECONDS",
                    help="limit for each step of building the environment: creating it, each install (default: 1800)")
+    # issue 34: backends/wheel_check.py, commands/implied_checks.py
+    p.add_argument("--allow-source-builds", action="store_true", help="let a requirement with no wheel for the interpreter build from source")
+    p.add_argument("--add-implied", action="store_true", help="add the distributions the model's pickles import and its requirements omit")
 
 
 def add_offline(p: argparse.ArgumentParser) -> None:

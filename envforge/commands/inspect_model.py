@@ -18,6 +18,7 @@ from typing import Any
 from envforge.backends import get_backend
 from envforge.backends.base import BuildOptions
 from envforge.backends.index import index_overrides
+from envforge.commands import implied_checks
 from envforge.errors import EnvforgeError, ModelDirError
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
@@ -42,6 +43,7 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
     except ModelDirError as exc:  # a readable MLmodel is always inspected: say what stops verify (unbuildable below)
         return unbuildable(uri, model.path, backend, exc)
     spec = replace(spec, resolved_as_of=as_of.moment, notes=spec.notes + as_of_warnings)
+    spec = implied_checks.amend(spec, model.path, code_dir=mlmodel.code_dir)  # what the pickles import (issue 34)
     return {
         "uri": redact(uri),
         "model_dir": str(model.path),

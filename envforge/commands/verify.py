@@ -8,6 +8,7 @@ from typing import Any
 
 from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
+from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
 from envforge.execution import diagnose
@@ -71,6 +72,7 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         finally:
             note_sandbox(result, executor)
         diagnose.annotate(output.data, env.installed, loaded.spec)  # a known cause of a load error, named
+        implied_checks.annotate(output.data, loaded.spec, loaded.model.path)  # a module the pickle needs, its distribution
         result.runner_python = output.data.get("python")  # what the model actually ran on (sys.version_info)
         step.detail = f"{len(output.predictions())} of {len(runs)} example(s)"
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env

@@ -1,0 +1,57 @@
+"""Before a uv build: would any requirement build from source? (issue 34, point 3)
+
+An old pin (scikit-learn 0.23.2 on Python 3.9) has no wheel for the chosen interpreter, and building it from
+source runs past any reasonable time. A dry resolve (`uv pip compile --only-binary :all:` for the env's
+Python, with the build's own index options and --resolve cutoff) says so in seconds: the build stops with
+exit 3 naming the pins, the Pythons that do have wheels for all of them, and the ways forward. Source
+builds are refused by default, because the verdict should come within a minute whatever the model;
+`--allow-source-builds` goes ahead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from envforge.errors import EnvBuildError
+from envforge.proc import run
+
+_NO_WHEEL = re.compile(r"([A-Za-z0-9][A-Za-z0-9._\-]*)(?:==|\s+)([0-9][^\s,]*) has no (?:usable )?wheels?")
+_SOURCE_WORDS = ("has no usable wheels", "has no wheels", "building from source is disabled", "only-binary")
+OTHER_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12")
+
+
+def _compile(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str], env: Mapping[str, str], timeout: float):
+    argv = [uv, "pip", "compile", str(reqs), "--only-binary", ":all:", "--python-version", python, "--no-header", "--quiet",
+            "--python-platform", "linux", *index, *cutoff]
+    return run(argv, timeout=timeout, env=env)
+
+
+def no_wheels(output: str) -> list[str]:
+    """The pins uv says have no wheel, `name==version`."""
+    return sorted({f"{name}=={version}" for name, version in _NO_WHEEL.findall(output)})
+
+
+def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str], env: Mapping[str, str],
+          allow: bool, timeout: float = 120.0) -> None:
+    """Raise EnvBuildError when installing `reqs` on `python` (X.Y...) would build a requirement from source."""
+    if allow:
+        return
+    minor = ".".join(python.split(".")[:2])
+    outcome = _compile(uv, reqs, minor, index, cutoff, env, timeout)
+    output = outcome.stdout + "\n" + outcome.stderr
+    if outcome.ok or not any(word in output for word in _SOURCE_WORDS):
+        return  # wheels for everything, or a failure the install itself reports better
+    pins = no_wheels(output) or ["(uv named no single requirement: see its message)"]
+    candidates = [v for v in OTHER_PYTHONS if v != minor]
+    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:  # one dry resolve per Python, at once
+        resolved = list(pool.map(lambda v: _compile(uv, reqs, v, index, cutoff, env, timeout).ok, candidates))
+    others = [v for v, ok in zip(candidates, resolved, strict=True) if ok]
+    where = f"Python {' or '.join(others)} has wheels for all of them: pass --python with a Python {others[0]} interpreter" if others else \
+        "no Python from 3.8 to 3.12 has wheels for all of them"
+    raise EnvBuildError(
+        f"A dry resolve for Python {minor} finds no wheel for {', '.join(pins)}: installing would build from source, "
+        "which can take longer than any verification should.",
+        f"{where}; or --backend conda where a conda channel has builds; or --allow-source-builds to build from source anyway.")

@@ -1,0 +1,51 @@
+"""Issue 34, point 3: a requirement with no wheel for the interpreter is named before any build, in seconds.
+
+Real uv, a real source distribution in a local --find-links directory (no index, no network): the dry resolve
+(`uv pip compile --only-binary :all:`) finds no wheel and the build stops with exit 3 and the remedies.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from envforge.backends import wheel_check
+from envforge.backends.tools import uv_bin
+from envforge.errors import EXIT_ENV, EnvBuildError
+
+
+@pytest.fixture()
+def sdist_only(tmp_path: Path) -> tuple[Path, list[str]]:
+    links = tmp_path / "links"
+    (links / "src" / "nowheel-0.1").mkdir(parents=True)
+    (links / "src" / "nowheel-0.1" / "setup.py").write_text("from setuptools import setup\nsetup(name='nowheel', version='0.1')\n")
+    with tarfile.open(links / "nowheel-0.1.tar.gz", "w:gz") as tar:
+        tar.add(links / "src" / "nowheel-0.1", arcname="nowheel-0.1")
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("nowheel==0.1\n")
+    return reqs, ["--no-index", "--find-links", str(links)]
+
+
+def test_a_pin_without_a_wheel_stops_the_build_before_it_starts(sdist_only: tuple[Path, list[str]]) -> None:
+    reqs, index = sdist_only
+    start = time.monotonic()
+    with pytest.raises(EnvBuildError) as caught:
+        wheel_check.check(uv_bin(), reqs, "3.11.7", index, [], dict(os.environ), allow=False)
+    assert time.monotonic() - start < 60
+    assert caught.value.exit_code == EXIT_ENV
+    assert "nowheel==0.1" in caught.value.message and "build from source" in caught.value.message
+    assert "--allow-source-builds" in caught.value.remedy and "--backend conda" in caught.value.remedy
+
+
+def test_allow_source_builds_goes_ahead(sdist_only: tuple[Path, list[str]]) -> None:
+    reqs, index = sdist_only
+    wheel_check.check(uv_bin(), reqs, "3.11.7", index, [], dict(os.environ), allow=True)  # no error: the build may go on
+
+
+def test_the_pins_are_read_from_uvs_message() -> None:
+    said = "Because scikit-learn==0.23.2 has no usable wheels and building from source is disabled, we can conclude..."
+    assert wheel_check.no_wheels(said) == ["scikit-learn==0.23.2"]
