@@ -46,14 +46,17 @@ def parse_major(text: str) -> int | None:
     return int(match.group(2) or 0) if first == 1 else first
 
 
-@lru_cache(maxsize=4)
 def find_java(java_home: str | None = None) -> JavaRuntime | None:
     """JAVA_HOME's java, else the first on PATH; None when there is none (or it does not run)."""
     home = java_home if java_home is not None else os.environ.get("JAVA_HOME")
     candidate = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not candidate or not os.path.isfile(candidate):
         return None
-    real = os.path.realpath(candidate)
+    return _probe(os.path.realpath(candidate))
+
+
+@lru_cache(maxsize=8)
+def _probe(real: str) -> JavaRuntime | None:
     done = run([real, "-version"], timeout=60)
     text = (done.stderr or "") + (done.stdout or "")
     if not done.ok:

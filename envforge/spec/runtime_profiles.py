@@ -28,9 +28,9 @@ OFF = "off"
 HELP = ("the Databricks runtime whose library versions constrain what a model's requirements leave open: "
         "`auto` (default: the MLmodel's databricks_runtime, with --resolve logged), `off`, or a runtime name "
         "such as 14.3.x-cpu-ml-scala2.12 or client.5")
-# The model's own MLflow decides how it is loaded, and the runtime's databricks-* clients are not on public
+# The build tools are python_env.yaml's; the model's own MLflow decides how it is loaded, and the runtime's databricks-* clients are not on public
 # indexes at those builds: neither is constrained by the runtime's versions.
-_NOT_CONSTRAINED = re.compile(r"^(mlflow|mlflow-skinny|mlflow-tracing|databricks-.*|pyspark|dbl-.*)$")
+_NOT_CONSTRAINED = re.compile(r"^(mlflow|mlflow-skinny|mlflow-tracing|databricks-.*|pyspark|dbl-.*|pip|setuptools|wheel)$")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)(\[[^\]]*\])?\s*(.*)$")
 _BARE = re.compile(r"^(\d+)\.(\d+)$")
 _PHOTON = re.compile(r"^(\d+\.\d+)\.x-photon-(scala[\d.]+)$")
@@ -76,7 +76,7 @@ def load_profile(name: str) -> RuntimeProfile:
         raise ValueError(f"{path.name}: a runtime table needs `packages` and `source`")
     return RuntimeProfile(name=str(data["name"]), title=str(data.get("title") or name), python=data.get("python"),
                           source={k: str(v) for k, v in data["source"].items()},
-                          packages={normalize(k): str(v) for k, v in packages.items()})
+                          packages={normalize(k): str(v).split("+")[0] for k, v in packages.items()})  # torch 2.0.1+cpu: the index has 2.0.1
 
 
 def find_profile(runtime: str) -> tuple[RuntimeProfile | None, str]:
