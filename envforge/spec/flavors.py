@@ -72,16 +72,14 @@ def missing_artifacts(model_dir: Path, declared: tuple[str, ...]) -> list[str]:
 
 def unverifiable_reason(flavors: tuple[str, ...], model_code_path: str | None, resources: tuple[str, ...]) -> str | None:
     """Why envforge cannot verify this model in a sandboxed rebuild, before building; None when it can try."""
+    code = f"a models-from-code model ({model_code_path}) whose " if model_code_path else "the "
     if resources:
-        return (f"the model names external resources ({', '.join(resources[:5])}{' …' if len(resources) > 5 else ''}) "
+        return (f"{code}MLmodel names external resources ({', '.join(resources[:5])}{' …' if len(resources) > 5 else ''}) "
                 "that a sandboxed rebuild cannot reach: it can only be verified where they are served")
     keyed = [n for n in needs(flavors) if n.kind == API_KEY]
     if keyed:
-        return (f"the model's {keyed[0].flavor} flavor needs {keyed[0].what}; envforge's sandbox has neither, "
+        return (f"{code}{keyed[0].flavor} flavor needs {keyed[0].what}; envforge's sandbox has neither, "
                 "so its predictions cannot be verified here")
-    if model_code_path:
-        return (f"a models-from-code model ({model_code_path}): loading it runs that script, which typically builds "
-                "a chain or agent that calls external services; envforge does not verify it")
     return None
 
 
