@@ -68,3 +68,11 @@ def test_a_common_library_gets_its_debian_package(tmp_path: Path) -> None:
     from envforge.execution.native_libs import Missing
 
     assert "apt-get install libgomp1" in reason([Missing("libgomp.so.1", ("lightgbm/lib/lib_lightgbm.so",), "libgomp1")])
+
+
+def test_gpu_driver_libraries_are_not_reported() -> None:
+    from envforge.execution.native_libs import DRIVER_LIBRARIES
+
+    # torch's CPU wheels link libcuda.so.1 from an optional part (measured on a corpus model's env): the driver's.
+    assert DRIVER_LIBRARIES.match("libcuda.so.1") and DRIVER_LIBRARIES.match("libnvidia-ml.so.1")
+    assert not DRIVER_LIBRARIES.match("libgomp.so.1") and not DRIVER_LIBRARIES.match("libcudart.so.12")

@@ -13,6 +13,7 @@ package that provides it when it is a common one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,9 @@ DEBIAN_PACKAGES = {
     "libjpeg.so.8": "libjpeg-turbo8", "libpng16.so.16": "libpng16-16", "libgssapi_krb5.so.2": "libgssapi-krb5-2",
     "libodbc.so.2": "libodbc2", "libpq.so.5": "libpq5", "libomp.so.5": "libomp5", "libtbb.so.12": "libtbb12",
 }
+# The GPU driver's own libraries: a CUDA wheel's optional parts link them, a CPU machine never has them, and the
+# driver (not a package of the env) provides them on a GPU machine. Not reported as missing.
+DRIVER_LIBRARIES = re.compile(r"^lib(cuda|nvidia-[a-z\-]+|nvcuvid|nvidia-encode)\.so(\.\d+)*$")
 _MAX_FILES = 20000  # an env with more .so files than this is read in part (said in the result)
 
 
@@ -147,7 +151,7 @@ def missing_libraries(env_path: Path, system: frozenset[str] | None = None,
             continue
         needed, search = read
         for lib in needed:
-            if lib in in_env or lib in system or lib in extra_names or "/" in lib:
+            if lib in in_env or lib in system or lib in extra_names or "/" in lib or DRIVER_LIBRARIES.match(lib):
                 continue
             if any((Path(d.replace("$ORIGIN", str(path.parent)).replace("${ORIGIN}", str(path.parent))) / lib).exists()
                    for d in search if d):
