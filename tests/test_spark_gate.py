@@ -56,3 +56,13 @@ def test_a_java_the_pyspark_cannot_use_is_named(tmp_path: Path) -> None:
     code, result, output = _verify(_spark_model(tmp_path, "2.4.8"), tmp_path, env={"JAVA_HOME": java.home})
     assert code == 3 and "pyspark 2.4.8 runs on Java 8" in output and "this machine's Java is 17" in output
     assert [s["name"] for s in result["steps"]] == ["resolve"]
+
+
+def test_the_docker_image_of_a_spark_model_gets_a_java_runtime(tmp_path: Path) -> None:
+    """The docker backend installs the model's system packages in its image: a spark model's include a headless JRE
+    (the spec is what the image is built from; building one is the docker suite's job)."""
+    from envforge.spec import load_spec
+
+    model = _spark_model(tmp_path, "3.5.1")
+    assert "openjdk-17-jre-headless" in load_spec(model, "docker").system_packages
+    assert load_spec(model, "uv").system_packages == ()  # the host's JRE is checked instead (execution/java.py)

@@ -44,6 +44,19 @@ NEEDS: dict[str, Need] = {
 }
 
 
+# What an image needs for a flavor (the docker backend installs these with the model's declared packages).
+IMAGE_PACKAGES = {JAVA: ("openjdk-17-jre-headless",), R: ("r-base-core",)}
+
+
+def image_packages(flavors: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The apt packages an image needs for these flavors (a headless Java 17 for spark), mleap excepted: no loader."""
+    out: dict[str, None] = {}
+    for need in needs(flavors):
+        if need.flavor != "mleap":
+            out.update(dict.fromkeys(IMAGE_PACKAGES.get(need.kind, ())))
+    return tuple(out)
+
+
 def needs(flavors: tuple[str, ...] | list[str]) -> list[Need]:
     return [NEEDS[f] for f in flavors if f in NEEDS]
 
