@@ -25,6 +25,7 @@ from envforge.modeldir.resolve import resolve
 from envforge.redact import redact
 from envforge.spec import load_spec
 from envforge.spec.asof import as_of_for
+from envforge.spec.flavors import needs as flavor_needs
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.runtime_profiles import apply_profile, inspect_entry
 from envforge.spec.wheels import find_wheels
@@ -67,6 +68,7 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
         "expectations": _expectations(model.path),
         "backend": backend,
         "env_key": spec.key,
+        "flavor_needs": [f"{n.flavor}: {n.what}" for n in flavor_needs(mlmodel.flavors)],  # beyond Python (spec/flavors.py)
         "runtime_profile": inspect_entry(runtime),  # what the Databricks runtime provided that requirements leave open
         "gaps": list(spec.gaps),  # what is missing and what envforge does about it (spec/fallbacks.py)
         "notes": [note for note in spec.notes if note not in spec.gaps],
