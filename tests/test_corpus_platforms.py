@@ -102,6 +102,7 @@ def test_a_model_naming_external_resources_is_unverified_before_building(tmp_pat
     assert [s["name"] for s in result["steps"]] == ["resolve"]  # nothing was built
 
 
+@pytest.mark.slow
 def test_the_runtime_versions_are_the_ones_installed(tmp_path: Path, home: Path) -> None:
     """A real uv build of the 15.1 model: requirements.txt names scikit-learn, cloudpickle, lz4, psutil only; numpy,
     pandas and scipy come out at the runtime's versions (measured: ~21 s with a warm wheel cache)."""
