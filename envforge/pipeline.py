@@ -35,6 +35,7 @@ from envforge.spec import EnvSpec, index_lines, load_spec
 from envforge.spec.asof import LOCKED, AsOf, as_of_for, effective
 from envforge.spec.envlock import LOCK_FILENAME, Lock, apply_lock, read_lock
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
+from envforge.spec.runtime_profiles import Applied, apply_profile
 from envforge.store.envs import get_env
 from envforge.store.filelocks import using
 from envforge.store.layout import env_lock_name
@@ -53,6 +54,7 @@ class LoadedModel:
     backend: Backend
     as_of: AsOf | None = None  # the moment requirements are resolved as of (--resolve), and why
     as_of_warnings: tuple[str, ...] = ()
+    runtime: Applied | None = None  # the Databricks runtime profile applied, or why none was
 
 
 def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None, refresh: bool = False,
@@ -72,6 +74,7 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     plain = replace(load_spec(model.path, chosen.name, mlmodel, index_overrides=overrides), resolved_as_of=as_of.moment)
     plain = implied_checks.amend(plain, model.path, options.add_implied, mlmodel.code_dir)  # what the pickles import (issue 34)
     plain = index_lines.amend(plain, options.resolve, options.offline)  # dead find-links, .devN mlflow pins (issue 34)
+    plain, runtime = apply_profile(plain, mlmodel.databricks_runtime, options.runtime_profile, as_of.mode)
     # What else the env depends on joins the key too: a base image, a conda lock, the user's channels.
     requested = chosen.specialize(plain, model.path, options)
     if lock and not chosen.uses_pip_locks:
@@ -83,7 +86,7 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     if found and as_of.moment:  # a lock pins every package: no date to resolve as of
         as_of = AsOf(LOCKED, None, as_of.explicit, f"{found.source} pins every package")
         spec = replace(spec, resolved_as_of=None)
-    return LoadedModel(model, mlmodel, spec, requested, found, chosen, as_of, as_of_warnings)
+    return LoadedModel(model, mlmodel, spec, requested, found, chosen, as_of, as_of_warnings, runtime)
 
 
 @contextmanager
@@ -154,6 +157,7 @@ def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = No
     result.source = {k: v for k, v in model.to_dict().items() if k not in ("path", "uri", "from_cache")}  # tracking URI redacted
     result.warnings += list(spec.notes) + list(loaded.as_of_warnings)
     result.resolution = loaded.as_of.to_dict() if loaded.as_of else None
+    result.runtime_profile = loaded.runtime.to_dict() if loaded.runtime else None
 
 
 def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by: int = 1, as_of: AsOf | None = None) -> None:

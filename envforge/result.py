@@ -52,6 +52,7 @@ class VerifyResult:
     error: dict[str, str] | None = None
     warnings: list[str] = field(default_factory=list)
     resolution: dict[str, Any] | None = None  # asof.AsOf.to_dict(): as of when requirements were resolved, and why
+    runtime_profile: dict[str, Any] | None = None  # spec/runtime_profiles.Applied.to_dict()
     source: dict[str, Any] | None = None  # what the URI resolved to: run id, logged model id, name/version, tracking URI
     started_at: str = field(default_factory=now_iso)
     finished_at: str | None = None  # set by finish(): every verdict goes through it
@@ -90,7 +91,8 @@ class VerifyResult:
             "env": {"key": self.env_key, "path": self.env_path, "reused": self.env_reused,
                     "python": self.python_version, "logged_python": self.logged_python,
                     "interpreter": self.interpreter_reason, "runner_python": self.runner_python,
-                    "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution},
+                    "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution,
+                    "runtime_profile": self.runtime_profile},
             "expectations": self.expectations, "baseline": self.baseline,
             "expectations_kind": (self.baseline or {}).get("kind"),
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail, "failed": s.failed} for s in self.steps],

@@ -106,7 +106,8 @@ def cmd_inspect(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.inspect_model import inspect
 
     info = inspect(args.uri, tracking_uri=args.tracking_uri, backend=args.backend, index_url=args.index_url,
-                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links), resolve_as=args.resolve)
+                   extra_index_urls=tuple(args.extra_index_url), find_links=tuple(args.find_links), resolve_as=args.resolve,
+                   runtime_profile=args.runtime_profile)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0

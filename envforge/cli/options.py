@@ -130,6 +130,9 @@ def add_resolve(p: argparse.ArgumentParser) -> None:
     from envforge.spec.asof import HELP
 
     p.add_argument("--resolve", type=resolve_value, metavar="logged|latest|DATE", help=HELP)
+    from envforge.spec.runtime_profiles import HELP as RUNTIME_HELP
+
+    p.add_argument("--runtime-profile", metavar="auto|off|NAME", help=RUNTIME_HELP)
 
 
 def resolutions_value(text: str) -> str:

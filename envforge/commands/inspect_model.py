@@ -26,12 +26,15 @@ from envforge.modeldir.resolve import resolve
 from envforge.redact import redact
 from envforge.spec import load_spec
 from envforge.spec.asof import as_of_for
+from envforge.spec.flavors import needs as flavor_needs
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
+from envforge.spec.runtime_profiles import apply_profile, inspect_entry
 from envforge.spec.wheels import find_wheels
 
 
 def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", index_url: str | None = None,
-            extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = (), resolve_as: str | None = None) -> dict[str, Any]:
+            extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = (), resolve_as: str | None = None,
+            runtime_profile: str | None = None) -> dict[str, Any]:
     """The index options and the --resolve moment (resolve_as) change the env's key as they do for `verify`,
     so both print the same key."""
     model = resolve(uri, tracking_uri=tracking_uri)
@@ -44,6 +47,7 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
         return unbuildable(uri, model.path, backend, exc)
     spec = replace(spec, resolved_as_of=as_of.moment, notes=spec.notes + as_of_warnings)
     spec = implied_checks.amend(spec, model.path, code_dir=mlmodel.code_dir)  # what the pickles import (issue 34)
+    spec, runtime = apply_profile(spec, mlmodel.databricks_runtime, runtime_profile, as_of.mode)
     return {
         "uri": redact(uri),
         "model_dir": str(model.path),
@@ -66,6 +70,8 @@ def inspect(uri: str, *, tracking_uri: str | None = None, backend: str = "uv", i
         "expectations": _expectations(model.path),
         "backend": backend,
         "env_key": spec.key,
+        "flavor_needs": [f"{n.flavor}: {n.what}" for n in flavor_needs(mlmodel.flavors)],  # beyond Python (spec/flavors.py)
+        "runtime_profile": inspect_entry(runtime),  # what the Databricks runtime provided that requirements leave open
         "gaps": list(spec.gaps),  # what is missing and what envforge does about it (spec/fallbacks.py)
         "notes": [note for note in spec.notes if note not in spec.gaps],
     }

@@ -11,11 +11,11 @@ from envforge.backends.ready import check_before_work
 from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
-from envforge.execution import diagnose
+from envforge.execution import diagnose, platform_checks
 from envforge.execution.executor import execute_runner, note_sandbox, open_executor
 from envforge.pipeline import Judging, find_expectations, inputs_to_run, judge, load_model, note_env, note_model, open_env
 from envforge.progress import Progress, Silent, timed
-from envforge.result import PASSED, VerifyResult
+from envforge.result import PASSED, UNVERIFIED, VerifyResult
 from envforge.store import bytecode
 
 
@@ -61,9 +61,14 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         note_model(result, loaded, step)
         expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
         runs = inputs_to_run(loaded.model.path, loaded.mlmodel, expected, opts.inputs, opts.synthesize)
+        unverifiable = platform_checks.before_build(loaded.model.path, loaded.mlmodel, loaded.spec, loaded.backend)
+    if unverifiable:
+        return result.finish(UNVERIFIED, unverifiable)
     with timed(result.steps, progress, "build") as step:
         env = stack.enter_context(open_env(loaded, opts.build, progress.update))
         note_env(result, env, step, as_of=loaded.as_of)
+        missing = platform_checks.missing_native(env, loaded.backend)  # shared libraries the machine lacks
+        platform_checks.note_native(result, missing)
     with timed(result.steps, progress, "predict") as step:
         executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, opts.build, progress.update))
         note_sandbox(result, executor)
@@ -79,4 +84,4 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
             bytecode.harvest(env.path)
     judged = judge(result, output, expected, runs, opts.judging, progress)
     judged.image = executor.finish(judged.status == PASSED)  # containers: tag the image that passed
-    return judged
+    return platform_checks.explain_load_failure(judged, missing)

@@ -14,7 +14,7 @@ from envforge import limits
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
 from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelRunError
-from envforge.execution import answer_watch, install_jail, pycache
+from envforge.execution import answer_watch, install_jail, java, pycache
 from envforge.execution.runner import script_path
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
 from envforge.proc import Outcome, child_env, passed_env, run
@@ -110,11 +110,12 @@ def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: 
     """The runner as a host subprocess, in the sandbox that --sandbox chose (execution/sandbox.py)."""
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
                     open_files=options.max_open_files)
-    read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs)]
+    jvm = java.for_env(env.path)  # pyspark in the env: the JRE's files outside /usr, PYSPARK_PYTHON
+    read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs), *(jvm.read_only if jvm else ())]
     sandbox, warning = choose(options.sandbox, limits, read_only)
     fresh = None if env.reused else env.path
     return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
-                         child_env(passed_env(options.pass_env)), env.python, sandbox, warning,
+                         {**child_env(passed_env(options.pass_env)), **(jvm.variables(env.python) if jvm else {})}, env.python, sandbox, warning,
                          install_jail.describe(options.sandbox), fresh, pycache.first_imports(model_dirs) if fresh else ())
 
 

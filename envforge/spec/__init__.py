@@ -15,6 +15,7 @@ from envforge.backends.registry import entry as backend_entry
 from envforge.errors import ModelDirError
 from envforge.spec import fallbacks
 from envforge.spec.conda_env import read_conda_env
+from envforge.spec.flavors import image_packages
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.paths import inside
 from envforge.spec.python_env import read_python_env
@@ -118,6 +119,8 @@ def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = No
         build = []
     files = {**parsed.files, **code_wheels}
     system, system_file = read_system_packages(model_dir)
+    if traits.installs_system_packages:  # a spark model's image gets a Java runtime (spec/flavors.py)
+        system = tuple(dict.fromkeys([*system, *image_packages(mlmodel.flavors)]))
     if system and not traits.installs_system_packages:
         installers = [name for name, e in BACKENDS.items() if e.installs_system_packages]
         notes.append(f"{system_file} declares system packages ({', '.join(system)}); only --backend {' or '.join(installers)} installs them")

@@ -33,6 +33,10 @@ class MLmodel:
     example: ExampleInfo | None
     wheels_platform: str | None = None  # set by MLflow's WheeledModel: the model ships its dependencies in wheels/
     utc_time_created: str | None = None  # when MLflow logged it (UTC): what `--resolve logged` resolves as of (asof.py)
+    databricks_runtime: str | None = None  # the Databricks runtime it was logged on (spec/runtime_profiles.py)
+    pyfunc_artifacts: tuple[str, ...] = ()  # python_function's declared artifacts (paths in the model directory)
+    model_code_path: str | None = None  # a models-from-code model's source file
+    resources: tuple[str, ...] = ()  # external resources MLmodel names (serving endpoints, vector indexes…)
 
 
 def read_mlmodel(model_dir: Path) -> MLmodel:
@@ -50,10 +54,9 @@ def read_mlmodel(model_dir: Path) -> MLmodel:
         raise ModelDirError(f"MLmodel at {path} declares no flavors.", "Re-log the model with an MLflow flavor (e.g. mlflow.sklearn.log_model).")
     pyfunc = flavors.get("python_function")
     if not isinstance(pyfunc, dict):
-        raise ModelDirError(
-            f"MLmodel at {path} has no python_function flavor (it has: {', '.join(map(str, flavors))}), so it cannot be loaded with mlflow.pyfunc.",
-            "envforge verifies pyfunc-loadable models only; re-log the model with a flavor that adds python_function.",
-        )
+        from envforge.spec.flavors import no_pyfunc_error
+
+        raise no_pyfunc_error(path, [str(f) for f in flavors])
     env = pyfunc.get("env")
     conda_file = virtualenv_file = None
     if isinstance(env, dict):
@@ -74,7 +77,36 @@ def read_mlmodel(model_dir: Path) -> MLmodel:
         example=_example(data.get("saved_input_example_info"), model_dir),
         wheels_platform=_wheels_platform(data.get("wheels")),
         utc_time_created=_str(data.get("utc_time_created")),
+        databricks_runtime=_str(data.get("databricks_runtime")),
+        pyfunc_artifacts=_artifact_paths(pyfunc.get("artifacts")),
+        model_code_path=_str(pyfunc.get("model_code_path") or data.get("model_code_path")),
+        resources=_resources(data.get("resources")),
     )
+
+
+def _artifact_paths(artifacts: Any) -> tuple[str, ...]:
+    if not isinstance(artifacts, dict):
+        return ()
+    out = []
+    for value in artifacts.values():
+        path = value.get("path") if isinstance(value, dict) else None
+        if isinstance(path, str) and path:
+            out.append(path)
+    return tuple(out)
+
+
+def _resources(resources: Any) -> tuple[str, ...]:
+    """MLflow's `resources: {api_version: "1", databricks: {serving_endpoint: [{name: …}], …}}` as "kind name" lines."""
+    out: list[str] = []
+    if isinstance(resources, dict):
+        for platform, kinds in resources.items():
+            if platform == "api_version" or not isinstance(kinds, dict):
+                continue
+            for kind, items in kinds.items():
+                for item in items if isinstance(items, list) else [items]:
+                    name = item.get("name") if isinstance(item, dict) else item
+                    out.append(f"{platform} {kind} {name}")
+    return tuple(out)
 
 
 def _wheels_platform(wheels: Any) -> str | None:

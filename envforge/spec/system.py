@@ -35,9 +35,15 @@ def read_system_packages(model_dir: Path) -> tuple[tuple[str, ...], str | None]:
     """(package names in file order without duplicates, the file they came from)."""
     relative = find_system_file(model_dir)
     if relative is None:
-        return (), None
-    path = inside(model_dir, relative, f"the system packages file {relative!r}")
-    lines = limits.read_bounded(path, "text", where=relative).splitlines()
+        from envforge.spec.dependency_list import read_dependency_list  # the guide's artifact (.txt/.json)
+
+        words, relative = read_dependency_list(model_dir)
+        if relative is None:
+            return (), None
+        lines = [" ".join(words)]
+    else:
+        path = inside(model_dir, relative, f"the system packages file {relative!r}")
+        lines = limits.read_bounded(path, "text", where=relative).splitlines()
     limits.check_lines(lines, relative)
     names: dict[str, None] = {}
     for number, line in enumerate(lines, 1):

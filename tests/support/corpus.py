@@ -22,3 +22,17 @@ def corpus_copy(name: str, root: Path) -> Path:
     for path in [model, *model.rglob("*")]:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
     return model
+
+
+# The platforms corpus (Databricks-logged models, code/ folders, MLeap-only): kept apart from CORPUS.
+CORPUS_PLATFORMS = Path(os.environ["ENVFORGE_CORPUS_PLATFORMS"]) if os.environ.get("ENVFORGE_CORPUS_PLATFORMS") else \
+    next((p for p in (CORPUS.parent / "corpus-platforms", _ROOT.parent / "shared" / "corpus-platforms") if p.is_dir()),
+         CORPUS.parent / "corpus-platforms")
+
+
+def platforms_copy(name: str, root: Path) -> Path:
+    """A writable copy of corpus-platforms model `name` under `root`."""
+    model = Path(shutil.copytree(CORPUS_PLATFORMS / name, root / name))
+    for path in [model, *model.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return model

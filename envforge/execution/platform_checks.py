@@ -1,0 +1,61 @@
+"""What a model needs from the machine beyond its Python packages, checked around the build.
+
+Before the build: a model that names external resources, needs an API key or is a models-from-code
+script gets an UNVERIFIED reason (spec/flavors.py); declared artifacts missing from the directory and
+a Spark model without a Java runtime are errors with their remedy. After the build (host backends):
+the env's compiled extensions are read for shared libraries the machine lacks (execution/native_libs.py);
+when the model then fails to load, that is the verdict instead of the loader's OSError.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from envforge.backends.base import Backend, ContainerBackend, Env
+from envforge.errors import EXIT_ENV
+from envforge.execution import java, native_libs
+from envforge.result import ERROR, FAILED, VerifyResult
+from envforge.spec import EnvSpec
+from envforge.spec import flavors as flavors_mod
+from envforge.spec.mlmodel import MLmodel
+
+
+def pinned_version(spec: EnvSpec, name: str) -> str | None:
+    for line in [*spec.requirements, *spec.constraints, *spec.conda_dependencies]:
+        match = re.match(rf"^\s*{re.escape(name)}\s*==?\s*([0-9][^\s,;]*)", line, re.I)
+        if match:
+            return match.group(1)
+    return None
+
+
+def before_build(model_dir: Any, mlmodel: MLmodel, spec: EnvSpec, backend: Backend) -> str | None:
+    """An UNVERIFIED reason, or None to go on; raises what no build can fix (missing artifacts, no JRE)."""
+    flavors_mod.check_before_build(model_dir, mlmodel.flavors, mlmodel.pyfunc_artifacts)
+    reason = flavors_mod.unverifiable_reason(mlmodel.flavors, mlmodel.model_code_path, mlmodel.resources)
+    if reason:
+        return reason
+    jvm = [n for n in flavors_mod.needs(mlmodel.flavors) if n.kind == flavors_mod.JAVA]
+    if jvm and not isinstance(backend, ContainerBackend):
+        java.require_java(f"the model's {jvm[0].flavor} flavor needs {jvm[0].what}", pinned_version(spec, "pyspark"))
+    return None
+
+
+def missing_native(env: Env, backend: Backend) -> list[native_libs.Missing]:
+    """The libraries the env's extensions need that this machine lacks (host backends; [] in a container)."""
+    if isinstance(backend, ContainerBackend):
+        return []
+    return native_libs.missing_libraries(env.path)
+
+
+def note_native(result: VerifyResult, missing: list[native_libs.Missing]) -> None:
+    if missing:
+        result.warnings.append(native_libs.reason(missing))
+
+
+def explain_load_failure(result: VerifyResult, missing: list[native_libs.Missing]) -> VerifyResult:
+    """A model that failed to load on an env missing shared libraries: the libraries are the verdict."""
+    stage = (result.model_error or {}).get("stage")
+    if missing and result.status == FAILED and stage == "load":
+        return result.finish(ERROR, native_libs.reason(missing), EXIT_ENV)
+    return result
