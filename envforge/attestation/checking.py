@@ -1,6 +1,6 @@
 """`envforge check-attestation FILE URI`: what a deploy step runs. It passes (exit 0) only when the statement
 `verify --attest` wrote says PASSED and the model at URI has exactly the attested bytes: the same files, each
-with the attested sha256. A cached download is hashed in full first (as with `verify --check`).
+with the attested sha256. A remote model is downloaded again (what the server serves now, not the cache's copy).
 A file that is not such a statement is a usage error (exit 2), never a pass."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def check_attestation(statement: str | Path, uri: str, *, tracking_uri: str | No
     data = load_statement(statement)
     attested = {s["name"]: {"sha256": s["digest"]["sha256"]} for s in data["subject"]}
     status = data["predicate"]["verdict"]["status"]
-    model = resolve(uri, tracking_uri=tracking_uri, timeout=download_timeout, check=True)
+    model = resolve(uri, tracking_uri=tracking_uri, timeout=download_timeout, refresh=True)  # what the server serves now
     found = changes(attested, current(model.path, not model.is_local))
     if found:
         return AttestationCheck(False, uri, status, f"the model's files are not the attested ones: {summary(found)}", found, len(attested))
