@@ -36,7 +36,7 @@ def served(own_mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
     uri = f"models:/{NAME}/{info.registered_model_version}"
     recorded = envforge("record", uri, "--tracking-uri", own_mlflow_server, home=home)
     assert recorded.returncode == 0, recorded.output
-    return {"uri": uri, "run_id": run.info.run_id, "home": home, "tracking": own_mlflow_server}
+    return {"uri": uri, "run_id": run.info.run_id, "model_id": info.model_id, "home": home, "tracking": own_mlflow_server}
 
 
 def _verify(served: dict, out: Path, *extra: str):
@@ -118,7 +118,7 @@ def test_the_lock_digest_is_the_attested_one(served: dict, tmp_path: Path) -> No
 
 
 def test_an_artifact_replaced_on_the_server_fails_verify_and_the_attestation(served: dict, tmp_path: Path) -> None:
-    """A colleague re-logs another valid model, which predicts the same on the example, to the same run path."""
+    """A colleague re-logs another valid model, which predicts the same on the example, to the same artifact path."""
     import mlflow.sklearn
     from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LogisticRegression
@@ -134,7 +134,7 @@ def test_an_artifact_replaced_on_the_server_fails_verify_and_the_attestation(ser
     saved = tmp_path / "other"
     mlflow.sklearn.save_model(other, str(saved), input_example=features.head(5))
     replaced = next(p for p in saved.iterdir() if p.name.startswith("model."))
-    MlflowClient(str(served["tracking"])).log_artifact(str(served["run_id"]), str(replaced), artifact_path="model")
+    MlflowClient(str(served["tracking"])).log_model_artifact(str(served["model_id"]), str(replaced))  # the version's source
 
     run, result = _verify(served, tmp_path, "--refresh")
     assert run.returncode == 1 and result["status"] == "failed", run.output
