@@ -6,8 +6,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from envforge.backends.options import BuildOptions, split_options
 from envforge.attestation.statement import write_statement
+from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
 from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
