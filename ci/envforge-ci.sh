@@ -8,6 +8,8 @@
 #   ENVFORGE_RTOL, ENVFORGE_ATOL  float tolerances (default: envforge's)
 #   ENVFORGE_REQUIRE_EXPECTED   true: a model without recorded expectations fails (default: false)
 #   ENVFORGE_JUNIT, ENVFORGE_JSON  report paths (default: envforge-report.xml, envforge-report.json)
+#   ENVFORGE_ATTEST             with ENVFORGE_URI: where to write the in-toto statement of the verdict
+#                               (`verify --attest`, docs/attestation.md; empty: none)
 #   ENVFORGE_COMMAND            how to run envforge (default: envforge)
 # Outputs status, exit-code, junit and json go to $GITHUB_OUTPUT and, as ENVFORGE_STATUS=..., to the
 # dotenv file $ENVFORGE_DOTENV when those are set; a line goes to $GITHUB_STEP_SUMMARY. The exit code
@@ -43,6 +45,9 @@ case "${ENVFORGE_REQUIRE_EXPECTED:-false}" in
     false | False | FALSE | 0 | no | "") ;;
     *) fail_usage "ENVFORGE_REQUIRE_EXPECTED must be true or false, not '$ENVFORGE_REQUIRE_EXPECTED'" ;;
 esac
+if [ -n "${ENVFORGE_ATTEST:-}" ] && [ -n "$uri" ]; then
+    args+=(--attest "$ENVFORGE_ATTEST")
+fi
 mkdir -p "$(dirname -- "$junit")" "$(dirname -- "$json")"
 
 "${command[@]}" "${args[@]}"

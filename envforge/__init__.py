@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from envforge.version import __version__
 
 if TYPE_CHECKING:
+    from envforge.attestation.checking import AttestationCheck
     from envforge.commands.record import RecordResult
     from envforge.result import VerifyResult
 
@@ -33,4 +34,13 @@ def record(uri: str, **options: Any) -> RecordResult:
     return _record(uri, **options)
 
 
-__all__ = ["__version__", "record", "verify"]
+def check_attestation(statement: str, uri: str, **options: Any) -> AttestationCheck:
+    """Whether the model at `uri` has exactly the files a `verify --attest` statement names and the statement
+    says PASSED (`.ok`, `.exit_code`, `.changes`); options: tracking_uri, download_timeout. Raises
+    envforge.errors.UsageError for a file that is not such a statement."""
+    from envforge.attestation.checking import check_attestation as _check
+
+    return _check(statement, uri, **options)
+
+
+__all__ = ["__version__", "check_attestation", "record", "verify"]

@@ -65,7 +65,7 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
     index options, which are part of the env's key."""
     chosen = get_backend(backend)
     model = resolve(uri, tracking_uri=tracking_uri, refresh=refresh, progress=progress,
-                    timeout=(build or BuildOptions()).download_timeout)
+                    timeout=(build or BuildOptions()).download_timeout, check=(build or BuildOptions()).check)
     options = build or BuildOptions()
     check_links(model.path, options.allow_outside_links)  # before any file of the model is read
     mlmodel = read_mlmodel(model.path)

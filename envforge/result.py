@@ -54,6 +54,7 @@ class VerifyResult:
     resolution: dict[str, Any] | None = None  # asof.AsOf.to_dict(): as of when requirements were resolved, and why
     runtime_profile: dict[str, Any] | None = None  # spec/runtime_profiles.Applied.to_dict()
     source: dict[str, Any] | None = None  # what the URI resolved to: run id, logged model id, name/version, tracking URI
+    artifacts: dict[str, Any] | None = None  # the model's bytes against the recorded digests (commands/artifact_gate.py)
     started_at: str = field(default_factory=now_iso)
     finished_at: str | None = None  # set by finish(): every verdict goes through it
 
@@ -100,6 +101,7 @@ class VerifyResult:
             "examples": self.examples,
             "comparison": self.comparison.to_dict() if self.comparison else None,
             "image": self.image, "sandbox": self.sandbox, "model_error": self.model_error, "error": self.error, "warnings": self.warnings,
+            "artifacts": self.artifacts,
         }
 
 

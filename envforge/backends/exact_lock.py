@@ -15,7 +15,7 @@ from envforge.backends.options import BuildOptions
 from envforge.errors import EnvBuildError
 from envforge.proc import run
 from envforge.redact import redact
-from envforge.spec import EnvSpec
+from envforge.spec import EnvSpec, lock_digest
 from envforge.spec.envlock import installed_packages
 from envforge.spec.lines import logical_lines
 from envforge.version import __version__
@@ -51,8 +51,10 @@ def write_exact_lock(env: Env, spec: EnvSpec, model_dir: Path, uri: str, options
         f"# resolved as of: {env.resolved_as_of or 'latest (the index as it stood at ' + stamp + ')'}",
         f"# backend {env.backend}, env key {env.key[:24]}, written by envforge {__version__} at {stamp}",
         "# use: envforge verify URI --lock THIS_FILE  (or: uv pip install --require-hashes -r THIS_FILE)",
+        f"# digest: {lock_digest.digest(lock_digest.from_lock_text(body))}  (what `verify --attest` names as the lock)",
     ]
     header += [f"# not locked (installed from the model's own files): {p.line}" for p in local]
     skipped = f"; not locked (the model's own files): {', '.join(p.name for p in local)}" if local else ""
-    summary = f"{len(pinned)} packages with hashes (python {env.python_version}){skipped}"
+    summary = (f"{len(pinned)} packages with hashes (python {env.python_version}){skipped}; "
+               f"digest {lock_digest.digest(lock_digest.from_lock_text(body))}")
     return WrittenLock("\n".join(header) + "\n" + body, summary)

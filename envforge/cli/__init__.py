@@ -30,7 +30,8 @@ exit codes: 0 passed (or unverified), 1 predictions differ or the model failed,
 """
 
 # The command table: each group module's add_parsers() adds its subcommands and its COMMANDS maps them to handlers.
-GROUPS = ("model_commands", "debug_commands", "bisect_commands", "cache_commands", "registry_commands", "docker_commands")
+GROUPS = ("model_commands", "debug_commands", "bisect_commands", "cache_commands", "registry_commands", "docker_commands",
+          "attest_commands")
 
 
 def _groups() -> list[Any]:

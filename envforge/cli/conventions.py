@@ -64,6 +64,9 @@ EXAMPLES: dict[str, str] = {
   envforge status models:/fraud@candidate --tracking-uri http://mlflow:5000 && deploy""",
     "dockerfile": """\
   envforge dockerfile models:/iris/1 -o iris-image && docker build -t iris iris-image""",
+    "check-attestation": """\
+  envforge verify models:/fraud@candidate --require-expected --attest verdict.intoto.json   # the gate
+  envforge check-attestation verdict.intoto.json models:/fraud@candidate && deploy          # the deploy step""",
 }
 
 

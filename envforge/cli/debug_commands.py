@@ -188,6 +188,7 @@ def cmd_lock(args: argparse.Namespace, out: Any, err: Any) -> int:
     written = write_lock(_load(args, err), args.uri, opt.build_options(args), say(err))
     if args.output is None:
         print(written.text, end="")
+        err.print(f"locked {escape(written.summary)}", highlight=False)  # its digest: the one `verify --attest` names
         return 0
     write_atomically(args.output, written.text)
     out.print(f"[bold green]locked[/] {escape(written.summary)} -> {escape(str(args.output))}", highlight=False)

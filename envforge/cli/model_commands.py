@@ -32,6 +32,10 @@ def add_parsers(sub: Any) -> None:
     opt.add_pass_env(verify)
     opt.add_sandbox(verify)
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
+    opt.add_check(verify)
+    verify.add_argument("--attest", type=Path, metavar="FILE",
+                        help="write an in-toto statement of the verdict: the model files' sha256, the env's exact lock, "
+                             "the inputs, the tolerances (docs/attestation.md)")
 
     record = sub.add_parser("record", help="store the model's predictions from the current (training) environment",
                             description="Run the model in the current Python environment (in a subprocess) and store its "
@@ -76,7 +80,7 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         tracking_uri=args.tracking_uri, expected=args.expected, require_expected=args.require_expected,
         inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, refresh=args.refresh,
         predict_timeout=args.predict_timeout, lock=args.lock, stored_lock=not args.no_stored_lock,
-        synthesize=not args.no_synthesize,
+        synthesize=not args.no_synthesize, attest=str(args.attest) if args.attest else None,
         **opt.build_keywords(args),
     )
     print_result(out, result, err)  # the verdict first, then the files

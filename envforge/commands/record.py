@@ -14,6 +14,7 @@ from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
+from envforge.modeldir.digests import digest_dir
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
 from envforge.proc import child_env
@@ -86,6 +87,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
                             "Pass a real input with --input FILE." if made else "Fix the model or the input, then record again.")
     runs = synth.settle(runs, output.examples)
     document = expectations_mod.build(runs, output.data, __version__, baseline)
+    document["artifacts"] = digest_dir(model.path)  # verify checks the model's bytes against these first
     local, location = store_document(model, document, mlmodel.model_id)
     stored_lock = _store_lock(model, uri, tracking_uri, build, mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),

@@ -6,9 +6,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from envforge.attestation.statement import write_statement
 from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
 from envforge.commands import implied_checks
+from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
 from envforge.execution import diagnose, platform_checks
@@ -33,6 +35,7 @@ class VerifyOptions:
     lock: str | None = None  # a lock file: install exactly its set (default: the lock stored with the model, if any)
     stored_lock: bool = True  # False: ignore the lock `record --lock` stored with the model
     synthesize: bool = True  # no example and no --input: synthesize one (modeldir/synthesize.py)
+    attest: str | None = None  # write an in-toto statement of the verdict there (attestation/statement.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 
     @property
@@ -60,6 +63,8 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
                             lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, progress=progress.update)
         note_model(result, loaded, step)
         expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
+        if (changed := check_artifacts(result, loaded.model, expected)) is not None:
+            return changed  # the recorded digests: before anything is built
         runs = inputs_to_run(loaded.model.path, loaded.mlmodel, expected, opts.inputs, opts.synthesize)
         unverifiable = platform_checks.before_build(loaded.model.path, loaded.mlmodel, loaded.spec, loaded.backend)
     if unverifiable:
@@ -82,6 +87,9 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         step.detail = f"{len(output.predictions())} of {len(runs)} example(s)"
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env
             bytecode.harvest(env.path)
-    judged = judge(result, output, expected, runs, opts.judging, progress)
+    judged = settle(judge(result, output, expected, runs, opts.judging, progress), expected, opts.require_expected)
     judged.image = executor.finish(judged.status == PASSED)  # containers: tag the image that passed
-    return platform_checks.explain_load_failure(judged, missing)
+    judged = platform_checks.explain_load_failure(judged, missing)
+    if opts.attest:
+        write_statement(opts.attest, judged, loaded, env, runs, opts.judging)
+    return judged

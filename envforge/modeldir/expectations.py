@@ -30,6 +30,7 @@ class Expectations:
     freeze: tuple[dict[str, str], ...]
     recorded_at: str | None
     baseline: dict[str, Any] = field(default_factory=lambda: {"kind": TRAINING})  # where they were recorded
+    artifacts: dict[str, dict[str, Any]] | None = None  # modeldir/digests.py: the model's files when recorded (None: older record)
 
     @property
     def kind(self) -> str:
@@ -73,8 +74,20 @@ def load(location: str | Path, *, tracking_uri: str | None = None) -> Expectatio
     return Expectations(
         source=str(location), examples=tuple(examples), python=data.get("python"),
         freeze=tuple(data.get("freeze") or ()), recorded_at=data.get("recorded_at"),
-        baseline=_baseline(data.get("baseline")),
+        baseline=_baseline(data.get("baseline")), artifacts=_artifacts(data.get("artifacts"), path),
     )
+
+
+def _artifacts(value: Any, path: Path) -> dict[str, dict[str, Any]] | None:
+    """The stored artifact digests; None for a file written before `record` stored them."""
+    from envforge.modeldir.digests import valid
+
+    if value is None:
+        return None
+    if not valid(value):
+        raise ModelDirError(f"The expectations file {path} has a malformed `artifacts` field (the model files' digests).",
+                            "Re-create it with `envforge record`.")
+    return dict(value)
 
 
 def _baseline(value: Any) -> dict[str, Any]:

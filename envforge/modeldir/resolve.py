@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
+from envforge.modeldir import download_digests
 from envforge.modeldir.sqlite_registry import alias_version, model_version
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
@@ -29,7 +30,7 @@ from envforge.redact import redact
 from envforge.store.filelocks import locked
 from envforge.store.layout import models_dir
 
-_MARKER = ".envforge-download.json"
+_MARKER = download_digests.MARKER
 _VERSION_RE = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)(?P<rest>/.*)?$")
 _ALIAS_RE = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)(?P<rest>/.*)?$")
 _LOGGED_RE = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)(?P<rest>/.*)?$")
@@ -50,6 +51,7 @@ class ModelDir:
     name: str | None = None
     version: str | None = None
     from_cache: bool = False
+    cache_note: str | None = None  # why a cached download was downloaded again (modeldir/download_digests.py)
 
     @property
     def is_local(self) -> bool:
@@ -73,9 +75,11 @@ def resolve(
     refresh: bool = False,
     progress: Progress | None = None,
     timeout: float | None = None,
+    check: bool = False,
 ) -> ModelDir:
     """Return the local directory holding the model named by `uri`; fetching it from a tracking
-    server or artifact store must finish within `timeout` seconds (None: no limit)."""
+    server or artifact store must finish within `timeout` seconds (None: no limit); a cached download is
+    checked by size and mtime, or with `check` by hashing every file (modeldir/download_digests.py)."""
     uri = uri.strip()
     scheme = urlparse(uri).scheme
     if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
@@ -86,7 +90,7 @@ def resolve(
         check_reachable(tracking, progress)
     else:
         tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking_uri()
-    return _within(timeout, uri, tracking, lambda: _remote(uri, tracking, refresh, progress))
+    return _within(timeout, uri, tracking, lambda: _remote(uri, tracking, refresh, progress, check))
 
 
 def _within(timeout: float | None, uri: str, tracking: str, call: Callable[[], ModelDir]) -> ModelDir:
@@ -115,16 +119,16 @@ def _within(timeout: float | None, uri: str, tracking: str, call: Callable[[], M
     return box["value"]  # type: ignore[no-any-return]
 
 
-def _remote(uri: str, tracking: str, refresh: bool, progress: Progress | None) -> ModelDir:
+def _remote(uri: str, tracking: str, refresh: bool, progress: Progress | None, check: bool = False) -> ModelDir:
     if uri.startswith("models:/"):
-        return _registered(uri, tracking, refresh, progress)
+        return _registered(uri, tracking, refresh, progress, check)
     if uri.startswith("runs:/"):
         match = _RUNS_RE.match(uri)
         if not match:
             raise ResolveError(f"{uri!r} is not a valid runs:/ URI.", "Use runs:/<run_id>/<artifact path>, e.g. runs:/0a1b2c/model.")
         path = match.group("path").strip("/")
         meta = {"kind": "runs", "run_id": match.group("run_id"), "artifact_path": path or None}
-        return _cached_download(uri, tracking, meta, refresh, progress)
+        return _cached_download(uri, tracking, meta, refresh, progress, check=check)
     # Any other artifact URI MLflow understands (s3:, gs:, mlflow-artifacts:, http:): may change, so never cached.
     return _cached_download(uri, tracking, {"kind": "artifact"}, True, progress)
 
@@ -147,17 +151,17 @@ def _default_tracking_uri() -> str:
     return str(mlflow.get_tracking_uri())
 
 
-def _registered(uri: str, tracking: str, refresh: bool, progress: Progress | None) -> ModelDir:
+def _registered(uri: str, tracking: str, refresh: bool, progress: Progress | None, check: bool = False) -> ModelDir:
     if m := _LOGGED_RE.match(uri):
-        return _cached_download(uri, tracking, {"kind": "logged-model", "model_id": m.group("id")}, refresh, progress)
+        return _cached_download(uri, tracking, {"kind": "logged-model", "model_id": m.group("id")}, refresh, progress, check=check)
     if m := _ALIAS_RE.match(uri):
         name, alias, rest = m.group("name"), m.group("alias"), m.group("rest") or ""
         if progress:
             progress(f"resolving alias @{alias}")
         version = alias_version(tracking, name, alias) or _client_call(tracking, uri, lambda c: c.get_model_version_by_alias(name, alias)).version
-        return _cached_download(f"models:/{name}/{version}{rest}", tracking, {}, refresh, progress, user_uri=uri)
+        return _cached_download(f"models:/{name}/{version}{rest}", tracking, {}, refresh, progress, user_uri=uri, check=check)
     if m := _VERSION_RE.match(uri):
-        return _cached_download(uri, tracking, {}, refresh, progress)
+        return _cached_download(uri, tracking, {}, refresh, progress, check=check)
     # A stage or "latest": not immutable, resolve to a version number through the registry.
     parts = uri[len("models:/"):].split("/")
     if len(parts) < 2 or not parts[0] or not parts[1]:
@@ -171,7 +175,7 @@ def _registered(uri: str, tracking: str, refresh: bool, progress: Progress | Non
     if not versions:
         raise ResolveError(f"Registered model {name!r} has no version in {stage!r}.", "List its versions in the MLflow UI, or use an explicit version.")
     version = max(versions, key=lambda v: int(v.version)).version
-    return _cached_download(f"models:/{name}/{version}", tracking, {}, refresh, progress, user_uri=uri)
+    return _cached_download(f"models:/{name}/{version}", tracking, {}, refresh, progress, user_uri=uri, check=check)
 
 
 def _client_call(tracking: str, uri: str, call: Callable[..., object]) -> object:
@@ -222,24 +226,27 @@ def _cached_download(
     progress: Progress | None,
     *,
     user_uri: str | None = None,
+    check: bool = False,
 ) -> ModelDir:
-    where = _cache_dir(uri, tracking)
+    where, note = _cache_dir(uri, tracking), None
     with locked(f"model-{where.name}"):
         marker = where / _MARKER
         version = _VERSION_RE.match(uri)
         if version:  # one registry call: a store recreated at the same URI (a local sqlite file) reuses numbers
             meta = _version_meta(uri, tracking, version.group("name"), version.group("version"))
         if not refresh and marker.is_file() and (where / "model").is_dir():
-            if not version or _same_source(marker, meta):
+            if (not version or _same_source(marker, meta)) and not (note := download_digests.altered(where / "model", marker, check)):
                 return _from_marker(marker, user_uri or uri, from_cache=True)
-            if progress:
+            if note and progress:
+                progress(f"{note}: downloading it again")
+            elif progress:
                 progress(f"{redact(uri)} is not the model version that was cached (another run or logged model)")
         if progress:
             progress(f"downloading {redact(uri)}")
         _download(uri, tracking, where)
-        record = {"uri": uri, "tracking_uri": tracking, **meta}
+        record = {"uri": uri, "tracking_uri": tracking, **meta, "files": download_digests.entries(where / "model")}
         marker.write_text(json.dumps(record))
-        return _from_marker(marker, user_uri or uri, from_cache=False)
+        return _from_marker(marker, user_uri or uri, from_cache=False, note=note)
 
 
 def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
@@ -356,7 +363,7 @@ def _download(uri: str, tracking: str, where: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _from_marker(marker: Path, uri: str, *, from_cache: bool) -> ModelDir:
+def _from_marker(marker: Path, uri: str, *, from_cache: bool, note: str | None = None) -> ModelDir:
     data = json.loads(marker.read_text())
     return ModelDir(
         path=marker.parent / "model",
@@ -369,4 +376,5 @@ def _from_marker(marker: Path, uri: str, *, from_cache: bool) -> ModelDir:
         name=data.get("name"),
         version=data.get("version"),
         from_cache=from_cache,
+        cache_note=note,
     )
