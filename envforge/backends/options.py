@@ -45,6 +45,7 @@ class BuildOptions:
     # --resolve logged|latest|DATE (spec/asof.py); None: envforge's default (logged, falling back to latest
     # with a warning where the index cannot honour it). The moment itself is EnvSpec.resolved_as_of.
     resolve: str | None = None
+    check: bool = False                 # --check: hash every file of a cached env (store/env_check.py), not only sizes
 
 
 def split_options(options: dict[str, Any], own: type) -> tuple[BuildOptions, dict[str, Any]]:

@@ -10,6 +10,7 @@ from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
+from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.execution import diagnose
 from envforge.execution.executor import execute_runner, note_sandbox, open_executor
 from envforge.pipeline import Judging, find_expectations, inputs_to_run, judge, load_model, note_env, note_model, open_env
@@ -32,6 +33,7 @@ class VerifyOptions:
     lock: str | None = None  # a lock file: install exactly its set (default: the lock stored with the model, if any)
     stored_lock: bool = True  # False: ignore the lock `record --lock` stored with the model
     synthesize: bool = True  # no example and no --input: synthesize one (modeldir/synthesize.py)
+    fail_on: tuple[str, ...] = ()  # --fail-on drift,warnings: a passing verdict fails on them (report/gate.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 
     @property
@@ -76,5 +78,6 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env
             bytecode.harvest(env.path)
     judged = judge(result, output, expected, runs, opts.judging, progress)
+    note_drift_and_warnings(judged, loaded, env, expected, output, opts.fail_on)  # drift, warnings, --fail-on
     judged.image = executor.finish(judged.status == PASSED)  # containers: tag the image that passed
     return judged

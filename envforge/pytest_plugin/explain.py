@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from envforge.compare.results import Diff, ExampleComparison, short
 from envforge.redact import redact
+from envforge.report import verdict_lines
 from envforge.result import ERROR, PASSED, UNVERIFIED, VerifyResult
 
 MAX_DIFFS = 10  # per example; the rest are counted
@@ -89,6 +90,7 @@ def _context(result: VerifyResult) -> list[str]:
     if result.expectations:
         lines.append(f"  expectations: {redact(result.expectations)}")
     lines += [f"  warning: {redact(w)}" for w in result.warnings]
+    lines += [f"  {line}" for line in verdict_lines.extra_lines(result)]  # env rebuilt, drift, the model's warnings
     return lines
 
 
@@ -97,6 +99,7 @@ def properties(result: VerifyResult) -> list[tuple[str, str]]:
     found = [("envforge.uri", redact(result.uri)), ("envforge.status", result.status), ("envforge.backend", result.backend),
              ("envforge.seconds", f"{result.seconds:.3f}")]
     found += [(f"envforge.{k}", str(v)) for k, v in (("env_key", result.env_key), ("python", result.python_version)) if v]
+    found += verdict_lines.properties(result, "envforge.")
     return found
 
 

@@ -172,6 +172,7 @@ def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOpti
     from envforge.execution import diagnose
     from envforge.execution.executor import note_sandbox
     from envforge.pipeline import judge
+    from envforge.commands.verdict_notes import note_drift_and_warnings
     from envforge.registry import baselines
 
     if output.executor is not None:
@@ -183,3 +184,4 @@ def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOpti
         baselines.record_in_group(m.result, m.loaded, m.runs, output, env, options)
     else:
         judge(m.result, output, m.expected, m.runs, options.judging)
+    note_drift_and_warnings(m.result, m.loaded, env, m.expected, output, options.fail_on)  # drift, warnings, --fail-on

@@ -1,0 +1,69 @@
+"""Check a cached env against its manifest (store/env_manifest.py) before it is reused.
+
+By default cheaply: every listed file must exist with its recorded size (one stat per file, no reads).
+`check=True` (`--check`) hashes every file and compares its sha256. What is wrong is said in one line that
+names the first files (store/envs.py rebuilds the env and the report carries the line), so that a verdict
+never blames the model for an env that lost or changed files after it was built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from envforge.store.env_manifest import file_sha256, read_manifest
+
+_NAMED = 3  # files named in the reason
+
+
+def damage(env_dir: Path, *, check: bool = False) -> str | None:
+    """None when the env still has every file of its manifest as built (or has no manifest), else why not."""
+    files = read_manifest(env_dir)
+    if not files:
+        return None
+    missing: list[str] = []
+    changed: list[str] = []
+    base = str(env_dir) + os.sep
+    for entry in files:
+        relative, size, digest = str(entry[0]), entry[1], entry[2]
+        path = base + relative
+        try:
+            stat = os.stat(path)
+        except OSError:
+            missing.append(relative)
+            continue
+        if stat.st_size != size:
+            changed.append(relative)
+        elif check and digest and file_sha256(Path(path)) != digest:
+            changed.append(relative)
+    if not missing and not changed:
+        return None
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} file(s) missing ({_names(missing)})")
+    if changed:
+        how = "size or sha256" if check else "size"
+        parts.append(f"{len(changed)} file(s) changed ({how} differs: {_names(changed)})")
+    return "the cached environment differs from what its build installed: " + "; ".join(parts)
+
+
+def _names(paths: list[str]) -> str:
+    more = f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else ""
+    return ", ".join(paths[:_NAMED]) + more
+
+
+def discard(env_dir: Path, backend: Any, why: str, log: Callable[[str], None]) -> str:
+    """Remove a damaged env the way `cache prune` removes one (the backend's own cleanup, then the marker, so
+    that the directory is an unfinished build from now on); the caller rebuilds it. Returns `why`."""
+    from envforge.errors import EnvforgeError
+    from envforge.store.marker import remove_marker
+
+    log(f"{why}; rebuilding")
+    try:
+        backend.remove(env_dir)
+    except EnvforgeError:
+        pass  # what it owns outside its directory stays; the directory is rebuilt all the same
+    remove_marker(env_dir)
+    return why
