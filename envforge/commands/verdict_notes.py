@@ -15,7 +15,8 @@ from envforge.pipeline import LoadedModel
 from envforge.report import gate
 from envforge.result import VerifyResult
 
-LISTED = 10  # packages listed by name in the JSON; the summary names the first 5
+LISTED = 10
+INSTALLERS = ("pip", "setuptools", "wheel")  # seeded by the env's installer, not asked for by the model: not drift  # packages listed by name in the JSON; the summary names the first 5
 
 
 def note_drift_and_warnings(result: VerifyResult, loaded: LoadedModel, env: Env, expected: Expectations | None,
@@ -31,7 +32,7 @@ def drift_summary(loaded: LoadedModel, env: Env, expected: Expectations | None) 
     own requirements first; None without a recording of the training env (nothing to compare with)."""
     if expected is None or not expected.freeze:
         return None
-    rows = [r for r in diff_env(loaded, env, expected).rows if r.differs]
+    rows = [r for r in diff_env(loaded, env, expected).rows if r.differs and not (r.name in INSTALLERS and r.requested is None)]
     rows.sort(key=lambda r: (r.name != "python", r.requested is None, r.name))  # python, then what the model asks for
     packages = [{"name": r.name, "recorded": r.recorded, "installed": r.installed, "status": r.status,
                  "requested": r.requested} for r in rows]

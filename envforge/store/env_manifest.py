@@ -18,6 +18,7 @@ import csv
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 MANIFEST = ".envforge-manifest.json"
@@ -56,7 +57,7 @@ def record_files(env_dir: Path) -> list[Path]:
 
 def build_manifest(env_dir: Path) -> list[list[object]]:
     """[[path relative to env_dir, size, sha256 hex], ...] of every file a RECORD lists and that exists."""
-    root, env = os.path.realpath(env_dir), os.path.normpath(env_dir)
+    env = os.path.normpath(env_dir)
     entries: dict[str, list[object]] = {}
     for record in record_files(env_dir):
         site = record.parent.parent
@@ -68,12 +69,12 @@ def build_manifest(env_dir: Path) -> list[list[object]]:
             if relative in entries:
                 continue
             try:
-                real = os.path.realpath(path)
-                size = os.stat(path).st_size if os.path.isfile(path) and real.startswith(root + os.sep) else None
+                info = os.lstat(path)
             except OSError:
-                size = None
-            if size is None:
-                continue  # listed but not installed here (optional files), or a link out of the env
+                continue  # listed but not installed here (optional files)
+            if not stat.S_ISREG(info.st_mode):
+                continue  # a symbolic link (it may point out of the env) or a directory
+            size = info.st_size
             recorded = _hex(row[1] if len(row) > 1 else "")
             same_size = len(row) > 2 and row[2].strip().isdigit() and int(row[2]) == size
             entries[relative] = [relative, size, recorded if recorded and same_size else file_sha256(Path(path))]
