@@ -67,3 +67,17 @@ def discard(env_dir: Path, backend: Any, why: str, log: Callable[[str], None]) -
         pass  # what it owns outside its directory stays; the directory is rebuilt all the same
     remove_marker(env_dir)
     return why
+
+
+def confirm_rebuilt(env_dir: Path, why: str) -> None:
+    """After a rebuild for damage: every file hashed once. uv (and pip's wheel cache) link or copy files from a
+    package cache, so a file changed in place may be changed there too, and the rebuild brings it back."""
+    from envforge.errors import EnvBuildError
+
+    still = damage(env_dir, check=True)
+    if still:
+        raise EnvBuildError(
+            f"The cached environment was rebuilt ({why}), but the rebuilt one differs from its installers' records "
+            f"too: {still.split(': ', 1)[-1]}. The package cache the installer links or copies files from holds the damaged files.",
+            "Clean the package's entry in the installer's cache (`uv cache clean PACKAGE`, or `pip cache purge` for the "
+            "virtualenv backend) and verify again.")

@@ -39,7 +39,7 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
     with locked(env_lock_name(spec.key), timeout=options.timeout,
                 on_wait=lambda: log("another envforge process is building this environment; waiting")):
         state = read_marker(dest)
-        why = None
+        why = damaged = None
         if state and state.get("key") == spec.key:
             mismatch = _interpreter_mismatch(state, spec, options)
             unhealthy = None if mismatch else backend.health_check(dest, str(state.get("python") or ""))
@@ -63,6 +63,8 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             try:
                 built = backend.build(spec, model_dir, dest, options, log)
                 write_manifest(dest)  # what the build installed, before the marker makes the env reusable
+                if damaged:  # the installer's cache may hold the damaged file (uv links from it): hash the new env once
+                    env_check.confirm_rebuilt(dest, damaged)
                 state = _state(spec, built, options, time.monotonic() - start)
                 write_marker(dest, state)
             except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
