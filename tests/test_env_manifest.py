@@ -115,3 +115,21 @@ def test_the_cheap_check_of_many_files_takes_milliseconds(env: Path, tmp_path: P
     start = time.perf_counter()
     assert env_check.damage(tmp_path) is None
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_rebuild_that_brings_the_damage_back_is_an_error_naming_the_cache(env: Path) -> None:
+    """uv hard-links installed files from its cache: a file changed in place there comes back with the rebuild."""
+    from envforge.errors import EXIT_ENV, EnvBuildError
+
+    write_manifest(env)
+    module = _site(env) / "tinypkg.py"
+    saved = module.read_bytes()
+    try:
+        module.write_bytes(saved.replace(b"41", b"43", 1))
+        with pytest.raises(EnvBuildError) as failed:
+            env_check.confirm_rebuilt(env, "1 file(s) changed")
+        assert "tinypkg.py" in failed.value.message and "uv cache clean" in failed.value.remedy
+        assert failed.value.exit_code == EXIT_ENV
+    finally:
+        module.write_bytes(saved)
+    env_check.confirm_rebuilt(env, "1 file(s) missing")  # intact: nothing raised
