@@ -120,3 +120,16 @@ def test_the_runner_catches_python_and_log_warnings_deduplicated_and_capped(tmp_
     assert len(lines) == 21 and lines[-1] == "(12 more warning(s) not shown)"
     assert all(len(line) <= 300 for line in lines) and not any("not a warning" in line or "after stop" in line for line in lines)
     assert "InconsistentVersionWarning" in proc.stderr  # still printed where it was printed before
+
+
+def test_the_pytest_plugin_fails_every_example_of_a_gated_verdict_and_shows_drift_and_warnings() -> None:
+    from envforge.pytest_plugin import explain
+
+    passed = _passed(DRIFT, [WARNING])
+    assert explain.for_example(passed, "input_example").outcome == explain.PASS
+    props = dict(explain.properties(passed))
+    assert props["envforge.drift.count"] == "1" and props["envforge.model_warnings"] == WARNING
+    gated = gate.apply(_passed(DRIFT, [WARNING]), ("warnings",))
+    verdict = explain.for_example(gated, "input_example")
+    assert verdict.outcome == explain.FAIL and "--fail-on warnings" in verdict.text
+    assert f"model warning: {WARNING}" in verdict.text and "drift: 1 package(s) differ" in verdict.text

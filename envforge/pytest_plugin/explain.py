@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from envforge.compare.results import Diff, ExampleComparison, short
+from envforge.errors import EXIT_DRIFT, EXIT_WARNINGS
 from envforge.redact import redact
 from envforge.report import verdict_lines
 from envforge.result import ERROR, PASSED, UNVERIFIED, VerifyResult
@@ -29,7 +30,7 @@ def for_example(result: VerifyResult, example: str) -> Verdict:
         return Verdict(FAIL, _whole(result, example))
     if result.status == UNVERIFIED:
         return Verdict(SKIP, f"{redact(result.uri)}: {redact(result.reason)} (--envforge-require-expected makes this a failure)")
-    if result.status == ERROR:
+    if result.status == ERROR or result.exit_code in (EXIT_DRIFT, EXIT_WARNINGS):  # --envforge-fail-on: every example
         return Verdict(FAIL, _whole(result, example))
     found = _example(result, example)
     if found is not None:
