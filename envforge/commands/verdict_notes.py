@@ -15,8 +15,8 @@ from envforge.pipeline import LoadedModel
 from envforge.report import gate
 from envforge.result import VerifyResult
 
-LISTED = 10
-INSTALLERS = ("pip", "setuptools", "wheel")  # seeded by the env's installer, not asked for by the model: not drift  # packages listed by name in the JSON; the summary names the first 5
+LISTED = 10  # packages listed by name in the JSON; the summary names the first 5
+INSTALLERS = ("pip", "setuptools", "wheel")  # seeded by the env's installer, not asked for by the model: not drift
 
 
 def note_drift_and_warnings(result: VerifyResult, loaded: LoadedModel, env: Env, expected: Expectations | None,

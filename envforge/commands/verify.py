@@ -8,9 +8,9 @@ from typing import Any
 
 from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
+from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
-from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.execution import diagnose
 from envforge.execution.executor import execute_runner, note_sandbox, open_executor
 from envforge.pipeline import Judging, find_expectations, inputs_to_run, judge, load_model, note_env, note_model, open_env

@@ -169,10 +169,10 @@ def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutco
 def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOptions) -> None:
     """One model's verdict from its runner output, as `envforge verify` would give it (or its baseline
     recorded, with --record-missing)."""
+    from envforge.commands.verdict_notes import note_drift_and_warnings
     from envforge.execution import diagnose
     from envforge.execution.executor import note_sandbox
     from envforge.pipeline import judge
-    from envforge.commands.verdict_notes import note_drift_and_warnings
     from envforge.registry import baselines
 
     if output.executor is not None:
