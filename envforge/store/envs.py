@@ -45,6 +45,7 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             unhealthy = None if mismatch else backend.health_check(dest, str(state.get("python") or ""))
             damaged = None if mismatch or unhealthy else env_check.damage(dest, check=options.check)
             if mismatch:
+                why = mismatch
                 log(f"{mismatch}; rebuilding")
             elif damaged:  # never a verdict on the model from an env that lost files: removed as prune removes it
                 why = env_check.discard(dest, backend, damaged, log)
