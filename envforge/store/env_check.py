@@ -25,6 +25,7 @@ def damage(env_dir: Path, *, check: bool = False) -> str | None:
         return None
     missing: list[str] = []
     changed: list[str] = []
+    to_hash: list[tuple[str, str]] = []
     base = str(env_dir) + os.sep
     for entry in files:
         relative, size, digest = str(entry[0]), entry[1], entry[2]
@@ -36,8 +37,9 @@ def damage(env_dir: Path, *, check: bool = False) -> str | None:
             continue
         if stat.st_size != size:
             changed.append(relative)
-        elif check and digest and file_sha256(Path(path)) != digest:
-            changed.append(relative)
+        elif check and digest:
+            to_hash.append((relative, str(digest)))
+    changed += _hashes_differ(base, to_hash)
     if not missing and not changed:
         return None
     parts = []
@@ -47,6 +49,23 @@ def damage(env_dir: Path, *, check: bool = False) -> str | None:
         how = "size or sha256" if check else "size"
         parts.append(f"{len(changed)} file(s) changed ({how} differs: {_names(changed)})")
     return "the cached environment differs from what its build installed: " + "; ".join(parts)
+
+
+def _hashes_differ(base: str, files: list[tuple[str, str]]) -> list[str]:
+    """The files whose sha256 is not the recorded one, hashed on every core (hashlib releases the GIL)."""
+    if not files:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    def differs(item: tuple[str, str]) -> bool:
+        try:
+            return file_sha256(Path(base + item[0])) != item[1]
+        except OSError:
+            return True
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        flags = list(pool.map(differs, files, chunksize=64))
+    return [relative for (relative, _), bad in zip(files, flags, strict=True) if bad]
 
 
 def _names(paths: list[str]) -> str:
