@@ -116,3 +116,26 @@ def test_an_older_scikit_learn_shows_its_drift_and_warning_and_fail_on_warnings_
     assert moved in passed["drift"]["summary"] and any("InconsistentVersionWarning" in w for w in passed["model_warnings"])
     code, drifted, output = _verify(older, home, tmp_path, "--fail-on", "drift,warnings")
     assert code == EXIT_DRIFT and drifted["reason"].startswith("--fail-on drift: "), output
+
+
+def test_each_model_of_a_shared_runner_gets_its_own_warnings(recorded: tuple[Path, Path], tmp_path: Path) -> None:
+    """verify-registry runs the models of one env in one runner process: each model's verdict has its warnings."""
+    import sklearn
+
+    from envforge.execution.executor import run_runner_many
+    from envforge.modeldir import examples
+    from envforge.spec.mlmodel import read_mlmodel
+
+    model, home = recorded
+    older = tmp_path / "older"
+    shutil.copytree(model, older)
+    requirements = older / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace(f"scikit-learn=={sklearn.__version__}", f"scikit-learn=={OLD_SKLEARN}"))
+    code, result, output = _verify(older, home, tmp_path)  # the env of the test above: reused
+    assert code == 0, output
+    runs = examples.model_examples(older, read_mlmodel(older))
+    python = str(Path(result["env"]["path"]) / "bin" / "python")
+    outputs = run_runner_many([python, "-I"], [(older, runs), (model, runs)], model_timeout=300)
+    assert [o.load_error for o in outputs] == [None, None]
+    for output_ in outputs:
+        assert any(w.startswith("InconsistentVersionWarning") for w in output_.warnings), output_.data
