@@ -168,6 +168,7 @@ def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by
         shared = f" (shared by {shared_by} model(s))" if shared_by > 1 else ""
         step.detail = ("reused" if env.reused else f"built in {env.build_seconds:.1f} s") + shared
     result.env_path, result.env_reused = str(env.path), env.reused
+    result.env_rebuilt_because = env.rebuilt_because  # a damaged cached env (store/env_check.py): rebuilt, and why
     result.python_version, result.interpreter_reason = env.python_version, env.interpreter_reason
     if env.interpreter_warning and env.interpreter_warning not in result.warnings:
         result.warnings.append(env.interpreter_warning)

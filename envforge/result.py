@@ -55,6 +55,9 @@ class VerifyResult:
     runtime_profile: dict[str, Any] | None = None  # spec/runtime_profiles.Applied.to_dict()
     source: dict[str, Any] | None = None  # what the URI resolved to: run id, logged model id, name/version, tracking URI
     artifacts: dict[str, Any] | None = None  # the model's bytes against the recorded digests (commands/artifact_gate.py)
+    env_rebuilt_because: str | None = None  # a cached env was unusable (damaged: store/env_check.py) and rebuilt: why
+    drift: dict[str, Any] | None = None  # packages that differ from the training env (report/drift_summary.py)
+    model_warnings: list[str] = field(default_factory=list)  # what the model's process warned while loading/predicting
     started_at: str = field(default_factory=now_iso)
     finished_at: str | None = None  # set by finish(): every verdict goes through it
 
@@ -93,7 +96,9 @@ class VerifyResult:
                     "python": self.python_version, "logged_python": self.logged_python,
                     "interpreter": self.interpreter_reason, "runner_python": self.runner_python,
                     "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution,
-                    "runtime_profile": self.runtime_profile},
+                    "runtime_profile": self.runtime_profile,
+                    "rebuilt_because": self.env_rebuilt_because},
+            "drift": self.drift, "model_warnings": self.model_warnings,
             "expectations": self.expectations, "baseline": self.baseline,
             "expectations_kind": (self.baseline or {}).get("kind"),
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail, "failed": s.failed} for s in self.steps],

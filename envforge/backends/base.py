@@ -55,6 +55,7 @@ class Env:
     build_seconds: float
     resolved_as_of: str | None = None   # as Built's: the cutoff really used
     notes: tuple[str, ...] = ()
+    rebuilt_because: str | None = None  # a cached env was found unusable (damaged, unhealthy) and rebuilt: why
 
 
 @dataclass(frozen=True)

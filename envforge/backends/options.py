@@ -48,7 +48,7 @@ class BuildOptions:
     allow_source_builds: bool = False  # --allow-source-builds: a requirement without a wheel may build from source (backends/wheel_check.py)
     add_implied: bool = False  # --add-implied: add the distributions the model's pickles import and its requirements omit (issue 34)
     runtime_profile: str | None = None  # --runtime-profile auto|off|NAME (spec/runtime_profiles.py)
-    check: bool = False                 # --check: hash every file of the cached download (and env) instead of size and mtime
+    check: bool = False                 # --check: hash every file of the cached download and of a cached env (store/env_check.py)
 
 
 def split_options(options: dict[str, Any], own: type) -> tuple[BuildOptions, dict[str, Any]]:

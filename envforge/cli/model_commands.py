@@ -10,6 +10,7 @@ from typing import Any
 from envforge.cli import options as opt
 from envforge.cli.output import escape, write_reports
 from envforge.cli.preflight import wrote
+from envforge.cli.trust_options import add_trust
 
 
 def add_parsers(sub: Any) -> None:
@@ -31,8 +32,8 @@ def add_parsers(sub: Any) -> None:
     verify.add_argument("--predict-timeout", type=float, default=900.0, metavar="SECONDS", help="limit for loading and predicting (default: 900)")
     opt.add_pass_env(verify)
     opt.add_sandbox(verify)
+    add_trust(verify)  # --check, --fail-on (cli/trust_options.py)
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
-    opt.add_check(verify)
     verify.add_argument("--attest", type=Path, metavar="FILE",
                         help="write an in-toto statement of the verdict: the model files' sha256, the env's exact lock, "
                              "the inputs, the tolerances (docs/attestation.md)")
@@ -80,7 +81,7 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         tracking_uri=args.tracking_uri, expected=args.expected, require_expected=args.require_expected,
         inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, refresh=args.refresh,
         predict_timeout=args.predict_timeout, lock=args.lock, stored_lock=not args.no_stored_lock,
-        synthesize=not args.no_synthesize, attest=str(args.attest) if args.attest else None,
+        synthesize=not args.no_synthesize, attest=str(args.attest) if args.attest else None, fail_on=args.fail_on,
         **opt.build_keywords(args),
     )
     print_result(out, result, err)  # the verdict first, then the files

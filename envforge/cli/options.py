@@ -182,12 +182,6 @@ def add_pass_env(p: argparse.ArgumentParser) -> None:
                         "minimal environment: no cloud credentials or tokens")
 
 
-def add_check(p: argparse.ArgumentParser) -> None:
-    if "--check" not in p._option_string_actions:  # one flag for the download and the env checks
-        p.add_argument("--check", action="store_true",
-                       help="check the cached download and the cached environment fully (hash every file) instead of by size and mtime")
-
-
 def add_sandbox(p: argparse.ArgumentParser) -> None:
     """The model's sandbox under the local backends (execution/sandbox.py) and the model dir's links (modeldir/links.py)."""
     p.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto",

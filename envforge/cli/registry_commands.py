@@ -14,6 +14,7 @@ from typing import Any
 from envforge.cli import options as opt
 from envforge.cli.output import report_errors
 from envforge.cli.preflight import wrote
+from envforge.cli.trust_options import add_trust
 from envforge.errors import EnvforgeError, UsageError
 
 
@@ -46,6 +47,7 @@ def add_parsers(sub: Any) -> None:
                         "by default), stored with the model as `envforge record --resolve logged` stores them")
     opt.add_image_build(p)
     opt.add_sandbox(p)
+    add_trust(p)  # --check, --fail-on (cli/trust_options.py)
     opt.add_reports(p, "all results (one test case per model version)")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--previous", type=Path, metavar="OLD.json", help="list what changed status since this earlier --json report")
@@ -88,7 +90,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
                           latest=args.latest, uris_file=args.uris_file)
     options = RegistryOptions(tracking_uri=tracking, backend=args.backend, model_timeout=args.model_timeout, rtol=args.rtol,
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
-                              record_missing=args.record_missing, build=opt.build_options(args))
+                              record_missing=args.record_missing, fail_on=args.fail_on, build=opt.build_options(args))
     targets = select(selection, tracking)
     started_ms = int(time.time() * 1000)
     if not targets:

@@ -11,6 +11,7 @@ from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
 from envforge.commands import implied_checks
 from envforge.commands.artifact_gate import check_artifacts, settle
+from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
 from envforge.execution import diagnose, platform_checks
@@ -36,6 +37,7 @@ class VerifyOptions:
     stored_lock: bool = True  # False: ignore the lock `record --lock` stored with the model
     synthesize: bool = True  # no example and no --input: synthesize one (modeldir/synthesize.py)
     attest: str | None = None  # write an in-toto statement of the verdict there (attestation/statement.py)
+    fail_on: tuple[str, ...] = ()  # --fail-on drift,warnings: a passing verdict fails on them (report/gate.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 
     @property
@@ -88,6 +90,7 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env
             bytecode.harvest(env.path)
     judged = settle(judge(result, output, expected, runs, opts.judging, progress), expected, opts.require_expected)
+    note_drift_and_warnings(judged, loaded, env, expected, output, opts.fail_on)  # drift, warnings, --fail-on
     judged.image = executor.finish(judged.status == PASSED)  # containers: tag the image that passed
     judged = platform_checks.explain_load_failure(judged, missing)
     if opts.attest:

@@ -43,6 +43,11 @@ class RunnerOutput:
     def failures(self) -> list[dict[str, Any]]:
         return [e for e in self.examples if not e.get("ok") and not e.get("unknowable")]
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the model's process warned while loading and predicting (runner/warning_catch.py), as strings."""
+        return [str(w) for w in (self.data.get("warnings") or []) if isinstance(w, str)][:21]
+
     def unknowable(self) -> list[dict[str, Any]]:
         """Synthesized examples whose inputs the loaded model could not tell (modeldir/synthesize.py)."""
         return [e for e in self.examples if e.get("unknowable")]

@@ -28,6 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--envforge-tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     group.addoption("--envforge-require-expected", action="store_true",
                     help="a model without recorded expectations fails instead of being skipped")
+    group.addoption("--envforge-fail-on", metavar="drift,warnings",
+                    help="fail a passing model when packages differ from the training environment or its process warned")
     group.addoption("--envforge-rtol", type=float, metavar="X", help="relative tolerance for floats (default: 1e-05)")
     group.addoption("--envforge-atol", type=float, metavar="X", help="absolute tolerance for floats (default: 1e-08)")
 
@@ -39,6 +41,10 @@ def verify_options(config: pytest.Config) -> dict[str, Any]:
     options = {k: v for k, v in given.items() if v is not None}
     if config.getoption("envforge_require_expected"):
         options["require_expected"] = True
+    if config.getoption("envforge_fail_on"):
+        from envforge.report.gate import parse_fail_on
+
+        options["fail_on"] = parse_fail_on(config.getoption("envforge_fail_on"))
     return options
 
 

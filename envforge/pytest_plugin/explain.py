@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from envforge.compare.results import Diff, ExampleComparison, short
+from envforge.errors import EXIT_DRIFT, EXIT_WARNINGS
 from envforge.redact import redact
+from envforge.report import verdict_lines
 from envforge.result import ERROR, PASSED, UNVERIFIED, VerifyResult
 
 MAX_DIFFS = 10  # per example; the rest are counted
@@ -28,7 +30,7 @@ def for_example(result: VerifyResult, example: str) -> Verdict:
         return Verdict(FAIL, _whole(result, example))
     if result.status == UNVERIFIED:
         return Verdict(SKIP, f"{redact(result.uri)}: {redact(result.reason)} (--envforge-require-expected makes this a failure)")
-    if result.status == ERROR:
+    if result.status == ERROR or result.exit_code in (EXIT_DRIFT, EXIT_WARNINGS):  # --envforge-fail-on: every example
         return Verdict(FAIL, _whole(result, example))
     found = _example(result, example)
     if found is not None:
@@ -89,6 +91,7 @@ def _context(result: VerifyResult) -> list[str]:
     if result.expectations:
         lines.append(f"  expectations: {redact(result.expectations)}")
     lines += [f"  warning: {redact(w)}" for w in result.warnings]
+    lines += [f"  {line}" for line in verdict_lines.extra_lines(result)]  # env rebuilt, drift, the model's warnings
     return lines
 
 
@@ -97,6 +100,7 @@ def properties(result: VerifyResult) -> list[tuple[str, str]]:
     found = [("envforge.uri", redact(result.uri)), ("envforge.status", result.status), ("envforge.backend", result.backend),
              ("envforge.seconds", f"{result.seconds:.3f}")]
     found += [(f"envforge.{k}", str(v)) for k, v in (("env_key", result.env_key), ("python", result.python_version)) if v]
+    found += verdict_lines.properties(result, "envforge.")
     return found
 
 

@@ -59,7 +59,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
             + (f"<div class='reason resolve'>{escape(_resolve(row))}</div>" if row.get("resolve") else "") + "</td>",
             f"<td>{escape(', '.join(row['aliases']))}</td>", f"<td>{escape(row['backend'])}</td>",
             f"<td><span class='status' style='color:{color}'>{escape(row['status'])}</span>"
-            f"<div class='reason'>{escape(redact(row['reason']))}</div></td>",
+            f"<div class='reason'>{escape(redact(row['reason']))}</div>"
+            + "".join(f"<div class='reason note'>{escape(redact(n))}</div>" for n in row.get("notes") or []) + "</td>",
             f"<td class='num'>{row['build_seconds']:.2f}</td>", f"<td class='num'>{row['predict_seconds']:.2f}</td>",
             f"<td class='num'>{escape(_diff(row['worst_diff']))}</td>",
         ]

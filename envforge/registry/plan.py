@@ -28,6 +28,7 @@ class RegistryOptions:
     atol: float = DEFAULT_ATOL
     require_expected: bool = False
     refresh: bool = False
+    fail_on: tuple[str, ...] = ()  # --fail-on drift,warnings (report/gate.py)
     record_missing: bool = False  # a version without expectations gets a baseline recorded in its env (registry/baselines.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 

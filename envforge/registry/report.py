@@ -9,6 +9,7 @@ from typing import Any
 
 from envforge.errors import UsageError
 from envforge.registry.run import RegistryRun
+from envforge.report import verdict_lines
 from envforge.result import VerifyResult
 
 
@@ -23,6 +24,7 @@ def rows(run: RegistryRun) -> list[dict[str, Any]]:
             "build_seconds": round(steps.get("build", 0.0), 3), "predict_seconds": round(steps.get("predict", 0.0), 3),
             "worst_diff": worst_diff(result), "env_key": result.env_key,
             "resolved_as_of": (result.resolution or {}).get("moment"),
+            "notes": verdict_lines.extra_lines(result),  # env rebuilt, drift, the model's warnings
         })
     return out
 

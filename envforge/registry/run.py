@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from envforge.registry.plan import Plan, RegistryOptions
 from envforge.registry.select import Target
 from envforge.registry.work import GroupOutcome
+from envforge.report import gate
 from envforge.result import ERROR, FAILED, INTERRUPTED, PASSED, UNVERIFIED, VerifyResult
 
 OnResult = Callable[[Target, VerifyResult], None]
@@ -39,7 +40,7 @@ class RegistryRun:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 0 if all(r.ok for _, r in self.results) else 1
+        return gate.run_exit_code([r.exit_code for _, r in self.results])
 
     def summary(self) -> str:
         c, e = self.counts(), self.env_counts()

@@ -169,6 +169,7 @@ def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutco
 def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOptions) -> None:
     """One model's verdict from its runner output, as `envforge verify` would give it (or its baseline
     recorded, with --record-missing)."""
+    from envforge.commands.verdict_notes import note_drift_and_warnings
     from envforge.execution import diagnose
     from envforge.execution.executor import note_sandbox
     from envforge.pipeline import judge
@@ -183,3 +184,4 @@ def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOpti
         baselines.record_in_group(m.result, m.loaded, m.runs, output, env, options)
     else:
         judge(m.result, output, m.expected, m.runs, options.judging)
+    note_drift_and_warnings(m.result, m.loaded, env, m.expected, output, options.fail_on)  # drift, warnings, --fail-on

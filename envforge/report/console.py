@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from envforge.redact import redact
+from envforge.report import verdict_lines
 from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, Step, VerifyResult
 
 _STYLE = {PASSED: "bold green", FAILED: "bold red", ERROR: "bold red", UNVERIFIED: "bold yellow"}
@@ -84,6 +85,8 @@ def print_result(console: Any, result: VerifyResult, err: Any = None) -> None:
         console.print(f"  inputs: {escape(redact(inputs))}", highlight=False)
     for warning in result.warnings:
         console.print(f"  [yellow]warning:[/] {escape(redact(warning))}", highlight=False)
+    for line in verdict_lines.extra_lines(result):  # env rebuilt, drift, the model's warnings (report/verdict_lines.py)
+        console.print(f"  [yellow]{escape(line)}[/]", highlight=False)
     if result.comparison is not None and not result.comparison.ok:
         _print_diffs(console, result)
     if result.model_error:

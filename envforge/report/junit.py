@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.redact import redact
+from envforge.report import verdict_lines
 from envforge.result import ERROR, FAILED, INTERRUPTED, UNVERIFIED, VerifyResult
 from envforge.version import __version__
 
@@ -46,6 +47,7 @@ def _cases(result: VerifyResult) -> list[ET.Element]:
         out.text = "\n".join(f"{s.name}: {s.seconds:.2f} s {s.detail}".rstrip() + (" (failed)" if s.failed else "") for s in result.steps)
         if result.resolution:
             out.text += f"\nresolved as of: {result.resolution.get('moment') or 'latest'} ({result.resolution.get('why')})"
+        out.text += "".join("\n" + line for line in verdict_lines.extra_lines(result))
         cases.append(case)
     if result.status in (FAILED, ERROR) and not any(c.find("failure") is not None or c.find("error") is not None for c in cases):
         _outcome(cases[0], result, names[0], force=True)  # a failure no example explains: on the first, never lost
@@ -56,6 +58,7 @@ def _properties(case: ET.Element, result: VerifyResult, name: str | None) -> Non
     """Where the example came from and where the expectations were recorded."""
     rows: list[tuple[str, Any]] = [(f"expectations.{k}", v) for k, v in (result.baseline or {}).items()]
     rows += [(f"example.{e.get('name')}.source", e.get("source")) for e in result.examples if name is None or e.get("name") == name]
+    rows += verdict_lines.properties(result)  # drift, the model's warnings, a rebuilt env's reason
     if rows:
         props = ET.SubElement(case, "properties")
         for key, value in rows:

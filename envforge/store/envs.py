@@ -13,13 +13,16 @@ import errno
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
 from envforge.errors import EnvBuildError
 from envforge.execution import install_jail
 from envforge.spec import EnvSpec
+from envforge.store import env_check
 from envforge.store.build_fence import fenced
+from envforge.store.env_manifest import write_manifest
 from envforge.store.filelocks import locked
 from envforge.store.layout import env_dir as _env_dir
 from envforge.store.layout import env_lock_name, envs_dir
@@ -36,15 +39,21 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
     with locked(env_lock_name(spec.key), timeout=options.timeout,
                 on_wait=lambda: log("another envforge process is building this environment; waiting")):
         state = read_marker(dest)
+        why = damaged = None
         if state and state.get("key") == spec.key:
             mismatch = _interpreter_mismatch(state, spec, options)
             unhealthy = None if mismatch else backend.health_check(dest, str(state.get("python") or ""))
+            damaged = None if mismatch or unhealthy else env_check.damage(dest, check=options.check)
             if mismatch:
+                why = mismatch
                 log(f"{mismatch}; rebuilding")
+            elif damaged:  # never a verdict on the model from an env that lost files: removed as prune removes it
+                why = env_check.discard(dest, backend, damaged, log)
             elif unhealthy is None:
                 return _env(dest, state, reused=True)
             else:
-                log(f"the cached environment failed its health check: {unhealthy}; rebuilding")
+                why = f"the cached environment failed its health check: {unhealthy}"
+                log(f"{why}; rebuilding")
         elif dest.exists():
             log("removing an interrupted or outdated build")
         # Nothing of an interrupted build still runs (store/build_fence.py); install steps see no secrets (install_jail).
@@ -54,6 +63,9 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             start = time.monotonic()
             try:
                 built = backend.build(spec, model_dir, dest, options, log)
+                write_manifest(dest)  # what the build installed, before the marker makes the env reusable
+                if damaged:  # the installer's cache may hold the damaged file (uv links from it): hash the new env once
+                    env_check.confirm_rebuilt(dest, damaged)
                 state = _state(spec, built, options, time.monotonic() - start)
                 write_marker(dest, state)
             except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
@@ -62,7 +74,7 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
                 if no_space:
                     raise no_space from None
                 raise
-        return _env(dest, state, reused=False)
+        return replace(_env(dest, state, reused=False), rebuilt_because=why)
 
 
 def _state(spec: EnvSpec, built: Built, options: BuildOptions, seconds: float) -> dict[str, object]:

@@ -145,7 +145,7 @@ def combined_context(env: Context, model_dir: Path) -> Context:
 
 
 def _runner() -> dict[str, Path | bytes]:
-    """The runner's files (run_model.py and the introspect.py it loads from its own directory)."""
+    """The runner's files (run_model.py and the introspect.py and warning_catch.py it loads from its own directory)."""
     return {f"runner/{name}": path for name, path in runner_files().items()}
 
 

@@ -122,6 +122,15 @@ class alarm(object):
 
 
 def run(request, result):
+    """One model; the warnings its process raised meanwhile in result["warnings"] (warning_catch.py)."""
+    catcher = helpers("warning_catch").Catcher().start()
+    try:
+        run_one(request, result)
+    finally:
+        result["warnings"] = catcher.stop()
+
+
+def run_one(request, result):
     if request.get("freeze"):
         result["freeze"] = freeze()
     model_dir = request["model_dir"]
@@ -187,20 +196,20 @@ def introspected(model, example, entry):
     return dict(example, payload=made["payload"], dtypes=made["dtypes"])
 
 
-_HELPERS = []
+_HELPERS = {}
 
 
-def helpers():
-    """introspect.py, shipped next to this script (`python -I` does not put this directory on sys.path)."""
-    if not _HELPERS:
+def helpers(name="introspect"):
+    """introspect.py (or another NAME.py) shipped next to this script (`python -I` does not put this directory on sys.path)."""
+    if name not in _HELPERS:
         import importlib.util
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "introspect.py")
-        spec = importlib.util.spec_from_file_location("envforge_runner_introspect", path)
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+        spec = importlib.util.spec_from_file_location("envforge_runner_" + name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        _HELPERS.append(module)
-    return _HELPERS[0]
+        _HELPERS[name] = module
+    return _HELPERS[name]
 
 
 def model_example(model_dir):
