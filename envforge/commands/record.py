@@ -13,6 +13,8 @@ from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir.unstored import not_stored
+from envforge.secret_env import without_credentials
 from envforge.modeldir import synthesize as synth
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
@@ -67,7 +69,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
         raise UsageError(f"{uri} has no input example, so there is nothing to record.",
                          "Pass one with --input FILE (a JSON input example).")
     if output is None:  # the training environment is the user's own: keep its PYTHONPATH and variables
-        env = child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA"))
+        env = without_credentials(child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA")))
         output = run_runner([python or sys.executable], model.path, runs, timeout=predict_timeout, freeze=True, env=env)
     if output.load_error:
         raise ModelRunError(f"The model failed to load in {where}: {output.load_error.get('type')}: "
@@ -137,14 +139,17 @@ def _upload(model: ModelDir, local: Path, model_id: str | None) -> str:
     except EnvforgeError:
         raise
     except Exception as exc:  # MLflow raises many types
-        raise UsageError(f"Could not store {local.name} with the model: {str(exc).splitlines()[0]}", _kept(local)) from None
+        raise not_stored(local, model.tracking_uri, exc, _option(local)) from None  # 401/403 named; out of the cache
     raise UsageError(f"envforge cannot tell which run or logged model {model.uri} belongs to, so it cannot store {local.name} there.",
                      _kept(local))
 
 
 def _kept(local: Path) -> str:
-    option = "--expected" if local.name == expectations_mod.FILENAME else "--lock"
-    return f"The file was written to {local}; pass it to verify with {option}."
+    return f"The file was written to {local}; pass it to verify with {_option(local)}."
+
+
+def _option(local: Path) -> str:
+    return "--expected" if local.name == expectations_mod.FILENAME else "--lock"
 
 
 __all__ = ["RecordResult", "record", "store_document"]

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
+from envforge.modeldir.access import check_store_client, explain, write_private
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
@@ -183,6 +184,8 @@ def _client_call(tracking: str, uri: str, call: Callable[..., object]) -> object
 
 
 def _resolve_error(uri: str, tracking: str, exc: Exception) -> ResolveError:
+    if known := explain(exc, f"fetch {redact(uri)}", tracking):  # 401/403, object-store credentials, a missing SDK
+        return known
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
         return ResolveError(
@@ -230,15 +233,14 @@ def _cached_download(
             meta = _version_meta(uri, tracking, version.group("name"), version.group("version"))
         if not refresh and marker.is_file() and (where / "model").is_dir():
             if not version or _same_source(marker, meta):
-                return _from_marker(marker, user_uri or uri, from_cache=True)
+                return _from_marker(marker, user_uri or uri, from_cache=True, tracking=tracking)
             if progress:
                 progress(f"{redact(uri)} is not the model version that was cached (another run or logged model)")
         if progress:
             progress(f"downloading {redact(uri)}")
         _download(uri, tracking, where)
-        record = {"uri": uri, "tracking_uri": tracking, **meta}
-        marker.write_text(json.dumps(record))
-        return _from_marker(marker, user_uri or uri, from_cache=False)
+        write_private(marker, json.dumps({"uri": redact(uri), "tracking_uri": redact(tracking), **meta}))  # no credential on disk
+        return _from_marker(marker, user_uri or uri, from_cache=False, tracking=tracking)
 
 
 def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
@@ -253,6 +255,7 @@ def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
 def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str, str | None]:
     mv = _client_call(tracking, uri, lambda c: c.get_model_version(name, version))
     source = str(getattr(mv, "source", "") or "")
+    check_store_client(source)  # an s3:// source without boto3: say which extra, before MLflow fails inside
     meta: dict[str, str | None] = {"kind": "registered", "name": name, "version": str(version),
                                    "run_id": getattr(mv, "run_id", None) or None,
                                    "model_id": getattr(mv, "model_id", None) or None}
@@ -354,13 +357,14 @@ def _download(uri: str, tracking: str, where: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _from_marker(marker: Path, uri: str, *, from_cache: bool) -> ModelDir:
+def _from_marker(marker: Path, uri: str, *, from_cache: bool, tracking: str) -> ModelDir:
+    """The marker holds the redacted tracking URI; the ModelDir gets the one the caller used (uploads need it)."""
     data = json.loads(marker.read_text())
     return ModelDir(
         path=marker.parent / "model",
         uri=uri,
         kind=str(data.get("kind") or "registered"),
-        tracking_uri=data.get("tracking_uri"),
+        tracking_uri=tracking,
         run_id=data.get("run_id"),
         artifact_path=data.get("artifact_path"),
         model_id=data.get("model_id"),

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from envforge.registry.exit_rule import not_passed_code
 from envforge.registry.plan import Plan, RegistryOptions
 from envforge.registry.select import Target
 from envforge.registry.work import GroupOutcome
@@ -39,7 +40,7 @@ class RegistryRun:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 0 if all(r.ok for _, r in self.results) else 1
+        return 0 if all(r.ok for _, r in self.results) else not_passed_code([r for _, r in self.results])  # all errored: their code
 
     def summary(self) -> str:
         c, e = self.counts(), self.env_counts()
