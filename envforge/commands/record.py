@@ -13,12 +13,12 @@ from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
-from envforge.modeldir.unstored import not_stored
-from envforge.secret_env import without_credentials
 from envforge.modeldir import synthesize as synth
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
+from envforge.modeldir.unstored import not_stored
 from envforge.proc import child_env
+from envforge.secret_env import without_credentials
 from envforge.spec.mlmodel import read_mlmodel
 from envforge.version import __version__
 

@@ -47,7 +47,7 @@ def explain(exc: BaseException, doing: str, tracking: str) -> ResolveError | Non
         module = getattr(exc, "name", None) or (m.group("module") if (m := _MISSING.search(text)) else "")
         extra = _MODULE_EXTRA.get(module.split(".")[0]) if module else None
         if extra:
-            return _missing_sdk(module, extra, "the model's artifact store")
+            return _missing_sdk(module.split(".")[0], extra, "the model's artifact store")
     code = _status(text)
     server = redact(tracking)
     if code == 401:
