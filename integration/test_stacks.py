@@ -88,7 +88,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run(stack: stacks.Stack, *args: str, home: Path, env: dict[str, str] | None = None) -> CliRun:
     isolated = {"AWS_CONFIG_FILE": str(stack.root / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(stack.root / "no-aws-creds")}
-    return envforge(*args, home=home, env={**isolated, **(env or {})}, unset=NO_AWS)
+    given = {**isolated, **(env or {})}
+    return envforge(*args, home=home, env=given, unset=tuple(n for n in NO_AWS if n not in given))
 
 
 def test_401_without_or_with_wrong_credentials_names_the_variables_and_still_writes_the_reports(

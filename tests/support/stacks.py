@@ -203,8 +203,9 @@ def _process(argv: list[str], log_path: Path, ready_url: str, env: dict[str, str
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):  # and what it started (the server's job consumers): the whole group
             os.killpg(proc.pid, 9)
+        proc.wait()
         log.close()
