@@ -29,7 +29,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-SECRETS = {secrets!r}
+SECRETS = [s[::-1] for s in {secrets!r}]  # reversed in this file: the grep of what envforge wrote must not find them here
 NAMES = ("AWS_", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 
@@ -58,7 +58,7 @@ def probe(stack: stacks.Stack, tmp_path_factory: pytest.TempPathFactory) -> dict
 
     from tests.support.models import save_code_model
 
-    model = save_code_model(tmp_path_factory.mktemp("probe") / "model", PROBE.format(secrets=stack.secrets))
+    model = save_code_model(tmp_path_factory.mktemp("probe") / "model", PROBE.format(secrets=[s[::-1] for s in stack.secrets]))
     saved = {k: os.environ.get(k) for k in stack.admin_env()}
     os.environ.update(stack.admin_env())
     try:
@@ -174,7 +174,7 @@ def test_direct_s3_without_credentials_or_without_boto3_says_what_to_set_or_inst
         plain.pop(name)
     no_keys = _run(stack, "verify", probe["stk-direct"], "--tracking-uri", stack.tracking_uri, home=tmp_path / "h", env=plain)
     assert no_keys.returncode == 2, no_keys.output
-    assert "AWS_ACCESS_KEY_ID" in no_keys.stderr and "reachable" not in no_keys.stderr
+    assert "AWS_ACCESS_KEY_ID" in no_keys.stderr and "reachable" not in no_keys.stderr, no_keys.stderr
     # boto3 absent from envforge's process (faked: see the module's docstring); all versions error -> exit 2 = JSON's.
     blocked = ("import runpy, sys; sys.modules.update(boto3=None, botocore=None); sys.argv = ['envforge'] + sys.argv[1:]; "
                "runpy.run_module('envforge', run_name='__main__')")
