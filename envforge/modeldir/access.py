@@ -11,6 +11,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
@@ -35,7 +36,31 @@ def check_store_client(artifact_uri: str) -> None:
         except (ImportError, ValueError):
             found = False
         if not found:
-            raise _missing_sdk(module, extra, redact(artifact_uri))
+            raise _missing_sdk(module.split(".")[0], extra, redact(artifact_uri))
+        if scheme == "s3" and not _aws_credentials():  # MLflow would say "Failed to download artifacts from path ''"
+            raise ResolveError(f"The model's artifacts are in S3 ({redact(artifact_uri)}) and no AWS credentials were found.",
+                               _aws_remedy())
+
+
+def store_of(client: Any, meta: dict[str, Any]) -> str:
+    """Where the artifacts of a run or logged model live (its artifact URI), "" when unknown or not said."""
+    try:
+        if meta.get("model_id"):
+            return str(client.get_logged_model(meta["model_id"]).artifact_location or "")
+        if meta.get("run_id"):
+            return str(client.get_run(meta["run_id"]).info.artifact_uri or "")
+    except Exception:  # noqa: BLE001 - only a hint: the download says what is wrong
+        return ""
+    return ""
+
+
+def _aws_credentials() -> bool:
+    import boto3
+
+    try:
+        return boto3.Session().get_credentials() is not None
+    except Exception:  # noqa: BLE001 - a broken profile: let the download say it
+        return True
 
 
 def explain(exc: BaseException, doing: str, tracking: str) -> ResolveError | None:

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
-from envforge.modeldir.access import check_store_client, explain, write_private
+from envforge.modeldir.access import check_store_client, explain, store_of, write_private
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
@@ -238,6 +238,7 @@ def _cached_download(
                 progress(f"{redact(uri)} is not the model version that was cached (another run or logged model)")
         if progress:
             progress(f"downloading {redact(uri)}")
+        check_store_client(_client_call(tracking, uri, lambda c: store_of(c, meta)))  # s3 without boto3 or AWS keys: said first
         _download(uri, tracking, where)
         write_private(marker, json.dumps({"uri": redact(uri), "tracking_uri": redact(tracking), **meta}))  # no credential on disk
         return _from_marker(marker, user_uri or uri, from_cache=False, tracking=tracking)
@@ -255,7 +256,6 @@ def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
 def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str, str | None]:
     mv = _client_call(tracking, uri, lambda c: c.get_model_version(name, version))
     source = str(getattr(mv, "source", "") or "")
-    check_store_client(source)  # an s3:// source without boto3: say which extra, before MLflow fails inside
     meta: dict[str, str | None] = {"kind": "registered", "name": name, "version": str(version),
                                    "run_id": getattr(mv, "run_id", None) or None,
                                    "model_id": getattr(mv, "model_id", None) or None}
