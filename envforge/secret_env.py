@@ -26,3 +26,9 @@ def is_credential(name: str, value: str) -> bool:
     if name.startswith(_CLOUD) or _CREDENTIAL.search(name):
         return True
     return "://" in value and redact(value) != value
+
+
+def credentials_seen(env: Mapping[str, str]) -> str:
+    """The credential variables in `env`, named (never their values) for a one-line notice; "" when none."""
+    names = sorted(name for name, value in env.items() if is_credential(name, value))
+    return f"{len(names)} credential variable(s): {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""

@@ -12,7 +12,7 @@ from envforge.errors import ResolveError
 from envforge.modeldir.access import check_store_client, explain, write_private
 from envforge.registry.exit_rule import not_passed_code
 from envforge.result import VerifyResult
-from envforge.secret_env import without_credentials
+from envforge.secret_env import credentials_seen, without_credentials
 
 BODY_401 = ("API request to endpoint /api/2.0/mlflow/model-versions/get failed with error code 401 != 200. "
             "Response body: 'You are not authenticated.'")
@@ -69,3 +69,9 @@ def test_all_versions_erroring_alike_exit_with_their_code() -> None:
     assert not_passed_code([error(2), error(2)]) == 2
     assert not_passed_code([error(2), error(3)]) == 1
     assert not_passed_code([error(2), VerifyResult(uri="u", backend="uv").finish("failed", "x")]) == 1
+
+
+def test_run_and_shell_name_the_credentials_they_can_see_never_the_values() -> None:
+    seen = credentials_seen({"AWS_SECRET_ACCESS_KEY": "s3cr3t", "MLFLOW_TRACKING_PASSWORD": "pw", "PATH": "/bin"})
+    assert seen == "2 credential variable(s): AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_PASSWORD" and "s3cr3t" not in seen
+    assert credentials_seen({"PATH": "/bin"}) == ""
