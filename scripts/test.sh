@@ -33,5 +33,10 @@ if ! command -v bwrap >/dev/null 2>&1; then
     apt-get install -y bubblewrap >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y bubblewrap >/dev/null; }
 fi
 
+# PostgreSQL for the MLflow backend-store tests (tests/support/stacks.py runs a private cluster; Debian's package).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt-get install -y postgresql >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y postgresql >/dev/null; }
+fi
+
 WORKERS=${ENVFORGE_TEST_WORKERS:-2}
 .venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile --durations=30 "$@"  # where the time goes

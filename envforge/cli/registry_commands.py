@@ -14,6 +14,7 @@ from typing import Any
 from envforge.cli import options as opt
 from envforge.cli.output import report_errors
 from envforge.cli.preflight import wrote
+from envforge.cli.registry_refused import reported_if_refused
 from envforge.cli.trust_options import add_trust
 from envforge.errors import EnvforgeError, UsageError
 
@@ -85,13 +86,13 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     if args.workers < 1 or (args.latest is not None and args.latest < 1):
         raise UsageError("--workers and --latest take a number >= 1.", "")
     previous = report.load_previous(args.previous) if args.previous else None
-    tracking = _tracking(args)
-    selection = Selection(models=args.models, aliases=tuple(a.strip() for a in (args.aliases or "").split(",") if a.strip()),
-                          latest=args.latest, uris_file=args.uris_file)
+    with reported_if_refused(args):  # a refused listing still writes --json/--junit (cli/registry_refused.py)
+        tracking = _tracking(args)
+        targets = select(Selection(models=args.models, aliases=tuple(a.strip() for a in (args.aliases or "").split(",") if a.strip()),
+                                   latest=args.latest, uris_file=args.uris_file), tracking)
     options = RegistryOptions(tracking_uri=tracking, backend=args.backend, model_timeout=args.model_timeout, rtol=args.rtol,
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
                               record_missing=args.record_missing, fail_on=args.fail_on, build=opt.build_options(args))
-    targets = select(selection, tracking)
     started_ms = int(time.time() * 1000)
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")

@@ -18,6 +18,7 @@ from envforge.backends.base import BuildOptions, ContainerBackend, Env
 from envforge.errors import UsageError
 from envforge.pipeline import LoadedModel, load_model, open_env
 from envforge.proc import run_attached
+from envforge.secret_env import credentials_seen
 
 _DROP_PREFIXES = ("PYTHON", "CONDA_", "VIRTUAL_ENV", "__PYVENV")
 NOT_FOUND, NOT_EXECUTABLE = 127, 126
@@ -40,6 +41,8 @@ def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: Buil
             variables = dict(os.environ)
         else:
             full, variables = loaded.backend.command(env.path, env.python, list(command)), env_vars(env, loaded)
+        if seen := credentials_seen(variables):  # unsandboxed, like the user's own shell: said first (issue 31)
+            say(f"this command runs unsandboxed with your environment and home; it can see {seen}")
         if argv is None:
             where = f"a container of {env.key[:12]}, the model ({loaded.model.path}) mounted" if container else str(env.path)
             say(f"entering the rebuilt environment of {uri}: python {env.python_version}, {where}; "

@@ -17,7 +17,9 @@ from envforge.modeldir import synthesize as synth
 from envforge.modeldir.digests import digest_dir
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
+from envforge.modeldir.unstored import not_stored
 from envforge.proc import child_env
+from envforge.secret_env import without_credentials
 from envforge.spec.mlmodel import read_mlmodel
 from envforge.version import __version__
 
@@ -68,7 +70,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
         raise UsageError(f"{uri} has no input example, so there is nothing to record.",
                          "Pass one with --input FILE (a JSON input example).")
     if output is None:  # the training environment is the user's own: keep its PYTHONPATH and variables
-        env = child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA"))
+        env = without_credentials(child_env(prefixes=("UV_", "PYTHON", "MLFLOW_", "VIRTUAL_ENV", "CONDA")))
         output = run_runner([python or sys.executable], model.path, runs, timeout=predict_timeout, freeze=True, env=env)
     if output.load_error:
         raise ModelRunError(f"The model failed to load in {where}: {output.load_error.get('type')}: "
@@ -139,14 +141,17 @@ def _upload(model: ModelDir, local: Path, model_id: str | None) -> str:
     except EnvforgeError:
         raise
     except Exception as exc:  # MLflow raises many types
-        raise UsageError(f"Could not store {local.name} with the model: {str(exc).splitlines()[0]}", _kept(local)) from None
+        raise not_stored(local, model.tracking_uri, exc, _option(local)) from None  # 401/403 named; out of the cache
     raise UsageError(f"envforge cannot tell which run or logged model {model.uri} belongs to, so it cannot store {local.name} there.",
                      _kept(local))
 
 
 def _kept(local: Path) -> str:
-    option = "--expected" if local.name == expectations_mod.FILENAME else "--lock"
-    return f"The file was written to {local}; pass it to verify with {option}."
+    return f"The file was written to {local}; pass it to verify with {_option(local)}."
+
+
+def _option(local: Path) -> str:
+    return "--expected" if local.name == expectations_mod.FILENAME else "--lock"
 
 
 __all__ = ["RecordResult", "record", "store_document"]

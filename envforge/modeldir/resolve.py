@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
 from envforge.modeldir import download_digests
+from envforge.modeldir.access import check_store_client, explain, store_of, write_private
 from envforge.modeldir.sqlite_registry import alias_version, model_version
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
@@ -188,6 +189,8 @@ def _client_call(tracking: str, uri: str, call: Callable[..., object]) -> object
 
 
 def _resolve_error(uri: str, tracking: str, exc: Exception) -> ResolveError:
+    if known := explain(exc, f"fetch {redact(uri)}", tracking):  # 401/403, object-store credentials, a missing SDK
+        return known
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
         return ResolveError(
@@ -236,17 +239,18 @@ def _cached_download(
             meta = _version_meta(uri, tracking, version.group("name"), version.group("version"))
         if not refresh and marker.is_file() and (where / "model").is_dir():
             if (not version or _same_source(marker, meta)) and not (note := download_digests.altered(where / "model", marker, check)):
-                return _from_marker(marker, user_uri or uri, from_cache=True)
+                return _from_marker(marker, user_uri or uri, from_cache=True, tracking=tracking)
             if note and progress:
                 progress(f"{note}: downloading it again")
             elif progress:
                 progress(f"{redact(uri)} is not the model version that was cached (another run or logged model)")
         if progress:
             progress(f"downloading {redact(uri)}")
+        check_store_client(_client_call(tracking, uri, lambda c: store_of(c, meta)))  # s3 without boto3 or AWS keys: said first
         _download(uri, tracking, where)
-        record = {"uri": uri, "tracking_uri": tracking, **meta, "files": download_digests.entries(where / "model")}
-        marker.write_text(json.dumps(record))
-        return _from_marker(marker, user_uri or uri, from_cache=False, note=note)
+        record = {"uri": redact(uri), "tracking_uri": redact(tracking), **meta, "files": download_digests.entries(where / "model")}
+        write_private(marker, json.dumps(record))  # no credential on disk
+        return _from_marker(marker, user_uri or uri, from_cache=False, tracking=tracking, note=note)
 
 
 def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
@@ -363,13 +367,14 @@ def _download(uri: str, tracking: str, where: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _from_marker(marker: Path, uri: str, *, from_cache: bool, note: str | None = None) -> ModelDir:
+def _from_marker(marker: Path, uri: str, *, from_cache: bool, tracking: str, note: str | None = None) -> ModelDir:
+    """The marker holds the redacted tracking URI; the ModelDir gets the one the caller used (uploads need it)."""
     data = json.loads(marker.read_text())
     return ModelDir(
         path=marker.parent / "model",
         uri=uri,
         kind=str(data.get("kind") or "registered"),
-        tracking_uri=data.get("tracking_uri"),
+        tracking_uri=tracking,
         run_id=data.get("run_id"),
         artifact_path=data.get("artifact_path"),
         model_id=data.get("model_id"),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.errors import ResolveError
+from envforge.modeldir.access import explain
 from envforge.redact import redact
 from envforge.registry.run import RegistryRun
 from envforge.registry.select import Target
@@ -41,6 +42,8 @@ def log_run(run: RegistryRun, tracking_uri: str, experiment: str, reports: list[
     try:
         return _log(run, tracking_uri, experiment, reports, started_ms, passes or [("", run)], verdicts or [])
     except Exception as exc:  # MLflow raises many types: RestException, MlflowException, connection errors
+        if known := explain(exc, f"log the run to --log-to {experiment}", tracking_uri):  # 401/403: the variables to set
+            raise ResolveError(known.message, f"The reports were written. {known.remedy}") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ResolveError(f"--log-to {experiment}: could not log the run to {redact(tracking_uri)}: {redact(first)}",
                            "The reports were written; check that the tracking server is reachable and accepts runs.") from None

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from envforge.errors import EXIT_FAILED
+from envforge.registry.exit_rule import not_passed_code
 from envforge.registry.plan import Plan, RegistryOptions
 from envforge.registry.select import Target
 from envforge.registry.work import GroupOutcome
@@ -40,7 +42,8 @@ class RegistryRun:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return gate.run_exit_code([r.exit_code for _, r in self.results])
+        code = gate.run_exit_code([r.exit_code for _, r in self.results])  # all passed, or one --fail-on gate alone
+        return not_passed_code([r for _, r in self.results]) if code == EXIT_FAILED else code  # all errored alike: their code
 
     def summary(self) -> str:
         c, e = self.counts(), self.env_counts()

@@ -10,6 +10,7 @@ from typing import Any
 
 from envforge import limits
 from envforge.errors import EnvforgeError, ResolveError, UsageError
+from envforge.modeldir.access import explain
 from envforge.redact import redact
 
 
@@ -119,6 +120,8 @@ def _call(tracking_uri: str, call: Any) -> Any:
     except EnvforgeError:  # a limit (limits.REGISTRY_VERSIONS) said its own
         raise
     except Exception as exc:  # MLflow raises many types: RestException, MlflowException, connection errors
+        if known := explain(exc, "list the registered models", tracking_uri):  # 401/403: the variables to set
+            raise known from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ResolveError(f"Could not list the registered models at {redact(tracking_uri)}: {redact(first)}",
                            "Check that the tracking server is reachable and that --tracking-uri (or MLFLOW_TRACKING_URI) is right.") from None

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from envforge.errors import ResolveError, UsageError
+from envforge.modeldir.access import explain
 from envforge.redact import redact
 from envforge.registry.run import RegistryRun
 from envforge.version import __version__
@@ -30,7 +31,9 @@ def write_tags(run: RegistryRun, tracking_uri: str) -> list[str]:
             for key, value in tags.items():
                 client.set_model_version_tag(target.name, target.version, key, value)
         except Exception as exc:  # MLflow raises many types; one version's tags never stop the others
-            warnings.append(f"could not tag {target.label}: {redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}")
+            known = explain(exc, f"tag {target.label}", tracking_uri)  # 401/403: who may, and the variables to set
+            warnings.append(f"{known.message} {known.remedy}" if known else
+                            f"could not tag {target.label}: {redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}")
     return warnings
 
 
