@@ -172,7 +172,9 @@ class DockerBackend:
             return report
 
         try:
-            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env=passed_env(options.pass_env))
+            # Spark starts its Python workers with PYSPARK_PYTHON (else the first `python` on PATH): the venv's, always.
+            spark = {"PYSPARK_PYTHON": VENV_PYTHON, "PYSPARK_DRIVER_PYTHON": VENV_PYTHON}
+            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env={**spark, **passed_env(options.pass_env)})
         finally:
             if run_tag not in report["kept"]:
                 try:
