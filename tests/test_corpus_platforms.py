@@ -115,3 +115,14 @@ def test_the_runtime_versions_are_the_ones_installed(tmp_path: Path, home: Path)
     site = next(Path(result["env"]["path"]).glob("lib/python*/site-packages"))
     installed = {p.name.split("-")[0].lower(): p.name.removesuffix(".dist-info").split("-")[1] for p in site.glob("*.dist-info")}
     assert installed["numpy"] == "1.23.5" and installed["pandas"] == "1.5.3" and installed["scipy"] == "1.11.1"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "python", "pin"), [("mattia-sklearn-dbr-mlf314", "3.12", "psutil==5.9.0"),
+                                                    ("xiyuhao-pyfunc-code-torch", "3.7", "pyyaml==5.1b7")])
+def test_the_other_builds_end_with_the_pin_that_has_no_wheel(tmp_path: Path, home: Path, name: str, python: str, pin: str) -> None:
+    """The corpus outcome of the serverless model (its runtime's Python 3.12) and of the 2020 code-folder model under
+    the default uv backend: each stops at the dry resolve, naming the pin without a wheel (measured: ~16 s each)."""
+    code, result, output = _verify(platforms_copy(name, tmp_path), home, tmp_path)
+    assert code == 3 and result["status"] == "error", output
+    assert f"A dry resolve for Python {python} finds no wheel for {pin}" in result["reason"] and "--allow-source-builds" in output
