@@ -14,9 +14,25 @@ import pytest
 from tests.support.cli import envforge, report
 from tests.support.docker import BASE_IMAGE, client, start_engine
 from tests.support.models import save_code_model
-from tests.support.native import MODEL, native_wheel
+from tests.support.native import native_wheel
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+# ef_native.triple loads _ext.so (libgomp); + 1000 when PYSPARK_PYTHON/PYSPARK_DRIVER_PYTHON name the venv's Python,
+# which the container gets for Spark models (Spark would otherwise start its workers with the first `python` on PATH).
+MODEL = """
+    import os, sys
+    import mlflow.pyfunc
+    try:  # not installed where the model is saved; in the rebuilt env, importing it loads _ext.so
+        import ef_native
+    except ModuleNotFoundError:
+        ef_native = None
+    class M(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            spark = all(os.environ.get(v) == sys.executable for v in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"))
+            return ef_native.triple(model_input["x"]) + 1000.0 * spark
+    mlflow.models.set_model(M())
+"""
 
 
 def _verify(model: Path, home: Path, host: str, out: Path, *extra: str):
@@ -39,5 +55,7 @@ def test_the_image_lacks_libgomp_and_install_missing_installs_it(tmp_path: Path,
     run, result = _verify(model, home, host, tmp_path / "fixed.json", "--install-missing")
     assert run.returncode == 0 and result["status"] in ("passed", "unverified"), run.output
     assert not any("shared libraries" in w for w in result["warnings"])
+    values = result["examples"][0]["prediction"]["data"]  # a pandas Series
+    assert values == [1003.0, 1006.0, 1009.0], values
     labels = client(host).images.get(result["image"]["env_image_id"]).labels
     assert labels["org.envforge.installed-missing"] == "libgomp1"
