@@ -105,10 +105,10 @@ def test_a_model_naming_external_resources_is_unverified_before_building(tmp_pat
 @pytest.mark.slow
 def test_the_runtime_versions_are_the_ones_installed(tmp_path: Path, home: Path) -> None:
     """A real uv build of the 15.1 model: requirements.txt names scikit-learn, cloudpickle, lz4, psutil only; numpy,
-    pandas and scipy come out at the runtime's versions (measured: ~21 s with a warm wheel cache)."""
+    pandas and scipy come out at the runtime's versions. The model pins psutil==5.9.0, which has no wheel for the
+    runtime's Python 3.11 (Databricks built it): without --allow-source-builds that is the verdict (measured: exit 3
+    after a 7 s dry resolve); with it psutil compiles from source (~40 s on 2 loaded cores)."""
     model = platforms_copy("mlflowexport-sklearn-dbr", tmp_path)
-    # requirements.txt pins psutil==5.9.0, which has no wheel for the runtime's Python 3.11 (the runtime built it):
-    # refused by default (backends/wheel_check.py), so the test allows the source build.
     code, result, output = _verify(model, home, tmp_path, "--backend", "uv")
     assert code == 3 and "psutil==5.9.0" in result["error"]["message"], output
     code, result, output = _verify(model, home, tmp_path, "--backend", "uv", "--allow-source-builds")
@@ -117,3 +117,14 @@ def test_the_runtime_versions_are_the_ones_installed(tmp_path: Path, home: Path)
     site = next(Path(result["env"]["path"]).glob("lib/python*/site-packages"))
     installed = {p.name.split("-")[0].lower(): p.name.removesuffix(".dist-info").split("-")[1] for p in site.glob("*.dist-info")}
     assert installed["numpy"] == "1.23.5" and installed["pandas"] == "1.5.3" and installed["scipy"] == "1.11.1"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "python", "pin"), [("mattia-sklearn-dbr-mlf314", "3.12", "psutil==5.9.0"),
+                                                    ("xiyuhao-pyfunc-code-torch", "3.7", "pyyaml==5.1b7")])
+def test_the_other_builds_end_with_the_pin_that_has_no_wheel(tmp_path: Path, home: Path, name: str, python: str, pin: str) -> None:
+    """The corpus outcome of the serverless model (its runtime's Python 3.12) and of the 2020 code-folder model under
+    the default uv backend: each stops at the dry resolve, naming the pin without a wheel (measured: ~16 s each)."""
+    code, result, output = _verify(platforms_copy(name, tmp_path), home, tmp_path)
+    assert code == 3 and result["status"] == "error", output
+    assert f"A dry resolve for Python {python} finds no wheel for {pin}" in result["reason"] and "--allow-source-builds" in output

@@ -33,6 +33,7 @@ class BuildOptions:
     # a name for the verified image (with a serving entrypoint), keep the model image, run limits.
     base_image: str | None = None
     ca_bundle: str | None = None
+    install_missing: bool = False       # --install-missing: apt-install the shared libraries the image lacks (docker/native.py)
     tag: str | None = None
     keep_image: bool = False
     memory: str = "4g"                  # docker's container limit; the sandbox's per-process memory limit

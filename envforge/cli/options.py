@@ -55,6 +55,8 @@ def add_image_build(p: argparse.ArgumentParser, prefix: str = "--backend docker:
     """What an env image is built on and trusts (backends/docker/)."""
     p.add_argument("--base-image", metavar="IMAGE", help=f"{prefix}the image to build on (default: python:<logged X.Y>-slim)")
     p.add_argument("--ca-bundle", metavar="PEM", help=f"{prefix}CA certificates to trust while building (e.g. a proxy's)")
+    p.add_argument("--install-missing", action="store_true",
+                   help=f"{prefix}apt-install the Debian packages of the shared libraries the env's extensions need and the image lacks")
 
 
 def add_image_run(p: argparse.ArgumentParser) -> None:

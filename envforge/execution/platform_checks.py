@@ -2,14 +2,16 @@
 
 Before the build: a model that names external resources, needs an API key or is a models-from-code
 script gets an UNVERIFIED reason (spec/flavors.py); declared artifacts missing from the directory and
-a Spark model without a Java runtime are errors with their remedy. After the build (host backends):
-the env's compiled extensions are read for shared libraries the machine lacks (execution/native_libs.py);
+a Spark model without a Java runtime are errors with their remedy. After the build:
+the env's compiled extensions are read for shared libraries the machine (execution/native_libs.py) or the
+image (backends/docker/native.py) lacks;
 when the model then fails to load, that is the verdict instead of the loader's OSError.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.backends.base import Backend, ContainerBackend, Env
@@ -41,21 +43,35 @@ def before_build(model_dir: Any, mlmodel: MLmodel, spec: EnvSpec, backend: Backe
     return None
 
 
-def missing_native(env: Env, backend: Backend) -> list[native_libs.Missing]:
-    """The libraries the env's extensions need that this machine lacks (host backends; [] in a container)."""
+@dataclass(frozen=True)
+class NativeCheck:
+    missing: list[native_libs.Missing] = field(default_factory=list)
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.missing)
+
+
+def missing_native(env: Env, backend: Backend) -> NativeCheck:
+    """The libraries the env's extensions need that this machine (host backends) or the image (docker) lacks."""
     if isinstance(backend, ContainerBackend):
-        return []
-    return native_libs.missing_libraries(env.path)
+        check = getattr(backend, "native_check", None)  # the docker backend checked its image when it built it
+        if check is None:
+            return NativeCheck()
+        missing, reason = check(env.path)
+        return NativeCheck(missing, reason)
+    missing = native_libs.missing_libraries(env.path)
+    return NativeCheck(missing, native_libs.reason(missing) if missing else "")
 
 
-def note_native(result: VerifyResult, missing: list[native_libs.Missing]) -> None:
+def note_native(result: VerifyResult, missing: NativeCheck) -> None:
     if missing:
-        result.warnings.append(native_libs.reason(missing))
+        result.warnings.append(missing.reason)
 
 
-def explain_load_failure(result: VerifyResult, missing: list[native_libs.Missing]) -> VerifyResult:
+def explain_load_failure(result: VerifyResult, missing: NativeCheck) -> VerifyResult:
     """A model that failed to load on an env missing shared libraries: the libraries are the verdict."""
     stage = (result.model_error or {}).get("stage")
     if missing and result.status == FAILED and stage == "load":
-        return result.finish(ERROR, native_libs.reason(missing), EXIT_ENV)
+        return result.finish(ERROR, missing.reason, EXIT_ENV)
     return result

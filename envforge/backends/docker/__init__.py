@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import BuildOptions, Built, Env, Log, WrittenLock
+from envforge.backends.docker import native
 from envforge.backends.docker.build import build_image
 from envforge.backends.docker.context import FORMAT, MODEL_DIR, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
 from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
@@ -61,6 +62,8 @@ class DockerBackend:
         extras = [f"base={base}", f"base_id={image.id}", f"format={FORMAT}", f"uv={uv_version()}"]
         if options.ca_bundle:
             extras.append(f"ca_bundle={ca_digest(options.ca_bundle)}")
+        if options.install_missing:  # its image has the missing libraries' packages on top: another image
+            extras.append("install_missing=1")
         return replace(spec, backend_options=tuple(extras))
 
     def build(self, spec: EnvSpec, model_dir: Path, dest: Path, options: BuildOptions, log: Log) -> Built:
@@ -79,11 +82,23 @@ class DockerBackend:
         else:
             image_id = build_image(client, ctx, tag, timeout=options.timeout, log=log, log_file=dest / "build.log")
             built = True
+        missing, note = native.check_image(client, image_id)  # shared libraries the venv's extensions need, per the image's loader
+        installed: tuple[str, ...] = ()
+        if missing and options.install_missing:
+            image_id, installed = native.install_missing(client, image_id, tag, spec.key, missing, timeout=options.timeout, log=log)
+            missing, note = native.check_image(client, image_id) if installed else (missing, note)
         probe = probe_env(client, image_id, VENV_PYTHON)
-        info = {"tag": tag, "id": image_id, "base": base, "built": built, "python": probe["version"]}
+        info = {"tag": tag, "id": image_id, "base": base, "built": built, "python": probe["version"],
+                "missing_libraries": native.to_json(missing), "installed_missing": list(installed), "native_note": note}
         (dest / IMAGE_FILE).write_text(json.dumps(info, indent=2))
         return Built(python=VENV_PYTHON, python_version=probe["version"], interpreter_reason=reason,
                      interpreter_warning=warning, installed=tuple(probe["installed"]))
+
+    def native_check(self, env_dir: Path) -> tuple[list[Any], str]:
+        """(the shared libraries the env image lacks, the verdict's wording) as the build found them (native.py)."""
+        info = image_info(env_dir) or {}
+        missing = native.from_json(info.get("missing_libraries"))
+        return missing, native.reason(missing, str(info.get("base")), tuple(info.get("installed_missing") or ()))
 
     def health_check(self, env_dir: Path, python: str) -> str | None:
         info = image_info(env_dir)
@@ -157,7 +172,9 @@ class DockerBackend:
             return report
 
         try:
-            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env=passed_env(options.pass_env))
+            # Spark starts its Python workers with PYSPARK_PYTHON (else the first `python` on PATH): the venv's, always.
+            spark = {"PYSPARK_PYTHON": VENV_PYTHON, "PYSPARK_DRIVER_PYTHON": VENV_PYTHON}
+            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env={**spark, **passed_env(options.pass_env)})
         finally:
             if run_tag not in report["kept"]:
                 try:
