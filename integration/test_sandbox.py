@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge
-from tests.support.models import save_code_model
+from tests.support.models import record_digests_again, save_code_model
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +73,7 @@ def attack(recorded: Path, tmp_path: Path, body: str) -> Path:
     shutil.copytree(recorded, model)
     for py in model.glob("*.py"):
         py.write_text(_source(body))
+    record_digests_again(model)
     return model
 
 
@@ -273,6 +274,7 @@ def test_conda_env_model_cannot_read_secrets(conda_channel: str, user_home: Path
     assert recorded.returncode == 0, recorded.output
     for py in model.glob("*.py"):
         py.write_text(_source(SECRETS.format(home=str(user_home))))
+    record_digests_again(model)
     code, output, report = verify(model, tmp_path / "conda-home", user_home, "--sandbox", "on", backend="conda")
     assert code == 1, output
     assert SECRET not in json.dumps(report) and "blocked: FileNotFoundError" in report["model_error"]["message"]

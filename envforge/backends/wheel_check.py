@@ -19,7 +19,9 @@ from envforge.errors import EnvBuildError
 from envforge.proc import run
 
 _NO_WHEEL = re.compile(r"([A-Za-z0-9][A-Za-z0-9._\-]*)(?:==|\s+)([0-9][^\s,]*) has no (?:usable )?wheels?")
-_SOURCE_WORDS = ("has no usable wheels", "has no wheels", "building from source is disabled", "only-binary")
+# uv's words when a source distribution exists but --only-binary refuses it. Not "has no wheels with a matching Python
+# version tag": that pin has no source to build (a wheel whose tags lie), and the install itself says so.
+_SOURCE_WORDS = ("has no usable wheels", "building from source is disabled")
 OTHER_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12")
 
 
