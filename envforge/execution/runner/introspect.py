@@ -124,7 +124,7 @@ def wrapped(raw, asks):
             continue
         library = next((getattr(c, "__module__", "").split(".")[0] for c in getattr(type(value), "__mro__", ())
                         if getattr(c, "__module__", "").split(".")[0] in asks), None)
-        if library is None and hasattr(value, "n_features_in_"):
+        if library is None and _attr(value, "n_features_in_") is not None:
             library = "sklearn"
         if library is not None:
             found.append((name, library, value))
