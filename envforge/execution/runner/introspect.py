@@ -182,8 +182,10 @@ def ask_sklearn(raw, rows, rng, kind):
         candidates += [(steps[0][1], "the Pipeline's first step"), (steps[-1][1], "the Pipeline's last step")]
     for est, where in candidates:
         names = _list(_attr(est, "feature_names_in_"))
-        made = features(names, _attr(est, "n_features_in_"), rows, rng,
-                        "%s %s" % (where, "feature_names_in_" if names else "n_features_in_"))
+        width, said = _attr(est, "n_features_in_"), "n_features_in_"
+        if not names and not width and "n_features_" in getattr(est, "__dict__", {}):  # fitted before 0.24: trees, forests
+            width, said = est.__dict__["n_features_"], "n_features_ (scikit-learn before 0.24)"
+        made = features(names, width, rows, rng, "%s %s" % (where, "feature_names_in_" if names else said))
         if made:
             return made
     raise Unknowable("the scikit-learn model (%s) has neither feature_names_in_ nor n_features_in_ "
