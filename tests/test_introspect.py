@@ -105,11 +105,11 @@ def test_an_unfitted_estimator_is_unknowable_not_a_crash() -> None:
 
 
 def test_a_forest_fitted_before_0_24_is_asked_its_n_features_() -> None:
-    """scikit-learn 0.23 (the conda-only corpus model's) recorded a tree's or forest's width as `n_features_` only."""
+    """An older scikit-learn recorded a tree's or forest's width as `n_features_` only."""
     from sklearn.ensemble import RandomForestClassifier
 
     model = RandomForestClassifier(n_estimators=3, random_state=0).fit(np.arange(15.0).reshape(5, 3), [0, 1, 0, 1, 0])
     del model.n_features_in_  # as an 0.23 pickle has it: no n_features_in_ ...
     model.__dict__["n_features_"] = 3  # ... but n_features_
     made, array = _run(model)
-    assert array.shape == (4, 3) and "n_features_ (scikit-learn before 0.24)" in made["detail"]
+    assert array.shape == (4, 3) and "n_features_ (an older scikit-learn)" in made["detail"]

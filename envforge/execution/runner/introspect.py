@@ -183,8 +183,8 @@ def ask_sklearn(raw, rows, rng, kind):
     for est, where in candidates:
         names = _list(_attr(est, "feature_names_in_"))
         width, said = _attr(est, "n_features_in_"), "n_features_in_"
-        if not names and not width and "n_features_" in getattr(est, "__dict__", {}):  # fitted before 0.24: trees, forests
-            width, said = est.__dict__["n_features_"], "n_features_ (scikit-learn before 0.24)"
+        if not names and not width and "n_features_" in getattr(est, "__dict__", {}):  # an older scikit-learn: trees, forests
+            width, said = est.__dict__["n_features_"], "n_features_ (an older scikit-learn)"
         made = features(names, width, rows, rng, "%s %s" % (where, "feature_names_in_" if names else said))
         if made:
             return made
