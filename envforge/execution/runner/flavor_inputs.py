@@ -143,7 +143,7 @@ def ask_prophet(raw, rows, rng, kind, unknowable):
     try:
         dates, freq = future_dates(history["ds"], rows)
     except ValueError as exc:
-        raise unknowable("the Prophet model (%s): %s" % (kind, exc))
+        raise unknowable("the Prophet model (%s): %s" % (kind, exc)) from None
     columns, dtypes = ["ds"], ["datetime64[ns]"]
     extra = sorted(getattr(raw, "extra_regressors", None) or {})
     if getattr(raw, "growth", None) == "logistic":
