@@ -35,7 +35,7 @@ def _run(model):
 
 
 def test_the_runner_ships_its_helper() -> None:
-    assert set(files()) == {"run_model.py", "introspect.py", "warning_catch.py"} and all(p.is_file() for p in files().values())
+    assert set(files()) == {"run_model.py", "introspect.py", "flavor_inputs.py", "warning_catch.py"} and all(p.is_file() for p in files().values())
 
 
 def test_a_pipeline_fitted_on_a_frame_gives_its_column_names() -> None:
@@ -102,3 +102,14 @@ def test_an_unfitted_estimator_is_unknowable_not_a_crash() -> None:
 
     with pytest.raises(INTROSPECT.Unknowable, match="neither feature_names_in_ nor n_features_in_"):
         INTROSPECT.introspect(LinearRegression(), REQUEST)
+
+
+def test_a_forest_fitted_before_0_24_is_asked_its_n_features_() -> None:
+    """An older scikit-learn recorded a tree's or forest's width as `n_features_` only."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(np.arange(15.0).reshape(5, 3), [0, 1, 0, 1, 0])
+    del model.n_features_in_  # as an 0.23 pickle has it: no n_features_in_ ...
+    model.__dict__["n_features_"] = 3  # ... but n_features_
+    made, array = _run(model)
+    assert array.shape == (4, 3) and "n_features_ (an older scikit-learn)" in made["detail"]

@@ -93,6 +93,26 @@ def test_a_tensor_with_minus_one_dims(tmp_path: Path) -> None:
     _enforce_schema(array, signature.inputs)
 
 
+@pytest.mark.parametrize("rows", [0, 1, synthesize.ROWS])
+def test_a_minus_one_dimension_is_at_least_one_row(rows: int, tmp_path: Path) -> None:
+    """Issue 34: a (-1, 3) tensor once came out as 0 rows (scikit-learn: `Found array with 0 sample(s)`)."""
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float64"), (-1, 3))]))
+    example = synthesize.from_signature(_parsed(signature, tmp_path), rows=rows)
+    array, _ = _decoded(example)
+    assert array.shape == (max(rows, 1), 3) and "0 rows" not in example["detail"]
+    _enforce_schema(array, signature.inputs)
+    from sklearn.linear_model import LinearRegression  # what the issue's pyfunc wrapped
+
+    fitted = LinearRegression().fit(np.arange(12.0).reshape(4, 3), [1.0, 2.0, 3.0, 4.0])
+    assert fitted.predict(array).shape == (max(rows, 1),)
+
+
+def test_a_negative_size_other_than_minus_one_is_refused() -> None:
+    signature = {"inputs": [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-2, 3]}}]}
+    with pytest.raises(synthesize.Unsynthesizable, match="negative size"):
+        synthesize.from_signature(signature)
+
+
 def test_named_tensors_of_several_dtypes(tmp_path: Path) -> None:
     signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype("uint8"), (-1, 2, 2), "image"),
                                               TensorSpec(np.dtype("int64"), (-1,), "ids"),

@@ -49,3 +49,17 @@ def test_allow_source_builds_goes_ahead(sdist_only: tuple[Path, list[str]]) -> N
 def test_the_pins_are_read_from_uvs_message() -> None:
     said = "Because scikit-learn==0.23.2 has no usable wheels and building from source is disabled, we can conclude..."
     assert wheel_check.no_wheels(said) == ["scikit-learn==0.23.2"]
+
+
+def test_a_conda_pip_section_locked_to_a_source_archive_stops_before_installing() -> None:
+    from envforge.backends.conda.pip_lock import PipPackage
+
+    wheel = PipPackage("numpy", "1.26.4", "https://files.example/numpy-1.26.4-cp39-cp39-manylinux_2_17_x86_64.whl", "a" * 64)
+    sdist = PipPackage("scikit-learn", "0.23.2", "https://files.example/scikit-learn-0.23.2.tar.gz", "b" * 64)
+    wheel_check.check_locked([wheel], "3.9.18", allow=False)  # wheels only: nothing to say
+    with pytest.raises(EnvBuildError) as caught:
+        wheel_check.check_locked([wheel, sdist], "3.9.18", allow=False)
+    assert caught.value.exit_code == EXIT_ENV
+    assert "scikit-learn==0.23.2" in caught.value.message and "numpy" not in caught.value.message
+    assert "Python 3.9.18" in caught.value.message and "--allow-source-builds" in caught.value.remedy
+    wheel_check.check_locked([wheel, sdist], "3.9.18", allow=True)

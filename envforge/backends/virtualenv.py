@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from envforge.backends import wheel_check
 from envforge.backends.base import Built, Log, check
 from envforge.backends.cutoff import Cutoff, compile_pins
 from envforge.backends.index import index_args, install_remedy, installer_env
@@ -88,6 +89,8 @@ class VirtualenvBackend(VenvBackend):
                     as_of = Path(str(reqs) + ".as-of.txt")
                     as_of.write_text("\n".join(resolved) + "\n")
                     pins += ["-c", str(as_of)]
+            if spec.requirements or spec.build_dependencies:  # issue 34: no source build past any time limit
+                wheel_check.check_venv(spec, model_dir, reqs, choice.interpreter.version, options, cutoff.args())
             if spec.build_dependencies:
                 log("installing build dependencies")
                 # --upgrade: an unpinned `pip` gets the newest, as uv gives it, not the seeded one.

@@ -57,3 +57,28 @@ def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str],
         f"A dry resolve for Python {minor} finds no wheel for {', '.join(pins)}: installing would build from source, "
         "which can take longer than any verification should.",
         f"{where}; or --backend conda where a conda channel has builds; or --allow-source-builds to build from source anyway.")
+
+
+def check_venv(spec, model_dir: Path, reqs: Path, python: str, options, cutoff_args: list[str]) -> None:
+    """The same dry resolve before a backend that installs with pip (virtualenv): uv's index options for the build."""
+    if options.allow_source_builds:
+        return
+    from envforge.backends.index import index_args, installer_env
+    from envforge.backends.tools import uv_bin
+
+    index = index_args(spec, options, "uv", model_dir=model_dir)
+    check(uv_bin(), reqs, python, index, cutoff_args, installer_env("uv", options, {"UV_PYTHON_DOWNLOADS": "never"}), False)
+
+
+def check_locked(packages: list, python: str, allow: bool) -> None:
+    """The conda backend's pip section, once locked: a package locked to a source archive (no wheel for the
+    env's Python) would build from source when installed; say so before, unless --allow-source-builds."""
+    if allow:
+        return
+    sources = sorted(f"{p.name}=={p.version}" for p in packages if not str(p.url).split("?")[0].endswith(".whl"))
+    if sources:
+        raise EnvBuildError(
+            f"The pip section of conda.yaml resolves, for the conda env's Python {python}, to source archives with no wheel: "
+            f"{', '.join(sources)}: installing would build from source, which can take longer than any verification should.",
+            "Pin versions that have wheels for that Python (or move them to conda.yaml's conda dependencies, where a "
+            "channel has builds); or --allow-source-builds to build from source anyway.")

@@ -82,6 +82,7 @@ def introspection_request(*, rows: int = ROWS, seed: int = SEED, why: str = "") 
 def from_signature(signature: dict[str, Any], *, rows: int = ROWS, seed: int = SEED) -> dict[str, Any]:
     """A runner example ({"name", "source", "payload", "dtypes", "detail"}) from a parsed signature."""
     rng = random.Random(seed)
+    rows = max(rows, 1)  # an input of no rows proves nothing, and scikit-learn refuses it
     inputs = signature.get("inputs") or []
     if not inputs:
         raise Unsynthesizable("it declares no inputs")
@@ -180,9 +181,13 @@ def _tensors(specs: list[dict[str, Any]], rows: int, rng: random.Random) -> tupl
 
 
 def _dims(shape: list[int], rows: int) -> list[int]:
+    """Concrete dimensions for a signature's shape: a -1 (any size) is at least one, never none: a
+    leading -1 is the rows (at least 1), any other -1 is OTHER_DIM; a negative size other than -1 is refused."""
     if not shape:
         return []
-    dims = [rows if shape[0] == -1 else shape[0]] + [OTHER_DIM if d == -1 else d for d in shape[1:]]
+    if any(d < -1 for d in shape):
+        raise Unsynthesizable(f"a tensor has the shape {tuple(shape)}, with a negative size other than -1")
+    dims = [max(rows, 1) if shape[0] == -1 else shape[0]] + [OTHER_DIM if d == -1 else d for d in shape[1:]]
     per_row = 1
     for d in dims[1:]:
         per_row *= max(d, 0)

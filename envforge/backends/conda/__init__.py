@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from envforge.backends import wheel_check
 from envforge.backends.base import BuildOptions, Built, Env, Log, WrittenLock
 from envforge.backends.conda import lockformat, pip_lock
 from envforge.backends.conda.channels import public_url
@@ -67,6 +68,7 @@ class CondaBackend:
             else:
                 checked = pool.submit(lockformat.preload)
                 locked = solve_into(spec, model_dir, dest, options, log)
+            wheel_check.check_locked(locked.pip, locked.python_version, options.allow_source_builds)  # issue 34: before any build
             log(f"installing {len(locked.pip)} locked pip package(s) with uv (hash-checked)")
             pip_lock.install(locked.pip, spec, model_dir, python, options)
             checked.result()

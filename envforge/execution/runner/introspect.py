@@ -17,7 +17,7 @@ import base64
 import random
 
 WRAPPER_ATTRS = ("sklearn_model", "xgb_model", "lgb_model", "cb_model", "statsmodels_model", "pytorch_model",
-                 "keras_model", "spark_model", "python_model")
+                 "keras_model", "spark_model", "python_model", "rt", "pr_model", "sktime_model")
 
 
 class Unknowable(Exception):
@@ -95,14 +95,59 @@ def introspect(model, request):
     asks = {"sklearn": ask_sklearn, "xgboost": ask_xgboost, "lightgbm": ask_lightgbm, "catboost": ask_catboost,
             "statsmodels": ask_statsmodels, "torch": ask_torch, "keras": ask_keras, "tensorflow": ask_keras,
             "tf_keras": ask_keras}
+    flavors = flavor_inputs()  # issue 34: ONNX, Prophet, sktime (and Keras 3 within ask_keras)
+    for library, ask in (("onnxruntime", flavors.ask_onnx), ("prophet", flavors.ask_prophet),
+                         ("fbprophet", flavors.ask_prophet), ("sktime", flavors.ask_sktime)):
+        asks[library] = lambda raw, rows, rng, kind, ask=ask: ask(raw, rows, rng, kind, Unknowable)
     # the library the class comes from, or one of its bases does (a user's nn.Module or estimator subclass)
     libraries = [getattr(c, "__module__", "").split(".")[0] for c in getattr(type(raw), "__mro__", ())]
     module = next((lib for lib in libraries if lib in asks), libraries[0] if libraries else "")
     if module not in asks and hasattr(raw, "n_features_in_"):  # a model with scikit-learn's API
         asks[module] = ask_sklearn
     if module not in asks:
-        raise Unknowable("the model is a %s, whose inputs envforge cannot ask (it has no signature either)" % kind)
+        inner = wrapped(raw, asks)
+        if inner is None:
+            raise Unknowable("the model is a %s, whose inputs envforge cannot ask (it has no signature either)" % kind)
+        name, library, value = inner
+        made = asks[library](value, rows, rng, "%s.%s" % (type(value).__module__, type(value).__name__))
+        made["detail"] = "the pyfunc wrapper's attribute %s, a %s: %s" % (name, type(value).__name__, made["detail"])
+        return made
     return asks[module](raw, rows, rng, kind)
+
+
+def wrapped(raw, asks):
+    """(attribute, library, value) of the one model a pyfunc wrapper (a PythonModel) holds, from a
+    library envforge can ask; None when it holds none, or several of different kinds."""
+    found = []
+    for name, value in sorted(getattr(raw, "__dict__", {}).items()):
+        if value is None or isinstance(value, (str, bytes, int, float, bool, dict, list, tuple)):
+            continue
+        library = next((getattr(c, "__module__", "").split(".")[0] for c in getattr(type(value), "__mro__", ())
+                        if getattr(c, "__module__", "").split(".")[0] in asks), None)
+        if library is None and _attr(value, "n_features_in_") is not None:
+            library = "sklearn"
+        if library is not None:
+            found.append((name, library, value))
+    if len(found) != 1 and len(set(id(v) for _, _, v in found)) != 1:
+        return None
+    return found[0]
+
+
+_FLAVORS = []
+
+
+def flavor_inputs():
+    """flavor_inputs.py, next to this file (loaded by path: the runner runs with `python -I`)."""
+    if not _FLAVORS:
+        import importlib.util
+        import os
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flavor_inputs.py")
+        spec = importlib.util.spec_from_file_location("envforge_runner_flavor_inputs", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _FLAVORS.append(module)
+    return _FLAVORS[0]
 
 
 def frame(names, rows, rng, detail, string_columns=()):
@@ -137,8 +182,10 @@ def ask_sklearn(raw, rows, rng, kind):
         candidates += [(steps[0][1], "the Pipeline's first step"), (steps[-1][1], "the Pipeline's last step")]
     for est, where in candidates:
         names = _list(_attr(est, "feature_names_in_"))
-        made = features(names, _attr(est, "n_features_in_"), rows, rng,
-                        "%s %s" % (where, "feature_names_in_" if names else "n_features_in_"))
+        width, said = _attr(est, "n_features_in_"), "n_features_in_"
+        if not names and not width and "n_features_" in getattr(est, "__dict__", {}):  # an older scikit-learn: trees, forests
+            width, said = est.__dict__["n_features_"], "n_features_ (an older scikit-learn)"
+        made = features(names, width, rows, rng, "%s %s" % (where, "feature_names_in_" if names else said))
         if made:
             return made
     raise Unknowable("the scikit-learn model (%s) has neither feature_names_in_ nor n_features_in_ "
@@ -232,7 +279,12 @@ def ask_torch(raw, rows, rng, kind):
 
 
 def ask_keras(raw, rows, rng, kind):
-    shape = getattr(raw, "input_shape", None)
+    try:
+        shape = getattr(raw, "input_shape", None)
+    except Exception:  # Keras 3 raises where a model has no single input shape
+        shape = None
+    if not isinstance(shape, tuple) and getattr(raw, "inputs", None):  # Keras 3: model.inputs
+        return flavor_inputs().ask_keras3(raw, rows, rng, kind, Unknowable)
     if not isinstance(shape, tuple) or not shape or not all(d is None or isinstance(d, int) for d in shape):
         raise Unknowable("the TensorFlow model (%s) has no single input_shape (several inputs, or not a Keras model)" % kind)
     dims = list(shape[1:])
