@@ -8,7 +8,6 @@ directory, the real CLI with --backend virtualenv.
 from __future__ import annotations
 
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -30,10 +29,8 @@ def test_virtualenv_names_the_pin_without_a_wheel_before_pip_builds_it(sklearn_m
     _sdist_only(tmp_path / "links")
     with (sklearn_model / "requirements.txt").open("a") as handle:
         handle.write("\nef-nowheel==0.1\n")
-    start = time.monotonic()
     run = envforge("verify", str(sklearn_model), "--backend", "virtualenv", "--find-links", str(tmp_path / "links"),
                    "--json", str(tmp_path / "r.json"), home=home)
-    assert time.monotonic() - start < 120, run.output  # a verdict, not a build
     assert run.returncode == 3, run.output
     assert "Traceback" not in run.output
     result = report(tmp_path / "r.json")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -32,10 +31,8 @@ def sdist_only(tmp_path: Path) -> tuple[Path, list[str]]:
 
 def test_a_pin_without_a_wheel_stops_the_build_before_it_starts(sdist_only: tuple[Path, list[str]]) -> None:
     reqs, index = sdist_only
-    start = time.monotonic()
     with pytest.raises(EnvBuildError) as caught:
         wheel_check.check(uv_bin(), reqs, "3.11.7", index, [], dict(os.environ), allow=False)
-    assert time.monotonic() - start < 60
     assert caught.value.exit_code == EXIT_ENV
     assert "nowheel==0.1" in caught.value.message and "build from source" in caught.value.message
     assert "--allow-source-builds" in caught.value.remedy and "--backend conda" in caught.value.remedy
