@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from envforge.backends import get_backend
 from envforge.backends.base import BuildOptions, ContainerBackend, Env
 from envforge.errors import UsageError
-from envforge.pipeline import LoadedModel, load_model, open_env
-from envforge.backends import get_backend
 from envforge.execution import enter_sandbox, java
 from envforge.execution.sandbox import interpreter_paths
+from envforge.pipeline import LoadedModel, load_model, open_env
 from envforge.proc import run_attached
 
 _DROP_PREFIXES = ("PYTHON", "CONDA_", "VIRTUAL_ENV", "__PYVENV")

@@ -60,7 +60,7 @@ class Entry:
             return (f"UNSANDBOXED ({self.why_not}): the command can see the network and your home ({Path.home()}); "
                     f"it gets {variables}")
         where = (f"the current directory {self.shared_dir} read-write" if self.shared_dir
-                 else f"not the current directory (it holds your home): it starts in the scratch home")
+                 else "not the current directory (it holds your home): it starts in the scratch home")
         return (f"sandboxed (--sandbox {self.mode}): no network, not your home (a scratch $HOME), {where}, the env and the "
                 f"model read-only; it can see {variables}")
 
