@@ -76,3 +76,7 @@ def test_where_expectations_came_from(tmp_path: Path, monkeypatch: pytest.Monkey
     assert origin(str(kept), str(cached.parent)) == "unstored"
     assert origin(str(local), str(local.parent)) == "local"
     assert origin(str(mine), str(local.parent)) == "file"
+    other = tmp_path / "other-home" / "unstored" / "abc" / "envforge-expectations.json"
+    other.parent.mkdir(parents=True)
+    other.write_text("{}")
+    assert origin(str(other), None) == "unstored"  # kept by another ENVFORGE_HOME

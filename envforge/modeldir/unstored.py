@@ -51,9 +51,10 @@ def origin(source: str, model_dir: str | None) -> str:
     if not path.exists() and ":" in source and not path.drive:
         return "server"
     real = path.resolve()
-    for root, name in ((models_dir(), "server"), (home() / "unstored", "unstored")):
-        if real.is_relative_to(root.resolve()):
-            return name
+    if real.is_relative_to(models_dir().resolve()):
+        return "server"
+    if real.is_relative_to((home() / "unstored").resolve()) or real.parent.parent.name == "unstored":
+        return "unstored"  # this home's, or another ENVFORGE_HOME's (its layout: unstored/<model>/<file>)
     if model_dir and real.is_relative_to(Path(model_dir).resolve()):
         return "local"
     return "file"
