@@ -39,8 +39,8 @@ def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: Buil
         raise UsageError("No command given to run.", "Put the command after `--`, e.g. `envforge run URI -- python my_debug.py`.")
     build = build or BuildOptions()
     say = announce or (lambda text: None)
-    entry = enter_sandbox.plan(build)
     container = isinstance(get_backend(str(load.get("backend") or "uv")), ContainerBackend)
+    entry = enter_sandbox.plan(replace(build, sandbox="off") if container else build)  # a container is its own sandbox
     say(_CONTAINER if container else entry.first_line())  # before anything else: what the command can see (issue 31)
     loaded = load_model(uri, build=build, **load)  # type: ignore[arg-type]
     with open_env(loaded, build, say) as env:
@@ -60,8 +60,7 @@ def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: Buil
             variables.update(jvm.variables(env.python))
         read_only = [*interpreter_paths(env.path, env.python), str(loaded.model.path.resolve()), *(jvm.read_only if jvm else ())]
         try:
-            with enter_sandbox.wrapped(entry if not container else replace(entry, confined=False), full, variables,
-                                       read_only, env.python, interactive=interactive) as (final, final_env):
+            with enter_sandbox.wrapped(entry, full, variables, read_only, env.python, interactive=interactive) as (final, final_env):
                 return run_attached(final, env=final_env)
         except FileNotFoundError:
             say(f"{full[0]}: command not found in the environment or on PATH")
