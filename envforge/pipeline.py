@@ -26,6 +26,7 @@ from envforge.execution.executor import RunnerOutput
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
+from envforge.modeldir import unstored
 from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.links import check_links
 from envforge.modeldir.resolve import ModelDir, resolve
@@ -196,6 +197,7 @@ def judge(result: VerifyResult, output: RunnerOutput, expected: Expectations | N
     unverified_code = EXIT_FAILED if how.require_expected else None
     if expected is not None:  # every verdict names what it was compared with, and where that was recorded
         result.expectations, result.baseline = expected.source, dict(expected.baseline)
+        result.expectations_origin = unstored.origin(expected.source, result.model_dir)
     if output.load_error:
         result.model_error = {"stage": "load", **output.load_error}
         hint = output.load_error.get("hint")

@@ -44,6 +44,7 @@ class VerifyResult:
     image: dict[str, Any] | None = None    # container backends: the images used and kept (--tag)
     sandbox: dict[str, Any] | None = None  # what confined the model: network, home, limits (execution/sandbox.py)
     expectations: str | None = None
+    expectations_origin: str | None = None  # server / local / file / unstored (modeldir/unstored.py, issue 31)
     baseline: dict[str, Any] | None = None  # where the expectations were recorded (modeldir/expectations.py)
     steps: list[Step] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -99,7 +100,7 @@ class VerifyResult:
                     "runtime_profile": self.runtime_profile,
                     "rebuilt_because": self.env_rebuilt_because},
             "drift": self.drift, "model_warnings": self.model_warnings,
-            "expectations": self.expectations, "baseline": self.baseline,
+            "expectations": self.expectations, "expectations_origin": self.expectations_origin, "baseline": self.baseline,
             "expectations_kind": (self.baseline or {}).get("kind"),
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail, "failed": s.failed} for s in self.steps],
             "seconds": round(self.seconds, 3),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Model(PythonModel):
 
 mlflow.models.set_model(Model())
 """
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "AWS_ACCESS_KEY_ID",
+               "AWS_SECRET_ACCESS_KEY")
+TOKEN = "tok-Secret-ef31c7e0"  # MLFLOW_TRACKING_TOKEN beside the basic-auth pair (MLflow prefers the pair): seen by no model
 NO_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MLFLOW_TRACKING_USERNAME",
           "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_URI")
 
@@ -58,7 +62,7 @@ def probe(stack: stacks.Stack, tmp_path_factory: pytest.TempPathFactory) -> dict
 
     from tests.support.models import save_code_model
 
-    model = save_code_model(tmp_path_factory.mktemp("probe") / "model", PROBE.format(secrets=[s[::-1] for s in stack.secrets]))
+    model = save_code_model(tmp_path_factory.mktemp("probe") / "model", PROBE.format(secrets=[s[::-1] for s in _secrets(stack)]))
     saved = {k: os.environ.get(k) for k in stack.admin_env()}
     os.environ.update(stack.admin_env())
     try:
@@ -84,6 +88,15 @@ def probe(stack: stacks.Stack, tmp_path_factory: pytest.TempPathFactory) -> dict
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The admin's ENVFORGE_HOME and report directory, shared by the tests so the probe's env is built once."""
     return tmp_path_factory.mktemp("admin")
+
+
+def _secrets(stack: stacks.Stack) -> list[str]:
+    return [*stack.secrets, TOKEN]
+
+
+def _everything(stack: stacks.Stack) -> dict[str, str]:
+    """Every credential the tests set at once: the admin's pair, a token, the S3 keys."""
+    return {**stack.admin_env(), "MLFLOW_TRACKING_TOKEN": TOKEN}
 
 
 def _run(stack: stacks.Stack, *args: str, home: Path, env: dict[str, str] | None = None) -> CliRun:
@@ -115,14 +128,14 @@ def test_record_verify_registry_log_to_and_tags_as_admin_in_both_artifact_modes(
     # Credentials in the tracking URI itself (user:password@host), for record: none may reach a file or the model.
     with_userinfo = stack.tracking_uri.replace("http://", f"http://{stacks.ADMIN}:{stacks.ADMIN_PASSWORD}@")
     for name in ("stk-proxied", "stk-direct"):
-        recorded = _run(stack, "record", probe[name], home=home, env={**stack.s3_env(), "MLFLOW_TRACKING_URI": with_userinfo})
+        recorded = _run(stack, "record", probe[name], home=home, env={**_everything(stack), "MLFLOW_TRACKING_URI": with_userinfo})
         assert recorded.returncode == 0, recorded.output
     stored = [json.loads(p.read_text()) for p in (home / "models").glob("*/model/envforge-expectations.json")]
     assert len(stored) == 2
     _assert_probe_saw_nothing([e["prediction"] for doc in stored for e in doc["examples"]])
     registry = _run(stack, "verify-registry", "--tracking-uri", stack.tracking_uri, "--models", "stk-[pd]*",
                     "--json", str(shared / "r.json"), "--junit", str(shared / "r.xml"), "--html", str(shared / "r.html"),
-                    "--log-to", "envforge-stacks", "--tag-results", home=home, env=stack.admin_env())
+                    "--log-to", "envforge-stacks", "--tag-results", home=home, env=_everything(stack))
     assert registry.returncode == 0, registry.output
     report = json.loads((shared / "r.json").read_text())
     assert sorted((r["uri"], r["status"]) for r in report["results"]) == [
@@ -134,9 +147,37 @@ def test_record_verify_registry_log_to_and_tags_as_admin_in_both_artifact_modes(
     verify = _run(stack, "verify", probe["stk-direct"], "--tracking-uri", stack.tracking_uri, "--json", str(shared / "v.json"),
                   home=home, env=stack.admin_env())
     assert verify.returncode == 0, verify.output
-    assert json.loads((shared / "v.json").read_text())["results"][0]["status"] == "passed"
+    verified = json.loads((shared / "v.json").read_text())["results"][0]
+    assert (verified["status"], verified["expectations_origin"]) == ("passed", "server"), verified
     for marker in (home / "models").glob("*/.envforge-download.json"):
         assert stat.S_IMODE(marker.stat().st_mode) == 0o600, marker
+
+
+def test_run_and_shell_see_no_credential_unless_sandbox_off_and_say_what_they_see_first(
+        stack: stacks.Stack, probe: dict[str, str], shared: Path) -> None:
+    home, everything = shared / "home", _everything(stack)
+    listing = "env; echo cwd=$(pwd) home=$HOME"
+    ran = _run(stack, "run", probe["stk-direct"], "--tracking-uri", stack.tracking_uri, "--", "sh", "-c", listing,
+               home=home, env=everything)
+    assert ran.returncode == 0, ran.output
+    first = ran.stderr.splitlines()[0]
+    assert first.startswith("envforge: sandboxed (--sandbox auto): no network, not your home") and "no credential" in first, first
+    shell = subprocess.run([sys.executable, "-m", "envforge", "shell", probe["stk-proxied"], "--tracking-uri", stack.tracking_uri],
+                           input=listing + "\nexit 3\n", capture_output=True, text=True, timeout=600,
+                           env={**os.environ, **everything, "ENVFORGE_HOME": str(home), "SHELL": "/bin/sh", "COLUMNS": "200"})
+    assert shell.returncode == 3 and "home=/home/model" in shell.stdout, shell.stdout + shell.stderr
+    assert "sandboxed (--sandbox auto)" in shell.stderr.splitlines()[0], shell.stderr
+    for seen in (ran.stdout, shell.stdout):
+        assert "MODEL_DIR=" in seen and "home=/home/model" in seen, seen  # the listing ran, in the sandbox
+        leaked = [s for s in [*_secrets(stack), *CREDENTIALS] if s in seen]
+        assert leaked == [], leaked
+    # --sandbox off: the user's own environment, said first; the check above would have caught it.
+    off = _run(stack, "run", probe["stk-direct"], "--tracking-uri", stack.tracking_uri, "--sandbox", "off", "--", "sh", "-c",
+               "env", home=home, env=everything)
+    assert off.returncode == 0 and stacks.AWS_SECRET in off.stdout and TOKEN in off.stdout, off.output
+    first = off.stderr.splitlines()[0]
+    assert first.startswith("envforge: UNSANDBOXED (--sandbox off)") and "MLFLOW_TRACKING_TOKEN" in first, first
+    assert stacks.AWS_SECRET not in off.stderr and TOKEN not in off.stderr  # names, never values
 
 
 def _assert_probe_saw_nothing(predictions: list[object]) -> None:
@@ -159,9 +200,12 @@ def test_a_reader_is_told_403_and_a_refused_upload_never_verifies_from_the_cache
                  home=shared / "home", env=stack.reader_env())  # the admin's home: its env is built; its cache is the reader's too
     result = json.loads((shared / "reader.json").read_text())["results"][0]
     assert result["status"] == "unverified", again.output  # not passed against a file the server never got
+    assert result["expectations"] is None and result["expectations_origin"] is None
     explicit = _run(stack, "verify", probe["stk-readonly"], "--tracking-uri", stack.tracking_uri, "--expected", str(kept[0]),
-                    home=shared / "home", env=stack.reader_env())
+                    "--json", str(shared / "explicit.json"), home=shared / "home", env=stack.reader_env())
     assert explicit.returncode == 0, explicit.output
+    named = json.loads((shared / "explicit.json").read_text())["results"][0]
+    assert named["expectations_origin"] == "unstored" and "the server never got" in explicit.stdout, explicit.output
     tagged = _run(stack, "verify-registry", "--tracking-uri", stack.tracking_uri, "--models", "stk-proxied", "--tag-results",
                   home=shared / "home", env=stack.reader_env())
     assert "HTTP 403" in tagged.stderr and "tag stk-proxied/1" in tagged.stderr, tagged.output
@@ -179,8 +223,6 @@ def test_direct_s3_without_credentials_or_without_boto3_says_what_to_set_or_inst
     blocked = ("import runpy, sys; sys.modules.update(boto3=None, botocore=None); sys.argv = ['envforge'] + sys.argv[1:]; "
                "runpy.run_module('envforge', run_name='__main__')")
     env = {**os.environ, **stack.admin_env(), "ENVFORGE_HOME": str(tmp_path / "h2"), "COLUMNS": "200"}
-    import subprocess
-
     done = subprocess.run([sys.executable, "-c", blocked, "verify-registry", "--tracking-uri", stack.tracking_uri, "--models",
                            "stk-direct", "--json", str(tmp_path / "r.json")], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -194,6 +236,6 @@ def test_no_password_or_key_in_anything_envforge_wrote(stack: stacks.Stack, shar
     for path in shared.rglob("*"):
         if path.is_file() and not path.is_symlink() and "envs" not in path.relative_to(shared).parts:
             data = path.read_bytes()
-            found += [f"{path}: {secret}" for secret in stack.secrets if secret.encode() in data]
+            found += [f"{path}: {secret}" for secret in _secrets(stack) if secret.encode() in data]
     assert found == []
     assert list(shared.rglob(".envforge-download.json"))  # the check above did look at the cache metadata

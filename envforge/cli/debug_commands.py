@@ -26,6 +26,7 @@ def add_parsers(sub: Any) -> None:
     shell.add_argument("--repl", "--python", dest="repl", action="store_true",
                        help="start the env's Python REPL instead of a shell (--python: the old spelling, deprecated)")
     opt.add_env(shell, interpreter_flag="--interpreter")
+    _add_entry_sandbox(shell)
 
     run = sub.add_parser("run", help="run a command inside the model's rebuilt environment (exit code passed through)",
                          usage=_RUN_USAGE,
@@ -33,6 +34,7 @@ def add_parsers(sub: Any) -> None:
                                      "model directory; `python` is the env's). envforge's options go before `--`.")
     opt.add_uri(run, alias=False)  # -m cannot precede a command that takes everything after the URI
     opt.add_env(run)
+    _add_entry_sandbox(run)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]", help="the command to run in the env")
 
     diff = sub.add_parser("diff", help="training env vs the model's requirements vs the rebuilt env, per package",
@@ -68,6 +70,12 @@ def add_parsers(sub: Any) -> None:
     opt.add_env(lock)
 
 
+def _add_entry_sandbox(p: argparse.ArgumentParser) -> None:
+    """run/shell: verify's sandbox and minimal environment, the same default (execution/enter_sandbox.py)."""
+    opt.add_sandbox(p)
+    opt.add_pass_env(p)
+
+
 def _load(args: argparse.Namespace, err: Any) -> Any:
     from envforge.pipeline import load_model
 
@@ -93,6 +101,7 @@ def cmd_run(args: argparse.Namespace, out: Any, err: Any) -> int:
         if before:  # envforge options given after the URI: parse them like the ones before it
             extra = argparse.ArgumentParser(prog="envforge run", usage=_RUN_USAGE, add_help=False)
             opt.add_env(extra)
+            _add_entry_sandbox(extra)
             extra.add_argument("-q", "--quiet", action="store_true")  # as every command has (cli/conventions.py)
             extra.add_argument("-v", "--verbose", action="store_true")
             try:

@@ -2,9 +2,11 @@
 
 The env is built or reused like verify's (envforge.pipeline), held "in use" for as long as the
 command runs, and entered the way a virtualenv's activate script would: its bin directory
-first on PATH, VIRTUAL_ENV set, the model directory in $MODEL_DIR. The user's own environment
-is kept (their debugging script may need credentials or a tracking URI), except the variables
-that would make Python look outside the env (PYTHONPATH, PYTHONHOME, another venv or conda env).
+first on PATH, VIRTUAL_ENV set, the model directory in $MODEL_DIR. Under --sandbox auto/on (verify's
+default) the command runs in verify's sandbox with verify's minimal environment (execution/enter_sandbox.py);
+--sandbox off keeps the user's own environment and home. Either way the variables that would make Python look
+outside the env (PYTHONPATH, PYTHONHOME, another venv or conda env) go, and the first line printed says what the
+command can see.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
+from envforge.backends import get_backend
 from envforge.backends.base import BuildOptions, ContainerBackend, Env
 from envforge.errors import UsageError
+from envforge.execution import enter_sandbox, java
+from envforge.execution.sandbox import interpreter_paths
 from envforge.pipeline import LoadedModel, load_model, open_env
 from envforge.proc import run_attached
-from envforge.secret_env import credentials_seen
 
 _DROP_PREFIXES = ("PYTHON", "CONDA_", "VIRTUAL_ENV", "__PYVENV")
 NOT_FOUND, NOT_EXECUTABLE = 127, 126
+_CONTAINER = ("in a container (the container is the sandbox): no network, not your home, the model read-only at $MODEL_DIR; "
+              "it can see 2 environment variables (PATH, MODEL_DIR) and the image's own, no credential")
 
 
 def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: BuildOptions | None = None,
@@ -32,23 +39,29 @@ def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: Buil
         raise UsageError("No command given to run.", "Put the command after `--`, e.g. `envforge run URI -- python my_debug.py`.")
     build = build or BuildOptions()
     say = announce or (lambda text: None)
+    container = isinstance(get_backend(str(load.get("backend") or "uv")), ContainerBackend)
+    entry = enter_sandbox.plan(replace(build, sandbox="off") if container else build)  # a container is its own sandbox
+    say(_CONTAINER if container else entry.first_line())  # before anything else: what the command can see (issue 31)
     loaded = load_model(uri, build=build, **load)  # type: ignore[arg-type]
-    container = isinstance(loaded.backend, ContainerBackend)
     with open_env(loaded, build, say) as env:
         command = argv if argv is not None else (["python"] if python else ["/bin/sh" if container else _shell()])
+        interactive = argv is None and sys.stdin.isatty()
         if container:  # a container of the env image with the model mounted; the docker CLI gets the user's env
-            full = loaded.backend.interactive(env.path, loaded.model.path, list(command), tty=argv is None and sys.stdin.isatty())
+            full = loaded.backend.interactive(env.path, loaded.model.path, list(command), tty=interactive)
             variables = dict(os.environ)
         else:
-            full, variables = loaded.backend.command(env.path, env.python, list(command)), env_vars(env, loaded)
-        if seen := credentials_seen(variables):  # unsandboxed, like the user's own shell: said first (issue 31)
-            say(f"this command runs unsandboxed with your environment and home; it can see {seen}")
+            full, variables = loaded.backend.command(env.path, env.python, list(command)), env_vars(env, loaded, entry.base_env())
         if argv is None:
             where = f"a container of {env.key[:12]}, the model ({loaded.model.path}) mounted" if container else str(env.path)
             say(f"entering the rebuilt environment of {uri}: python {env.python_version}, {where}; "
                 f"the model is in $MODEL_DIR{'' if container else f' ({loaded.model.path})'}; exit to leave")
+        jvm = java.for_env(env.path)  # pyspark: the JRE's files outside /usr
+        if jvm and entry.minimal:
+            variables.update(jvm.variables(env.python))
+        read_only = [*interpreter_paths(env.path, env.python), str(loaded.model.path.resolve()), *(jvm.read_only if jvm else ())]
         try:
-            return run_attached(full, env=variables)
+            with enter_sandbox.wrapped(entry, full, variables, read_only, env.python, interactive=interactive) as (final, final_env):
+                return run_attached(final, env=final_env)
         except FileNotFoundError:
             say(f"{full[0]}: command not found in the environment or on PATH")
             return NOT_FOUND

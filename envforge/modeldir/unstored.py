@@ -37,3 +37,24 @@ def _out_of_cache(local: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(local, target)
     return target
+
+
+ORIGINS = {"server": "stored with the model on the tracking server", "local": "in the local model directory",
+           "file": "a file given with --expected", "unstored": "a file given with --expected that the server never got"}
+
+
+def origin(source: str, model_dir: str | None) -> str:
+    """Where a verdict's expectations came from: `server` (the download cache's mirror of the server, or a
+    models:/ runs:/ ... URI), `local` (the user's own model directory), `file` (--expected FILE), `unstored`
+    (--expected naming a file kept in ENVFORGE_HOME/unstored after the server refused it)."""
+    path = Path(source)
+    if not path.exists() and ":" in source and not path.drive:
+        return "server"
+    real = path.resolve()
+    if real.is_relative_to(models_dir().resolve()):
+        return "server"
+    if real.is_relative_to((home() / "unstored").resolve()) or real.parent.parent.name == "unstored":
+        return "unstored"  # this home's, or another ENVFORGE_HOME's (its layout: unstored/<model>/<file>)
+    if model_dir and real.is_relative_to(Path(model_dir).resolve()):
+        return "local"
+    return "file"

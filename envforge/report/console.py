@@ -73,9 +73,11 @@ def print_result(console: Any, result: VerifyResult, err: Any = None) -> None:
         console.print(f"  resolved as of {escape(moment or 'latest')} ({escape(str(result.resolution.get('why')))})", highlight=False)
     if result.baseline:  # a training-env recording or a rebuilt env's: never confused
         from envforge.modeldir.expectations import describe
+        from envforge.modeldir.unstored import ORIGINS
 
-        console.print(f"  expectations: recorded in {escape(describe(result.baseline))} [dim]{escape(redact(result.expectations or ''))}[/]",
-                      highlight=False)
+        where = f" ({ORIGINS[result.expectations_origin]})" if result.expectations_origin in ORIGINS else ""
+        console.print(f"  expectations: recorded in {escape(describe(result.baseline))}{escape(where)} "
+                      f"[dim]{escape(redact(result.expectations or ''))}[/]", highlight=False)
     if result.image:  # container backends
         kept = ", ".join(result.image.get("kept") or []) or "none (--tag NAME keeps the image that passed)"
         console.print(f"  image {escape(str(result.image.get('env_image')))}; kept: {escape(kept)}", highlight=False)

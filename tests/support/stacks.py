@@ -158,7 +158,8 @@ def mlflow_server(root: Path, database: str, s3_endpoint: str) -> Iterator[str]:
                     "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
     env = {"MLFLOW_AUTH_CONFIG_PATH": str(auth), "AWS_ACCESS_KEY_ID": AWS_KEY, "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
            "AWS_DEFAULT_REGION": "us-east-1", "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
-           "MLFLOW_FLASK_SERVER_SECRET_KEY": "envforge-stack-test"}
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": "envforge-stack-test",
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job runner and its ~8 huey consumers: nothing here uses jobs
     argv = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
             "--backend-store-uri", database, "--artifacts-destination", f"s3://{BUCKET}/proxied",
             "--app-name", "basic-auth", "--workers", "1"]
@@ -185,7 +186,7 @@ def _process(argv: list[str], log_path: Path, ready_url: str, env: dict[str, str
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent, start_new_session=True,
                             env={**clean, **env})
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240  # a loaded 2-core CI machine
     while True:
         try:
             with urllib.request.urlopen(ready_url, timeout=2):
@@ -195,7 +196,9 @@ def _process(argv: list[str], log_path: Path, ready_url: str, env: dict[str, str
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # the whole group: what it started too
+                os.killpg(proc.pid, 9)
+            proc.wait()
             raise RuntimeError(f"{argv[2]} did not start:\n" + log_path.read_text()[-3000:])
         time.sleep(0.3)
     try:
