@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -100,8 +100,9 @@ def test_a_record_that_does_not_match_the_file_is_hashed_not_trusted(env: Path) 
         module.write_bytes(saved)
 
 
-def test_the_cheap_check_of_many_files_takes_milliseconds(env: Path, tmp_path: Path) -> None:
-    """The default check on every reuse reads no file: 5,000 files in well under a second (an iris env's 14,000: 0.08 s)."""
+def test_the_cheap_check_of_many_files_reads_none_of_them(env: Path, tmp_path: Path) -> None:
+    """The default check on every reuse reads no file, only sizes and mtimes (its cost is measured in bench/, not here):
+    a file rewritten in place with the same size and mtime passes it, and only --check's hashes see it."""
     site = tmp_path / "lib" / "python3.11" / "site-packages"
     pkg, dist = site / "many", site / "many-1.0.dist-info"
     pkg.mkdir(parents=True)
@@ -112,9 +113,13 @@ def test_the_cheap_check_of_many_files_takes_milliseconds(env: Path, tmp_path: P
         rows.append(f"many/m{i}.py,sha256=,6")
     (dist / "RECORD").write_text("\n".join(rows) + "\n")
     assert write_manifest(tmp_path) == 5_000
-    start = time.perf_counter()
     assert env_check.damage(tmp_path) is None
-    assert time.perf_counter() - start < 1.0
+    victim = pkg / "m4321.py"
+    stat = victim.stat()
+    victim.write_bytes(b"x = 2\n")  # same size
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert env_check.damage(tmp_path) is None  # not read
+    assert "many/m4321.py" in (env_check.damage(tmp_path, check=True) or "")
 
 
 def test_a_rebuild_that_brings_the_damage_back_is_an_error_naming_the_cache(env: Path) -> None:
