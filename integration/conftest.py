@@ -85,7 +85,7 @@ def _mlflow_server(root: Path) -> Iterator[str]:
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            os.killpg(proc.pid, 9)  # its workers too (uvicorn, the job runner's consumers), not only the launcher
             raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
         time.sleep(0.5)
     try:
