@@ -1,4 +1,5 @@
-"""`envforge verify`: the whole pipeline for one model, as one result object (pipeline.py has the steps)."""
+"""`envforge verify`: the whole pipeline for one model, as one result object (pipeline.py has the chain,
+commands/verification_steps.py the steps around it that verify-registry runs too)."""
 
 from __future__ import annotations
 
