@@ -85,7 +85,8 @@ def _mlflow_server(root: Path) -> Iterator[str]:
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # its workers too (uvicorn, the job consumers), not only the launcher
+                os.killpg(proc.pid, 9)
             raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
         time.sleep(0.5)
     try:

@@ -36,6 +36,27 @@ def _verify(model: Path, home: Path, out: Path, *args: str) -> tuple[int, dict, 
     return run.returncode, report(out / "r.json"), run.output
 
 
+def _with_old_sklearn(model: Path, older: Path) -> Path:
+    """A copy of the model pinning OLD_SKLEARN, its expectations stamped with the copy's digests: requirements.txt is
+    one of the model's files, so without that verify stops at the artifact gate (commands/artifact_gate.py)."""
+    import json
+
+    import sklearn
+
+    from envforge.modeldir.digests import digest_dir
+
+    shutil.copytree(model, older)
+    requirements = older / "requirements.txt"
+    pin = f"scikit-learn=={sklearn.__version__}"
+    assert pin in requirements.read_text()
+    requirements.write_text(requirements.read_text().replace(pin, f"scikit-learn=={OLD_SKLEARN}"))
+    stored = older / "envforge-expectations.json"
+    document = json.loads(stored.read_text())
+    assert document.get("artifacts"), "record stores the model's digests"
+    stored.write_text(json.dumps({**document, "artifacts": digest_dir(older)}))
+    return older
+
+
 @pytest.mark.parametrize("backend", ["uv", "virtualenv"])
 def test_a_file_deleted_from_a_built_env_is_rebuilt_and_the_report_says_why(
         backend: str, recorded: tuple[Path, Path], tmp_path: Path) -> None:
@@ -86,12 +107,7 @@ def test_an_older_scikit_learn_shows_its_drift_and_warning_and_fail_on_warnings_
     import sklearn
 
     model, home = recorded
-    older = tmp_path / "older"
-    shutil.copytree(model, older)
-    requirements = older / "requirements.txt"
-    pin = f"scikit-learn=={sklearn.__version__}"
-    assert pin in requirements.read_text()
-    requirements.write_text(requirements.read_text().replace(pin, f"scikit-learn=={OLD_SKLEARN}"))
+    older = _with_old_sklearn(model, tmp_path / "older")
 
     code, result, output = _verify(older, home, tmp_path, "--fail-on", "warnings")
     assert code == EXIT_WARNINGS and result["status"] == "failed", output
@@ -120,17 +136,13 @@ def test_an_older_scikit_learn_shows_its_drift_and_warning_and_fail_on_warnings_
 
 def test_each_model_of_a_shared_runner_gets_its_own_warnings(recorded: tuple[Path, Path], tmp_path: Path) -> None:
     """verify-registry runs the models of one env in one runner process: each model's verdict has its warnings."""
-    import sklearn
 
     from envforge.execution.executor import run_runner_many
     from envforge.modeldir import examples
     from envforge.spec.mlmodel import read_mlmodel
 
     model, home = recorded
-    older = tmp_path / "older"
-    shutil.copytree(model, older)
-    requirements = older / "requirements.txt"
-    requirements.write_text(requirements.read_text().replace(f"scikit-learn=={sklearn.__version__}", f"scikit-learn=={OLD_SKLEARN}"))
+    older = _with_old_sklearn(model, tmp_path / "older")
     code, result, output = _verify(older, home, tmp_path)  # the env of the test above: reused
     assert code == 0, output
     runs = examples.model_examples(older, read_mlmodel(older))

@@ -153,6 +153,11 @@ def test_each_result_carries_the_same_sandbox_section_as_verify(local_run: dict,
         assert set(section) - {"bytecode"} == set(alone["sandbox"]) - {"bytecode"}, (u, section)
         assert section["network"] == alone["sandbox"]["network"]
         assert [w for w in by_uri[u]["warnings"] if "unconfined" in w] == [w for w in alone["warnings"] if "unconfined" in w]
+    # Not only the sandbox: every section verify fills, verify-registry fills (artifacts, drift, model_warnings, env, ...)
+    mine = by_uri[uri]
+    assert _filled(mine) == _filled(alone)
+    assert [s["name"] for s in mine["steps"]] == [s["name"] for s in alone["steps"]]
+    assert mine["artifacts"]["verified"] is True and mine["drift"] is not None, mine
 
 
 def test_the_report_says_where_each_environments_time_went(local_run: dict) -> None:
@@ -405,3 +410,96 @@ def test_docker_backend_verifies_two_versions_with_one_image_build(registry: str
         assert "shared by 2 model(s)" in build["detail"]
         assert result["env"]["runner_python"] and result["comparison"]["ok"] is True
         assert result["sandbox"]["home"] == "container"  # the container's confinement, as verify reports it
+
+
+def _filled(value: object) -> object:
+    """Which sections and fields of a JSON result hold something (recursively), whatever their values: a step
+    composed into verify's path and not verify-registry's (or the other way) shows as a difference (issue 28)."""
+    if isinstance(value, dict):
+        return {k: _filled(v) for k, v in value.items() if v is not None and k != "bytecode"}  # bytecode: a fresh env's
+    return type(value).__name__
+
+
+WARNS = """
+import warnings
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Model(PythonModel):
+    def predict(self, context, model_input, params=None):
+        warnings.warn("gate-warn predicts with a warning", UserWarning)
+        return model_input["x"] * 2
+
+
+mlflow.models.set_model(Model())
+"""
+
+
+@pytest.fixture(scope="module")
+def gate_versions(registry: str, local_run: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Two more versions in fraud-a's environment (recorded in local_run's home: its env is reused), named outside
+    fraud-*: gate-swap, whose code file is replaced on the server after `record`, and gate-warn, whose predict warns."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from envforge.modeldir.resolve import tracking_scope
+    from tests.support.models import pinned_requirements
+
+    root = tmp_path_factory.mktemp("gate-models")
+    (root / "gate_swap.py").write_text(CODE.format(factor=2))
+    (root / "gate_warn.py").write_text(WARNS)
+    ids = {}
+    with tracking_scope(registry):
+        mlflow.set_experiment("envforge-registry-gates")
+        for name, source in (("gate-swap", "gate_swap.py"), ("gate-warn", "gate_warn.py")):
+            with mlflow.start_run():
+                info = mlflow.pyfunc.log_model(name="model", python_model=str(root / source), registered_model_name=name,
+                                               input_example=pd.DataFrame({"x": [1.0, 2.0, 3.0]}),
+                                               pip_requirements=pinned_requirements())
+            ids[name] = info.model_id
+            recorded = envforge("record", f"models:/{name}/1", "--tracking-uri", registry, home=local_run["home"])
+            assert recorded.returncode == 0, recorded.output
+    replaced = root / "replaced" / "gate_swap.py"
+    replaced.parent.mkdir()
+    replaced.write_text(CODE.format(factor=9))
+    MlflowClient(tracking_uri=registry).log_model_artifact(ids["gate-swap"], str(replaced))  # after record
+    return {"swap": "models:/gate-swap/1", "warn": "models:/gate-warn/1"}
+
+
+def test_a_version_whose_files_changed_after_record_fails_before_any_build(gate_versions: dict, registry: str,
+                                                                            tmp_path: Path) -> None:
+    """verify's artifact-digest gate in verify-registry too: FAILED artifact-changed, the file named, nothing built."""
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "gate-swap", "--json", str(tmp_path / "r.json"),
+                   home=tmp_path / "home")  # a fresh cache: the replaced file is what is downloaded
+    assert run.returncode == 1, run.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    [result] = report["results"]
+    assert result["status"] == "failed" and result["error"]["kind"] == "artifact-changed", result
+    assert [c["path"] for c in result["artifacts"]["changes"]] == ["gate_swap.py"]
+    assert [s["name"] for s in result["steps"]] == ["resolve"] and _built_envs(tmp_path / "home") == []
+    assert report["registry"]["environments"] == {"built": 0, "reused": 0, "failed": 0, "interrupted": 0, "skipped": 1}
+    alone = envforge("verify", gate_versions["swap"], "--tracking-uri", registry, "--json", str(tmp_path / "one.json"),
+                     home=tmp_path / "alone")
+    assert alone.returncode == 1, alone.output
+    verified = json.loads((tmp_path / "one.json").read_text())["results"][0]
+    assert verified["reason"] == result["reason"] and _filled(result) == _filled(verified)
+
+
+def test_fail_on_gives_the_gates_exit_code_and_the_same_result_as_verify(gate_versions: dict, registry: str, local_run: dict,
+                                                                         tmp_path: Path) -> None:
+    from envforge.errors import EXIT_WARNINGS
+
+    run = envforge("verify-registry", "--tracking-uri", registry, "--models", "gate-warn", "--fail-on", "warnings",
+                   "--json", str(tmp_path / "r.json"), home=local_run["home"])
+    assert run.returncode == EXIT_WARNINGS, run.output
+    [result] = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert result["status"] == "failed" and result["reason"].startswith("--fail-on warnings: "), result["reason"]
+    assert any("gate-warn predicts with a warning" in w for w in result["model_warnings"]), result["model_warnings"]
+    alone = envforge("verify", gate_versions["warn"], "--tracking-uri", registry, "--fail-on", "warnings",
+                     "--json", str(tmp_path / "one.json"), home=local_run["home"])
+    assert alone.returncode == EXIT_WARNINGS, alone.output
+    verified = json.loads((tmp_path / "one.json").read_text())["results"][0]
+    assert verified["reason"] == result["reason"] and _filled(result) == _filled(verified)
+    assert [s["name"] for s in result["steps"]] == [s["name"] for s in verified["steps"]]

@@ -1,4 +1,5 @@
-"""`envforge verify`: the whole pipeline for one model, as one result object (pipeline.py has the steps)."""
+"""`envforge verify`: the whole pipeline for one model, as one result object (pipeline.py has the chain,
+commands/verification_steps.py the steps around it that verify-registry runs too)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,13 @@ from typing import Any
 from envforge.attestation.statement import write_statement
 from envforge.backends.options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
-from envforge.commands import implied_checks
-from envforge.commands.artifact_gate import check_artifacts, settle
-from envforge.commands.verdict_notes import note_drift_and_warnings
+from envforge.commands import verification_steps as steps
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
-from envforge.execution import diagnose, platform_checks
 from envforge.execution.executor import execute_runner, note_sandbox, open_executor
-from envforge.pipeline import Judging, find_expectations, inputs_to_run, judge, load_model, note_env, note_model, open_env
+from envforge.pipeline import Judging, load_model, note_model, open_env
 from envforge.progress import Progress, Silent, timed
-from envforge.result import PASSED, UNVERIFIED, VerifyResult
+from envforge.result import PASSED, VerifyResult
 from envforge.store import bytecode
 
 
@@ -59,40 +57,34 @@ def verify(uri: str, *, progress: Progress | None = None, **options: Any) -> Ver
 
 
 def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyResult, stack: ExitStack) -> VerifyResult:
+    """The group of one: the steps verify-registry runs for each model of a group (commands/verification_steps.py)."""
+    check = steps.ModelCheck(result)
     with timed(result.steps, progress, "resolve") as step:
         check_before_work(opts.backend)  # its extra, its engine: an error result before the model is downloaded
-        loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
-                            lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, progress=progress.update)
+        check.loaded = loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
+                                           lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build,
+                                           progress=progress.update)
         note_model(result, loaded, step)
-        expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
-        if (changed := check_artifacts(result, loaded.model, expected)) is not None:
-            return changed  # the recorded digests: before anything is built
-        runs = inputs_to_run(loaded.model.path, loaded.mlmodel, expected, opts.inputs, opts.synthesize)
-        unverifiable = platform_checks.before_build(loaded.model.path, loaded.mlmodel, loaded.spec, loaded.backend)
-    if unverifiable:
-        return result.finish(UNVERIFIED, unverifiable)
+        stopped = steps.before_build(check, expected=opts.expected, tracking_uri=opts.tracking_uri, inputs=opts.inputs,
+                                     synthesize=opts.synthesize)
+    if stopped is not None:
+        return stopped  # its files changed (nothing built), or it cannot be verified here
     with timed(result.steps, progress, "build") as step:
         env = stack.enter_context(open_env(loaded, opts.build, progress.update))
-        note_env(result, env, step, as_of=loaded.as_of)
-        missing = platform_checks.missing_native(env, loaded.backend)  # shared libraries the machine lacks
-        platform_checks.note_native(result, missing)
+        steps.note_built(check, env, steps.env_checks(env, loaded.backend), step)
     with timed(result.steps, progress, "predict") as step:
         executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, opts.build, progress.update))
         note_sandbox(result, executor)
         try:
-            output = execute_runner(executor, runs, timeout=opts.predict_timeout)
+            output = execute_runner(executor, check.runs, timeout=opts.predict_timeout)
         finally:
             note_sandbox(result, executor)
-        diagnose.annotate(output.data, env.installed, loaded.spec)  # a known cause of a load error, named
-        implied_checks.annotate(output.data, loaded.spec, loaded.model.path)  # a module the pickle needs, its distribution
-        result.runner_python = output.data.get("python")  # what the model actually ran on (sys.version_info)
-        step.detail = f"{len(output.predictions())} of {len(runs)} example(s)"
+        steps.read_output(check, output, env)
+        step.detail = f"{len(output.predictions())} of {len(check.runs)} example(s)"
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env
             bytecode.harvest(env.path)
-    judged = settle(judge(result, output, expected, runs, opts.judging, progress), expected, opts.require_expected)
-    note_drift_and_warnings(judged, loaded, env, expected, output, opts.fail_on)  # drift, warnings, --fail-on
+    judged = steps.verdict(check, output, env, opts.judging, opts.fail_on, progress)
     judged.image = executor.finish(judged.status == PASSED)  # containers: tag the image that passed
-    judged = platform_checks.explain_load_failure(judged, missing)
     if opts.attest:
-        write_statement(opts.attest, judged, loaded, env, runs, opts.judging)
+        write_statement(opts.attest, judged, loaded, env, check.runs, opts.judging)
     return judged

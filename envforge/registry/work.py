@@ -1,5 +1,6 @@
 """One environment group: build (or reuse) its env once, run all its models in one runner
-process, judge each model like `envforge verify`. Runs in a local thread or on a Dask worker,
+process, judge each model like `envforge verify`: the same steps (commands/verification_steps.py), per model
+before the build and after the run, once per group for the env. Runs in a local thread or on a Dask worker,
 which resolves the models and builds the env in its own caches."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from envforge.commands import verification_steps as steps
+from envforge.commands.verification_steps import Baseline, ModelCheck
 from envforge.errors import EnvforgeError
 from envforge.registry import interruption
 from envforge.registry.pacing import Pacing
@@ -29,7 +32,7 @@ INTERRUPTED = interruption.REASON
 @dataclass
 class GroupOutcome:
     key: str
-    env: str = "failed"           # "built" | "reused" | "failed" | "interrupted"
+    env: str = "failed"           # "built" | "reused" | "failed" | "interrupted" | "skipped" (every model stopped before the build)
     build_seconds: float = 0.0
     resolve_seconds: float = 0.0   # wall time of the group's (cached) resolves, which run at once
     runner_seconds: float = 0.0    # wall time of running every model of the group (one host runner process)
@@ -44,10 +47,11 @@ class GroupOutcome:
 @dataclass
 class _Member:
     target: Target
-    result: VerifyResult
-    loaded: Any = None
-    expected: Any = None
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    check: ModelCheck
+
+    @property
+    def result(self) -> VerifyResult:
+        return self.check.result
 
 
 OnJudged = Callable[[Target, VerifyResult], None]
@@ -61,11 +65,13 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     (build and run slots, one compile of shared package files: registry/pacing.py)."""
     stop = should_stop or (lambda: False)
     outcome = GroupOutcome(key=group.key, worker=f"{socket.gethostname()}:{os.getpid()}")
-    members = [_Member(t, VerifyResult(uri=t.uri, backend=options.backend)) for t in group.targets]
+    members = [_Member(t, ModelCheck(VerifyResult(uri=t.uri, backend=options.backend))) for t in group.targets]
     start = time.perf_counter()
     loaded = at_once(lambda m: _load(m, options), members)
     outcome.resolve_seconds = time.perf_counter() - start
-    ready = [m for m, ok in zip(members, loaded, strict=True) if ok]
+    ready = [m for m, go in zip(members, loaded, strict=True) if go == _BUILD]
+    if not ready and _STOPPED in loaded:
+        outcome.env = "skipped"  # nothing to build: each model stopped before (files changed, unverifiable, or an error)
     if ready and not stop():
         with ExitStack() as stack:
             _build_and_run(ready, options, outcome, stack, stop, on_judged, pacing or Pacing())
@@ -78,30 +84,39 @@ def verify_group(group: Group, options: RegistryOptions, should_stop: Callable[[
     return outcome
 
 
-def _load(member: _Member, options: RegistryOptions) -> bool:
+_BUILD, _STOPPED, _FAILED = "build", "stopped", "failed"
+
+
+def _load(member: _Member, options: RegistryOptions) -> str:
+    """Resolve the model and run verify's checks before a build (verification_steps.before_build): _BUILD when
+    it goes on to the group's env, _STOPPED when it has its verdict already, _FAILED when it could not be resolved."""
     from envforge.pipeline import load_model, note_model
 
     start = time.perf_counter()
     try:
-        member.loaded = load_model(member.target.uri, backend=options.backend, tracking_uri=options.tracking_uri,
-                                   build=options.build)
+        member.check.loaded = load_model(member.target.uri, backend=options.backend, tracking_uri=options.tracking_uri,
+                                         build=options.build)
     except EnvforgeError as exc:
         member.result.steps.append(Step("resolve", time.perf_counter() - start, "failed"))
         member.result.error_from(exc)
-        return False
-    step = Step("resolve", time.perf_counter() - start)
-    note_model(member.result, member.loaded, step)
+        return _FAILED
+    step = Step("resolve", 0.0)
+    note_model(member.result, member.check.loaded, step)
+    try:
+        stopped = steps.before_build(member.check, tracking_uri=options.tracking_uri)
+    except EnvforgeError as exc:
+        stopped = member.result.error_from(exc)
+    step.seconds = time.perf_counter() - start
     member.result.steps.append(step)
-    return True
+    return _BUILD if stopped is None else _STOPPED
 
 
 def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: GroupOutcome, stack: ExitStack,
                    stop: Callable[[], bool], on_judged: OnJudged | None, pacing: Pacing) -> None:
     from envforge.execution.executor import run_group
-    from envforge.pipeline import find_expectations, inputs_to_run, note_env
     from envforge.store import bytecode
 
-    first = members[0].loaded
+    first = members[0].check.loaded
     env = _build(members, options, outcome, stack, stop, pacing)
     if env is None:
         return
@@ -111,30 +126,25 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
             stack.callback(first_compile.finished, shared)  # when the group ends: after the harvest below, or a failure
         else:
             outcome.warmup_seconds = first_compile.wait_then_seed(shared, env.path, stop)
-    runnable = []
+    missing = steps.env_checks(env, first.backend)  # once for the group
     for m in members:
         step = Step("build", outcome.build_seconds)
-        note_env(m.result, env, step, shared_by=len(members), as_of=m.loaded.as_of)
+        steps.note_built(m.check, env, missing, step, shared_by=len(members))
         m.result.steps.append(step)
-        try:
-            m.expected = find_expectations(m.loaded.model.path, None, options.tracking_uri)
-            m.runs = inputs_to_run(m.loaded.model.path, m.loaded.mlmodel, m.expected, ())
-            runnable.append(m)
-        except EnvforgeError as exc:
-            m.result.error_from(exc)
-    if not runnable or stop():
+    if stop():
         return
+
     def judged(i: int, output: RunnerOutput) -> None:
-        _judge_one(runnable[i], output, env, options)
-        interruption.settle(runnable[i].result, stop())  # a runner the stop killed: not the model's failure
+        _judge_one(members[i], output, env, options)
+        interruption.settle(members[i].result, stop())  # a runner the stop killed: not the model's failure
         if on_judged:
-            on_judged(runnable[i].target, runnable[i].result)
+            on_judged(members[i].target, members[i].result)
 
     with pacing.slot("run", stop) as slot:
         if not slot:
             return
         start = time.perf_counter()
-        outputs = run_group(first.backend, env, [(m.loaded.model.path, m.runs) for m in runnable], options.build,
+        outputs = run_group(first.backend, env, [(m.check.loaded.model.path, m.check.runs) for m in members], options.build,
                             model_timeout=options.model_timeout, log=lambda text: None, on_output=judged)
         outcome.runner_seconds = time.perf_counter() - start
         outcome.models_seconds = sum(output.seconds for output in outputs)
@@ -155,7 +165,7 @@ def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutco
             return None
         start = time.perf_counter()
         try:
-            env = stack.enter_context(open_env(members[0].loaded, options.build, lambda text: None))
+            env = stack.enter_context(open_env(members[0].check.loaded, options.build, lambda text: None))
         except EnvforgeError as exc:
             outcome.build_seconds = time.perf_counter() - start
             for m in members:
@@ -169,19 +179,20 @@ def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutco
 def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOptions) -> None:
     """One model's verdict from its runner output, as `envforge verify` would give it (or its baseline
     recorded, with --record-missing)."""
-    from envforge.commands.verdict_notes import note_drift_and_warnings
-    from envforge.execution import diagnose
-    from envforge.execution.executor import note_sandbox
-    from envforge.pipeline import judge
+    steps.read_output(m.check, output, env)
+    m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.check.runs)} example(s)"))
+    steps.verdict(m.check, output, env, options.judging, options.fail_on,
+                  baseline=_record_missing(env, options) if options.record_missing else None)
+
+
+def _record_missing(env: Env, options: RegistryOptions) -> Baseline:
+    """--record-missing: a model without expectations that ran cleanly gets its baseline recorded (registry/baselines.py)."""
     from envforge.registry import baselines
 
-    if output.executor is not None:
-        note_sandbox(m.result, output.executor)  # the `sandbox` section and the "ran unconfined" warning, as verify's
-    diagnose.annotate(output.data, env.installed, m.loaded.spec)
-    m.result.runner_python = output.data.get("python")
-    m.result.steps.append(Step("predict", output.seconds, f"{len(output.predictions())} of {len(m.runs)} example(s)"))
-    if m.expected is None and options.record_missing and baselines.recordable(output, m.runs):
-        baselines.record_in_group(m.result, m.loaded, m.runs, output, env, options)
-    else:
-        judge(m.result, output, m.expected, m.runs, options.judging)
-    note_drift_and_warnings(m.result, m.loaded, env, m.expected, output, options.fail_on)  # drift, warnings, --fail-on
+    def record(check: ModelCheck, output: RunnerOutput) -> bool:
+        if check.expected is not None or not baselines.recordable(output, check.runs):
+            return False
+        baselines.record_in_group(check.result, check.loaded, check.runs, output, env, options)
+        return True
+
+    return record

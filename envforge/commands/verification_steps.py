@@ -1,0 +1,103 @@
+"""The steps of a model's verification around resolve -> env -> run -> judge, written once (issue 28).
+
+`envforge verify` (commands/verify.py) runs them for one model; verify-registry (registry/work.py) for every
+model of a group that shares one env, built once and run in one runner process. A step added here reaches
+both, so that their results carry the same sections. Each model's verification in progress is a ModelCheck:
+
+1. `before_build(check, ...)`, per model, once it is resolved (`check.loaded`): its expectations, its files
+   against the recorded digests (commands/artifact_gate.py: FAILED `artifact-changed`), the inputs it runs,
+   and what the machine must provide (execution/platform_checks.py: UNVERIFIED, or an error raised);
+2. `env_checks(env, backend)` once per env, then `note_built(check, env, missing, ...)` per model: the env's
+   part of the result and the shared libraries the machine lacks;
+3. `read_output(check, output, env)` per model: what its runner's answer says besides predictions (sandbox,
+   the known cause of a load error, a module the pickle needs), then `verdict(check, output, env, ...)`:
+   judge (or a baseline hook), the digest rule, drift and model warnings with --fail-on, and missing native
+   libraries as the verdict of a failed load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from envforge.backends.base import Backend, Env
+from envforge.commands import implied_checks
+from envforge.commands.artifact_gate import check_artifacts, settle
+from envforge.commands.verdict_notes import note_drift_and_warnings
+from envforge.execution import diagnose, platform_checks
+from envforge.execution.executor import RunnerOutput, note_sandbox
+from envforge.execution.native_libs import Missing
+from envforge.modeldir.expectations import Expectations
+from envforge.pipeline import Judging, LoadedModel, find_expectations, inputs_to_run, judge, note_env
+from envforge.progress import Progress
+from envforge.result import UNVERIFIED, Step, VerifyResult
+
+
+@dataclass
+class ModelCheck:
+    """One model's verification in progress: its result, and what the steps found on the way."""
+
+    result: VerifyResult
+    loaded: LoadedModel | None = None  # set once resolved (pipeline.load_model)
+    expected: Expectations | None = None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)  # shared libraries the env needs and the machine lacks
+
+
+# A verdict other than the comparison's: True when it judged the model itself (verify-registry --record-missing).
+Baseline = Callable[[ModelCheck, RunnerOutput], bool]
+
+
+def before_build(check: ModelCheck, *, expected: str | None = None, tracking_uri: str | None = None,
+                 inputs: tuple[str, ...] = (), synthesize: bool = True) -> VerifyResult | None:
+    """The model's finished result when it stops before any build (its files are not the recorded ones:
+    FAILED; it cannot be verified here: UNVERIFIED), else None. Raises EnvforgeError for what no build can
+    fix (declared artifacts missing, no Java runtime)."""
+    loaded = check.loaded
+    assert loaded is not None, "before_build: the model is resolved first"
+    check.expected = find_expectations(loaded.model.path, expected, tracking_uri)
+    if (changed := check_artifacts(check.result, loaded.model, check.expected)) is not None:
+        return changed
+    check.runs = inputs_to_run(loaded.model.path, loaded.mlmodel, check.expected, inputs, synthesize)
+    reason = platform_checks.before_build(loaded.model.path, loaded.mlmodel, loaded.spec, loaded.backend)
+    return check.result.finish(UNVERIFIED, reason) if reason else None
+
+
+def env_checks(env: Env, backend: Backend) -> list[Missing]:
+    """What the built env needs from the machine and lacks (once per env)."""
+    return platform_checks.missing_native(env, backend)
+
+
+def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step | None = None, shared_by: int = 1) -> None:
+    """The env's part of one model's result (pipeline.note_env) and the native libraries it lacks."""
+    assert check.loaded is not None
+    note_env(check.result, env, step, shared_by=shared_by, as_of=check.loaded.as_of)
+    check.missing = missing
+    platform_checks.note_native(check.result, missing)
+
+
+def read_output(check: ModelCheck, output: RunnerOutput, env: Env) -> None:
+    """What the runner's answer says besides the predictions: the sandbox it ran in (when the output names
+    its executor), a known cause of a load error, a module the pickle imports and no requirement provides,
+    and the Python the model really ran on."""
+    assert check.loaded is not None
+    if output.executor is not None:
+        note_sandbox(check.result, output.executor)  # the `sandbox` section and the "ran unconfined" warning
+    diagnose.annotate(output.data, env.installed, check.loaded.spec)
+    implied_checks.annotate(output.data, check.loaded.spec, check.loaded.model.path)
+    check.result.runner_python = output.data.get("python")
+
+
+def verdict(check: ModelCheck, output: RunnerOutput, env: Env, how: Judging, fail_on: tuple[str, ...] = (),
+            progress: Progress | None = None, baseline: Baseline | None = None) -> VerifyResult:
+    """The model's verdict from its runner output: judged (or by `baseline`), then everything a verdict carries."""
+    assert check.loaded is not None
+    if baseline is None or not baseline(check, output):
+        judge(check.result, output, check.expected, check.runs, how, progress)
+    result = settle(check.result, check.expected, how.require_expected)  # expectations without digests: UNVERIFIED
+    note_drift_and_warnings(result, check.loaded, env, check.expected, output, fail_on)  # drift, warnings, --fail-on
+    return platform_checks.explain_load_failure(result, check.missing)
+
+
+__all__ = ["Baseline", "ModelCheck", "before_build", "env_checks", "note_built", "read_output", "verdict"]
