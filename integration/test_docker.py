@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.cli import envforge, report
 from tests.support.docker import BASE_IMAGE, client, image_python_version, post_when_up, start_engine, start_podman
-from tests.support.models import make_wheel, pinned_requirements, save_code_model
+from tests.support.models import make_wheel, pinned_requirements, record_digests_again, save_code_model
 from tests.support.oracle import assert_same_as_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -173,6 +173,7 @@ def test_declared_apt_package_is_installed_in_the_image(tmp_path: Path, home: Pa
     # test_the_container_has_no_network's requirements, so this costs no install).
     bare = Path(shutil.copytree(model, tmp_path / "bare"))
     (bare / "artifacts" / "apt.txt").unlink()
+    record_digests_again(bare)
     failed = verify(bare, home, engine, tmp_path / "bare.json")
     assert failed.returncode == 1, failed.output
     assert report(tmp_path / "bare.json")["model_error"]["type"] == "FileNotFoundError"

@@ -19,6 +19,7 @@ import yaml
 
 from tests.support.cache import cached_dir, digest
 from tests.support.cli import envforge, report
+from tests.support.models import record_digests_again
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +126,7 @@ def test_bisect_names_numpy(recorded: Path, tmp_path: Path, shared_home: Path) -
 def test_a_pin_that_did_not_exist_yet_is_named(recorded: Path, tmp_path: Path, shared_home: Path) -> None:
     model = Path(shutil.copytree(recorded, tmp_path / "model"))
     (model / "requirements.txt").write_text("mlflow\nscikit-learn==1.5.0\nnumpy\n")  # 1.5.0: released 2024-05-21
+    record_digests_again(model)
     run = envforge("verify", str(model), "--resolve", "2024-03-01", home=shared_home)
     assert run.returncode == 3, run.output
     text = " ".join(run.output.split())
