@@ -115,7 +115,7 @@ def log_registry(root: Path, tracking: str, prefix: str, versions: int, envs: in
 
 def default_workers() -> int:
     """verify-registry's own default --workers (the cores this process may use), from envforge itself."""
-    from envforge.registry.executors import default_workers as envforges
+    from envforge.registry.group_runners import default_workers as envforges
 
     return envforges()
 

@@ -94,7 +94,7 @@ def sample_floor_uncompiled(python: str, model_dir: Path) -> dict:
 def first_run_bound(med: dict[str, float]) -> float:
     """The least a first verify in a new home can take on these cores: a new env of the same files (`cold`,
     nothing to compile) plus the compile (`floor_uncompiled` - `floor`) split perfectly over the cores envforge uses."""
-    from envforge.cores import usable_cores
+    from envforge.processes.cores import usable_cores
 
     return med["cold"] + max(0.0, med["floor_uncompiled"] - med["floor"]) / usable_cores()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from envforge.errors import InterpreterNotFound
-from envforge.proc import child_env, run
+from envforge.processes.proc import child_env, run
 
 PROBE_TIMEOUT = 10
 DOWNLOAD_TIMEOUT = 600

@@ -19,6 +19,7 @@ from typing import Any
 from envforge.backends import NAMES, get_backend
 from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
+from envforge.building.cached_envs import get_env
 from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
 from envforge.errors import EXIT_FAILED, UsageError
@@ -37,7 +38,6 @@ from envforge.spec.asof import LOCKED, AsOf, as_of_for, effective
 from envforge.spec.envlock import LOCK_FILENAME, Lock, apply_lock, read_lock
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
 from envforge.spec.runtime_profiles import Applied, apply_profile
-from envforge.store.envs import get_env
 from envforge.store.filelocks import using
 from envforge.store.layout import env_lock_name
 from envforge.store.usage import note_use

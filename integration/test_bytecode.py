@@ -18,9 +18,9 @@ import pytest
 from envforge import interpreters
 from envforge.backends.base import BuildOptions
 from envforge.backends.uv import UvBackend, uv_bin
+from envforge.building.cached_envs import get_env
 from envforge.spec import EnvSpec
 from envforge.store import bytecode
-from envforge.store.envs import get_env
 from envforge.store.layout import envs_dir
 from tests.support.cli import envforge, report
 from tests.support.models import make_wheel

@@ -56,7 +56,7 @@ def test_the_wheel_holds_the_runner_and_the_entry_points(wheel: Path) -> None:
         names = set(archive.namelist())
         entry_points = archive.read(f"envforge_mlflow-{__version__}.dist-info/entry_points.txt").decode()
     source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "envforge").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    assert {"envforge/execution/runner/run_model.py", "envforge/execution/runner/introspect.py"} <= names
+    assert {"envforge/runner/run_model.py", "envforge/runner/introspect.py"} <= names
     assert source <= names, f"missing from the wheel: {sorted(source - names)}"  # every module and data file of the package
     assert "envforge/ci/envforge-ci.sh" in names  # the CI templates' script: python -m envforge.ci_script finds it
     assert "envforge = envforge.cli:run" in entry_points and "envforge = envforge.pytest_plugin" in entry_points

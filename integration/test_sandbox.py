@@ -285,7 +285,7 @@ def test_conda_env_model_cannot_read_secrets(conda_channel: str, user_home: Path
 def test_sigkill_of_envforge_leaves_no_model_process(recorded: Path, shared_home: Path, user_home: Path, tmp_path: Path,
                                                      sandbox: str) -> None:
     """`kill -9` of envforge alone, mid-predict. Sandbox on: bubblewrap dies with its parent, and its PID
-    namespace with it. Off: the runner's supervisor (envforge/deathwatch.py) kills the runner's whole tree.
+    namespace with it. Off: the runner's supervisor (envforge/processes/deathwatch.py) kills the runner's whole tree.
     Either way nothing of it is left, and the next verify passes."""
     import signal
     import time

@@ -136,8 +136,8 @@ def test_env_is_reused_and_a_changed_code_wheel_gives_a_new_env(tmp_path: Path, 
 
 def test_interrupted_build_is_not_reused(sklearn_model: Path, home: Path, tmp_path: Path) -> None:
     """A directory without the state marker (a build killed midway) is wiped and rebuilt."""
+    from envforge.building.cached_envs import env_dir
     from envforge.pipeline import load_model
-    from envforge.store.envs import env_dir
 
     first = envforge("verify", str(sklearn_model), "--json", str(tmp_path / "1.json"), home=home)
     assert first.returncode == 0, first.output

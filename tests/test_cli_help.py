@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from envforge.backends.registry import NAMES
 from envforge.cli import build_parser
 from envforge.errors import UsageError
 from envforge.report.console import print_result
 from envforge.result import UNVERIFIED, VerifyResult
+from envforge.spec.backend_catalog import NAMES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -19,7 +19,7 @@ from envforge.backends.conda.link import solve_and_link
 from envforge.backends.conda.lock import conda_specs, offline_check
 from envforge.backends.conda.pip_lock import PipPackage
 from envforge.backends.conda.records import CondaPackage, dependency_map
-from envforge.backends.conda.spec import conda_spec
+from envforge.backends.conda.specialize import conda_spec
 from envforge.errors import EnvBuildError, ModelDirError, UsageError
 from envforge.spec import load_spec
 from tests.support.corpus import CORPUS

@@ -1,4 +1,4 @@
-"""envforge/deathwatch.py, the supervisor every child of proc.run starts through (issue 13, no orphans):
+"""envforge/processes/deathwatch.py, the supervisor every child of proc.run starts through (issue 13, no orphans):
 real processes, a real `kill -9` of the parent alone, /proc scanned for what is left."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.proc import run
+from envforge.processes.proc import run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR
 # escape every process-group kill: one in a new session, one double-forked.
 PARENT = """
 import sys, threading
-from envforge.proc import run
+from envforge.processes.proc import run
 tag = sys.argv[1]
 script = ("sleep %s.1 & setsid sleep %s.2 & (sleep %s.3 &) ; echo started; exec sleep %s.4" % ((tag,) * 4))
 worker = threading.Thread(target=run, args=(["sh", "-c", script],), kwargs={"timeout": 600})
@@ -88,7 +88,7 @@ def test_argv0_is_kept_and_what_the_command_left_dies_when_it_exits() -> None:
 
 FENCED = """
 import sys
-from envforge.proc import run
+from envforge.processes.proc import run
 from envforge.store.build_fence import fenced
 with fenced(sys.argv[1]):
     run(["sleep", sys.argv[2]], timeout=600)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from envforge.backends.docker import native
-from envforge.execution.native_libs import Missing
+from envforge.backends.native_libs import Missing
 
 
 def _so(path: Path, needs: str, folder: Path) -> None:

@@ -1,10 +1,10 @@
-"""The request archive sent into a container (envforge/backends/docker/run.py::_tar_file)."""
+"""The request archive sent into a container (envforge/backends/docker/container_run.py::_tar_file)."""
 
 import io
 import tarfile
 
+from envforge.backends.docker.container_run import _tar_file
 from envforge.backends.docker.context import UID
-from envforge.backends.docker.run import _tar_file
 
 
 def test_the_request_archive_ends_at_its_end_blocks_with_no_record_padding() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.backends.options import BuildOptions
+from envforge.backends.build_options import BuildOptions
 from envforge.execution import enter_sandbox
 from envforge.execution.sandbox import interpreter_paths
 from envforge.modeldir.unstored import origin

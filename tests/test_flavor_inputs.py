@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envforge.execution.runner import files, script_path
+from envforge.runner import files, script_path
 
 
 def _module(name: str, path: Path):

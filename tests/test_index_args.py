@@ -11,7 +11,7 @@ from envforge.backends.base import BuildOptions
 from envforge.backends.failure import summarize
 from envforge.backends.index import index_args, index_overrides, installer_env
 from envforge.errors import ModelDirError
-from envforge.proc import Outcome
+from envforge.processes.proc import Outcome
 from envforge.spec import load_spec
 
 MLMODEL = "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    python_version: 3.11.7\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.backends.options import BuildOptions
+from envforge.backends.build_options import BuildOptions
 from envforge.commands.inspect_model import inspect
 from envforge.pipeline import load_model
 from envforge.spec.index_lines import live_links, release_pins

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import jsonschema
 
-from envforge.registry import html, interruption, report
+from envforge.registry import html, interruption
+from envforge.registry import run_reports as report
 from envforge.registry.run import RegistryRun
 from envforge.registry.select import Target
 from envforge.result import FAILED, INTERRUPTED, PASSED, Step, VerifyResult

@@ -1,4 +1,4 @@
-"""The runner's introspection (envforge/execution/runner/introspect.py) on real models fitted and saved here.
+"""The runner's introspection (envforge/runner/introspect.py) on real models fitted and saved here.
 
 These are the test's own models, so loading them in the test process is safe (never a corpus pickle).
 The runner file is loaded as the runner itself loads it: by path, not as part of envforge.
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envforge.execution.runner import files, script_path
+from envforge.runner import files, script_path
 
 
 def _module(name: str, path: Path):

@@ -16,7 +16,7 @@ from envforge import limits
 from envforge.bounded import json_depth, load_json, load_yaml
 from envforge.errors import EXIT_FAILED, EXIT_USAGE, ModelDirError, ModelRunError, UsageError
 from envforge.execution.executor import read_answer
-from envforge.proc import run
+from envforge.processes.proc import run
 from envforge.redact import redact
 from envforge.spec.envlock import read_lock
 

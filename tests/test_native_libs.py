@@ -1,4 +1,4 @@
-"""execution/native_libs.py: the DT_NEEDED entries of an env's shared objects, looked up like the loader
+"""backends/native_libs.py: the DT_NEEDED entries of an env's shared objects, looked up like the loader
 would. The test compiles real ones with gcc: an "extension" linked against a library that the test then
 removes (the machine's cache and standard directories do not have it), so the check must name it."""
 
@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from envforge.execution.native_libs import DEBIAN_PACKAGES, missing_libraries, read_elf, reason, system_libraries
+from envforge.backends.native_libs import DEBIAN_PACKAGES, missing_libraries, read_elf, reason, system_libraries
 
 
 def _build(tmp_path: Path, rpath: str | None = None) -> tuple[Path, Path]:
@@ -65,13 +65,13 @@ def test_a_common_library_gets_its_debian_package(tmp_path: Path) -> None:
     without = frozenset(system_libraries() - {"libenvforgetest.so.1"})
     assert missing_libraries(env, system=without)[0].package is None
     assert DEBIAN_PACKAGES["libgomp.so.1"] == "libgomp1" and DEBIAN_PACKAGES["libGL.so.1"] == "libgl1"
-    from envforge.execution.native_libs import Missing
+    from envforge.backends.native_libs import Missing
 
     assert "apt-get install libgomp1" in reason([Missing("libgomp.so.1", ("lightgbm/lib/lib_lightgbm.so",), "libgomp1")])
 
 
 def test_gpu_driver_libraries_are_not_reported() -> None:
-    from envforge.execution.native_libs import DRIVER_LIBRARIES
+    from envforge.backends.native_libs import DRIVER_LIBRARIES
 
     # torch's CPU wheels link libcuda.so.1 from an optional part (measured on a corpus model's env): the driver's.
     assert DRIVER_LIBRARIES.match("libcuda.so.1") and DRIVER_LIBRARIES.match("libnvidia-ml.so.1")

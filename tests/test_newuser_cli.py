@@ -62,7 +62,7 @@ def test_the_python_api_refuses_a_missing_sqlite_store_too(tmp_path: Path) -> No
 def _uv_compile(tmp_path: Path, *pins: str) -> object:
     """A real resolve by uv (the default backend's installer) of `pins`: its Outcome, as a build step gets it."""
     from envforge.backends.tools import uv_bin
-    from envforge.proc import run
+    from envforge.processes.proc import run
 
     (tmp_path / "req.txt").write_text("\n".join(pins) + "\n")
     return run([uv_bin(), "pip", "compile", "--quiet", str(tmp_path / "req.txt")], timeout=300)

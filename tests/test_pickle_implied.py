@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.backends.options import BuildOptions
+from envforge.backends.build_options import BuildOptions
 from envforge.commands import implied_checks
 from envforge.commands.inspect_model import inspect
 from envforge.modeldir.pickles import scan

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from envforge.execution import pycache
-from envforge.execution.runner import compile_ahead_path
+from envforge.runner import compile_ahead_path
 
 TAG = sys.implementation.cache_tag
 
@@ -193,7 +193,7 @@ def test_a_seeded_env_s_run_names_what_it_compiled_and_only_env_sources_are_comp
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     listed = scratch / os.path.basename(pycache.ListedCompiler.INSIDE)
-    runner, outside = Path(pycache.__file__).parent / "runner", tmp_path / "outside"
+    runner, outside = Path(pycache.__file__).parents[1] / "runner", tmp_path / "outside"
     outside.mkdir()
     (outside / "elsewhere.py").write_text("VALUE = 4\n")
     subprocess.run([sys.executable, "-I", "-B", "-c", "import sys; sys.path[:0] = sys.argv[1:4]; import seeded, fresh, elsewhere, run_model; "

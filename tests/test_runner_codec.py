@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envforge.execution.runner import script_path
+from envforge.runner import script_path
 
 spec = importlib.util.spec_from_file_location("run_model", script_path())
 run_model = importlib.util.module_from_spec(spec)

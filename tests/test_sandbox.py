@@ -13,7 +13,7 @@ import pytest
 from envforge.errors import EXIT_USAGE, ModelDirError, UsageError
 from envforge.execution.sandbox import Limits, Sandbox, interpreter_paths, limit_in_errors, parse_size, unavailable
 from envforge.modeldir.links import check_links
-from envforge.proc import child_env, run
+from envforge.processes.proc import child_env, run
 
 
 def test_sizes_in_docker_notation() -> None:

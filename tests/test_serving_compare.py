@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from envforge.compare.serving import compare_served, served_json, typed_json
-from envforge.execution.runner.run_model import encode
+from envforge.runner.run_model import encode
 
 
 def _served(prediction: object) -> object:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from envforge.building import prune as cache_admin
 from envforge.cli import cache_commands
 from envforge.errors import UsageError
-from envforge.store import prune as cache_admin
 from envforge.store.filelocks import locked, using
 from envforge.store.layout import env_lock_name
 from envforge.store.marker import MARKER

@@ -123,3 +123,37 @@ def test_no_branch_on_a_backend_name_outside_backends() -> None:
             if _BRANCH.search(line):
                 offenders.append(f"{rel}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def _package_pairs(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """First-level packages (envforge.X) that import each other, each pair once."""
+    def package(name: str) -> str | None:
+        parts = name.split(".")
+        return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else None
+
+    edges = {(a, b) for src, targets in graph.items() for dst in targets
+             if (a := package(src)) and (b := package(dst)) and a != b}
+    return sorted({tuple(sorted(edge)) for edge in edges if (edge[1], edge[0]) in edges})
+
+
+def test_the_pair_finder_finds_packages_that_import_each_other() -> None:
+    graph = {"envforge.a.x": {"envforge.b.y"}, "envforge.b.y": set(), "envforge.b.z": {"envforge.a.w"}, "envforge.a.w": set(),
+             "envforge.c.q": {"envforge.a.x"}}
+    assert _package_pairs(graph) == [("a", "b")]
+
+
+def test_no_two_packages_import_each_other() -> None:
+    """A drawn layer order (ARCHITECTURE.md): a package never imports one that imports it."""
+    assert _package_pairs(_graph()) == []
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    seen: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.stem, []).append(str(path.relative_to(PACKAGE)))
+    package_names = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+    # nor a module named like a first-level package (registry.py beside registry/, report.py beside report/)
+    assert sorted(p for name, paths in seen.items() if name in package_names for p in paths
+                  if Path(p).parent.name != name) == []

@@ -16,8 +16,8 @@ from mlflow.models.signature import ModelSignature
 from mlflow.models.utils import _enforce_schema
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
-from envforge.execution.runner import script_path
 from envforge.modeldir import synthesize
+from envforge.runner import script_path
 
 TYPES = ["boolean", "integer", "long", "float", "double", "string", "binary", "datetime"]
 

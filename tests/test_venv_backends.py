@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from envforge.backends import NAMES, get_backend
-from envforge.backends.options import BuildOptions
+from envforge.backends.build_options import BuildOptions
 from envforge.backends.venv import built_from, choose_interpreter
 from envforge.backends.virtualenv import VirtualenvBackend, pip_env
+from envforge.building.cached_envs import _interpreter_mismatch
 from envforge.cli import build_parser
 from envforge.interpreters import Choice, Interpreter, choose
 from envforge.spec import EnvSpec
-from envforge.store.envs import _interpreter_mismatch
 from tests.support.machine import pythons_by_minor
 
 

@@ -1,5 +1,5 @@
 """--fail-on (report/gate.py), the lines every report adds (report/verdict_lines.py) and the runner's warning
-catcher (execution/runner/warning_catch.py, run here in a real child Python as the runner runs it)."""
+catcher (runner/warning_catch.py, run here in a real child Python as the runner runs it)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from rich.console import Console
 
 from envforge.cli import build_parser
 from envforge.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_WARNINGS, UsageError
-from envforge.execution.runner import files
 from envforge.registry.html import render
 from envforge.report import gate, verdict_lines
 from envforge.report.console import print_result
 from envforge.report.json_report import write_json
 from envforge.report.junit import write_junit
 from envforge.result import FAILED, PASSED, UNVERIFIED, VerifyResult
+from envforge.runner import files
 
 DRIFT = {"count": 1, "summary": "1 package(s) differ from the training environment: scikit-learn 1.9.1 → 1.4.2",
          "packages": [{"name": "scikit-learn", "recorded": "1.9.1", "installed": "1.4.2", "status": "changed", "requested": "==1.4.2"}]}

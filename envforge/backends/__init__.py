@@ -1,11 +1,11 @@
-"""Backends by name. The list is backends/registry.py; each module satisfies backends.base.Backend."""
+"""Backends by name. The list is spec/backend_catalog.py; each module satisfies backends.base.Backend."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING
 
-from envforge.backends.registry import DEFAULT, NAMES, REGISTRY, entry
+from envforge.spec.backend_catalog import DEFAULT, NAMES, REGISTRY, entry
 
 if TYPE_CHECKING:
     from envforge.backends.base import Backend

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from envforge.backends.options import BuildOptions
+from envforge.backends.build_options import BuildOptions
 from envforge.errors import EnvBuildError
-from envforge.proc import Outcome
+from envforge.processes.proc import Outcome
 from envforge.redact import redact
 from envforge.spec import EnvSpec
 from envforge.spec.asof import AsOf

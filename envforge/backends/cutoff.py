@@ -18,7 +18,7 @@ from pathlib import Path
 
 from envforge.backends.base import BuildOptions, check
 from envforge.errors import EnvBuildError
-from envforge.proc import Outcome, run
+from envforge.processes.proc import Outcome, run
 from envforge.redact import redact
 from envforge.spec import EnvSpec
 

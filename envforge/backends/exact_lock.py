@@ -10,10 +10,10 @@ import tempfile
 from pathlib import Path
 
 from envforge.backends.base import Env, WrittenLock, check
+from envforge.backends.build_options import BuildOptions
 from envforge.backends.index import index_args, install_remedy, installer_env
-from envforge.backends.options import BuildOptions
 from envforge.errors import EnvBuildError
-from envforge.proc import run
+from envforge.processes.proc import run
 from envforge.redact import redact
 from envforge.spec import EnvSpec, lock_digest
 from envforge.spec.envlock import installed_packages

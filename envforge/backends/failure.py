@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from envforge.proc import Outcome
+from envforge.processes.proc import Outcome
 
 _UPPER = re.compile(r"^ERROR:\s*(?P<text>\S.*)$")
 _LOWER = re.compile(r"^(?:error:|\s*×)\s*(?P<text>\S.*)$")

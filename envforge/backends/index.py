@@ -18,8 +18,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from envforge.backends.options import BuildOptions
-from envforge.proc import child_env
+from envforge.backends.build_options import BuildOptions
+from envforge.processes.proc import child_env
 from envforge.spec import EnvSpec
 
 TOOLS = ("uv", "pip")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envforge.backends.base import Built, Env, Log, WrittenLock
-from envforge.backends.options import BuildOptions
+from envforge.backends.build_options import BuildOptions
 from envforge.interpreters import Choice, choose
-from envforge.proc import run
+from envforge.processes.proc import run
 from envforge.spec import EnvSpec
 from envforge.spec.asof import AsOf
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from envforge.backends import wheel_check
 from envforge.backends.base import Built, Log, check
+from envforge.backends.build_options import BuildOptions
 from envforge.backends.cutoff import Cutoff, compile_pins
 from envforge.backends.index import index_args, install_remedy, installer_env
-from envforge.backends.options import BuildOptions
 from envforge.backends.venv import VenvBackend, built_from, choose_interpreter, requirement_files, requirement_lines, venv_python
 from envforge.errors import EnvBuildError
-from envforge.proc import Outcome, run
+from envforge.processes.proc import Outcome, run
 from envforge.spec import EnvSpec
 
 _REMEDY = (

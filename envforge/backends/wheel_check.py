@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from envforge.errors import EnvBuildError
-from envforge.proc import run
+from envforge.processes.proc import run
 
 _NO_WHEEL = re.compile(r"([A-Za-z0-9][A-Za-z0-9._\-]*)(?:==|\s+)([0-9][^\s,]*) has no (?:usable )?wheels?")
 # uv's words when a source distribution exists but --only-binary refuses it. Not "has no wheels with a matching Python

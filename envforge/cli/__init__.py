@@ -13,10 +13,10 @@ import signal
 import sys
 from typing import Any
 
-from envforge.backends.registry import NAMES as _BACKENDS
 from envforge.cli import stdout_report, unknown_options
 from envforge.cli.output import escape
 from envforge.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, EnvforgeError, Terminated
+from envforge.spec.backend_catalog import NAMES as _BACKENDS
 from envforge.version import __version__
 
 DESCRIPTION = f"""\

@@ -1,4 +1,4 @@
-"""`envforge cache list` and `envforge cache prune`: parsing, units and printing; the work is in envforge.store.prune."""
+"""`envforge cache list` and `envforge cache prune`: parsing, units and printing; the work is in envforge.building.prune."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import re
 import time
 from typing import Any
 
+from envforge.building.prune import list_envs, prune
 from envforge.cli.output import escape
 from envforge.errors import UsageError
 from envforge.store.layout import envs_dir
-from envforge.store.prune import list_envs, prune
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _SIZE = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}

@@ -11,9 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from envforge.backends.options import BuildOptions
-from envforge.backends.registry import DEFAULT, NAMES, help_text
+from envforge.backends.build_options import BuildOptions
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from envforge.spec.backend_catalog import DEFAULT, NAMES, help_text
 
 URI_HELP = ("model URI: a local directory, file:..., runs:/<run_id>/<path>, models:/<name>/<version>, "
             "models:/<name>@<alias>, models:/<name>/latest or models:/m-<model id>")

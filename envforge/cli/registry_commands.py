@@ -20,7 +20,7 @@ from envforge.errors import EnvforgeError, UsageError
 
 
 def add_parsers(sub: Any) -> None:
-    from envforge.registry.executors import default_workers
+    from envforge.registry.group_runners import default_workers
 
     p = sub.add_parser("verify-registry", help="verify many registered model versions, each environment built once",
                        description="Select model versions from a registry (or a file of URIs), group them by environment, "
@@ -78,7 +78,8 @@ def _tracking(args: argparse.Namespace, what: str = "the registry") -> str:
 def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     from rich.markup import escape
 
-    from envforge.registry import drift, html, report, tags
+    from envforge.registry import drift, html, tags
+    from envforge.registry import run_reports as report
     from envforge.registry.plan import RegistryOptions, describe
     from envforge.registry.run import execute
     from envforge.registry.select import Selection, select

@@ -23,7 +23,7 @@ from envforge.errors import UsageError
 from envforge.execution import enter_sandbox, java
 from envforge.execution.sandbox import interpreter_paths
 from envforge.pipeline import LoadedModel, load_model, open_env
-from envforge.proc import run_attached
+from envforge.processes.proc import run_attached
 
 _DROP_PREFIXES = ("PYTHON", "CONDA_", "VIRTUAL_ENV", "__PYVENV")
 NOT_FOUND, NOT_EXECUTABLE = 127, 126

@@ -18,7 +18,7 @@ from envforge.modeldir.digests import digest_dir
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
 from envforge.modeldir.unstored import not_stored
-from envforge.proc import child_env
+from envforge.processes.proc import child_env
 from envforge.secret_env import without_credentials
 from envforge.spec.mlmodel import read_mlmodel
 from envforge.version import __version__

@@ -20,7 +20,7 @@ from typing import Any
 
 from envforge import limits
 from envforge.backends.base import Env
-from envforge.backends.options import BuildOptions, split_options
+from envforge.backends.build_options import BuildOptions, split_options
 from envforge.bounded import load_json
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
@@ -30,7 +30,7 @@ from envforge.execution.sandbox import Sandbox, sandboxed
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.examples import MODEL_EXAMPLE
 from envforge.pipeline import LoadedModel, find_expectations, load_model, note_env, note_model, open_env
-from envforge.proc import Background, child_env
+from envforge.processes.proc import Background, child_env
 from envforge.progress import Progress, Silent, timed
 from envforge.result import FAILED, PASSED, UNVERIFIED, VerifyResult
 from envforge.spec.paths import inside

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.backends.base import Backend, Env
+from envforge.backends.native_libs import Missing
 from envforge.commands import implied_checks
 from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.execution import diagnose, platform_checks
 from envforge.execution.executor import RunnerOutput, note_sandbox
-from envforge.execution.native_libs import Missing
 from envforge.modeldir.expectations import Expectations
 from envforge.pipeline import Judging, LoadedModel, find_expectations, inputs_to_run, judge, note_env
 from envforge.progress import Progress

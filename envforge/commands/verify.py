@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envforge.attestation.statement import write_statement
-from envforge.backends.options import BuildOptions, split_options
+from envforge.backends.build_options import BuildOptions, split_options
 from envforge.backends.ready import check_before_work
 from envforge.commands import verification_steps as steps
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from envforge.backends.options import BuildOptions
-from envforge.execution.runner import sandbox_init_path, script_path
+from envforge.backends.build_options import BuildOptions
 from envforge.execution.sandbox import HOME, Limits, _namespaces, _system, _unique, bwrap_path, choose, unavailable
-from envforge.proc import child_env, passed_env
+from envforge.processes.proc import child_env, passed_env
+from envforge.runner import sandbox_init_path, script_path
 from envforge.secret_env import credentials_seen
 
 ACTIVATION = ("PATH", "VIRTUAL_ENV", "MODEL_DIR", "ENVFORGE_ENV_KEY")

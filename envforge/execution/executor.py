@@ -15,10 +15,10 @@ from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env,
 from envforge.bounded import load_json
 from envforge.errors import EnvforgeError, ModelRunError
 from envforge.execution import answer_watch, install_jail, java, pycache
-from envforge.execution.runner import script_path
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
-from envforge.proc import Outcome, child_env, passed_env, run
+from envforge.processes.proc import Outcome, child_env, passed_env, run
 from envforge.redact import redact
+from envforge.runner import script_path
 
 
 @dataclass(frozen=True)

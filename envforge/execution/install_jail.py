@@ -12,7 +12,7 @@ except that each of those places that exists is masked: a directory by an empty 
 /dev/null. It is a deny list, so it hides what is known, not everything: the README says so. The environment
 variables installers get are already scrubbed (proc.child_env; no AWS_*, tokens or DOCKER_HOST).
 
-proc.run wraps every child a thread starts while `confined()` is active (store/envs.py holds it around a build):
+proc.run wraps every child a thread starts while `confined()` is active (building/cached_envs.py holds it around a build):
 `--sandbox off` turns it off; where bubblewrap cannot run, installs run as before and `describe()` says so.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from envforge.execution import sandbox as model_sandbox
-from envforge.proc import wrapping
+from envforge.processes.proc import wrapping
 
 # Under $HOME: where credentials live (cloud CLIs, cluster configs, keys, registry and git tokens, keyrings).
 HOME_SECRETS = (

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from envforge.errors import EnvBuildError
-from envforge.proc import run
+from envforge.processes.proc import run
 
 REMEDY = ("Install a headless Java runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; Fedora: "
           "`dnf install java-17-openjdk-headless`) or point JAVA_HOME at one; or use --backend docker, whose image gets one.")

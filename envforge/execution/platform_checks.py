@@ -3,7 +3,7 @@
 Before the build: a model that names external resources, needs an API key or is a models-from-code
 script gets an UNVERIFIED reason (spec/flavors.py); declared artifacts missing from the directory and
 a Spark model without a Java runtime are errors with their remedy. After the build:
-the env's compiled extensions are read for shared libraries the machine (execution/native_libs.py) or the
+the env's compiled extensions are read for shared libraries the machine (backends/native_libs.py) or the
 image (backends/docker/native.py) lacks;
 when the model then fails to load, that is the verdict instead of the loader's OSError.
 """
@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from envforge.backends import native_libs
 from envforge.backends.base import Backend, ContainerBackend, Env
 from envforge.errors import EXIT_ENV
-from envforge.execution import java, native_libs
+from envforge.execution import java
 from envforge.result import ERROR, FAILED, VerifyResult
 from envforge.spec import EnvSpec
 from envforge.spec import flavors as flavors_mod

@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from envforge.cores import usable_cores
 from envforge.errors import EnvforgeError
-from envforge.execution.runner import compile_ahead_path
-from envforge.proc import child_env, run
+from envforge.processes.cores import usable_cores
+from envforge.processes.proc import child_env, run
+from envforge.runner import compile_ahead_path
 from envforge.spec.mlmodel import read_mlmodel
 from envforge.store import bytecode
 

@@ -7,7 +7,7 @@ prefix, the model directory and the runner; a fresh $HOME and /tmp in a scratch 
 afterwards; read-write only the request/result workdir. bubblewrap rather than `unshare`: unshare gives the
 namespaces but no way to build a filesystem view from binds without a root-run mount script, while bwrap
 does exactly that, works unprivileged wherever user namespaces do, and dies with its parent
-(--die-with-parent). Inside, execution/runner/sandbox_init.py sets the limits (so they bind the model, not
+(--die-with-parent). Inside, runner/sandbox_init.py sets the limits (so they bind the model, not
 bwrap), runs the runner and lists what the model left running; the PID namespace ends with it, so nothing
 the model starts outlives the run.
 """
@@ -29,9 +29,9 @@ from envforge.bounded import load_json
 from envforge.errors import EnvBuildError, ModelRunError, UsageError
 from envforge.execution import pycache
 from envforge.execution.cgroup import PidsCgroup
-from envforge.execution.runner import sandbox_init_path, script_path
 from envforge.limits import read_bounded
-from envforge.proc import Outcome, run
+from envforge.processes.proc import Outcome, run
+from envforge.runner import sandbox_init_path, script_path
 
 MODES = ("auto", "on", "off")
 HOME = "/home/model"

@@ -3,7 +3,7 @@
 Most real models have no input example, so without this `verify` could only say that the model
 loads. The signature is pure data (JSON strings inside MLmodel): reading it here, in envforge's
 own process, loads no model. A model without a signature is asked inside its env instead: the
-runner's introspection (envforge/execution/runner/introspect.py) answers an `introspect` request with the
+runner's introspection (envforge/runner/introspect.py) answers an `introspect` request with the
 rows it made, and `settle` turns that answer into a fixed payload, so that `record`, later
 verifies and bisect steps all run the very same rows.
 

@@ -81,7 +81,7 @@ class ExampleItem(pytest.Item):
 
 def example_names(uri: str, options: dict[str, Any]) -> list[str]:
     """The names of the examples a verification of `uri` runs (pipeline.inputs_to_run), without building anything."""
-    from envforge.backends.options import split_options
+    from envforge.backends.build_options import split_options
     from envforge.commands.verify import VerifyOptions
     from envforge.pipeline import find_expectations, inputs_to_run, load_model
 

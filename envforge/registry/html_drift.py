@@ -8,7 +8,8 @@ from html import escape
 from typing import Any
 
 from envforge.redact import redact
-from envforge.registry import drift, report
+from envforge.registry import drift
+from envforge.registry import run_reports as report
 
 # The verdict of registry/drift.py, as the page says it (the JSON and console keep drift's own words).
 FINDINGS = {

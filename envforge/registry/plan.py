@@ -29,7 +29,7 @@ class RegistryOptions:
     require_expected: bool = False
     refresh: bool = False
     fail_on: tuple[str, ...] = ()  # --fail-on drift,warnings (report/gate.py)
-    record_missing: bool = False  # a version without expectations gets a baseline recorded in its env (registry/baselines.py)
+    record_missing: bool = False  # a version without expectations gets a baseline recorded in its env (registry/missing_baselines.py)
     build: BuildOptions = field(default_factory=BuildOptions)
 
     @property

@@ -74,7 +74,7 @@ def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", wo
     """Run every group of the plan; each result arrives (on_result, once per version) as soon as it
     is known: with the local executor as each model is judged, with Dask as its group finishes.
     Ctrl-C stops the run and returns what finished, the rest marked as interrupted."""
-    from envforge.registry.executors import default_workers, run_dask, run_local
+    from envforge.registry.group_runners import default_workers, run_dask, run_local
 
     run = RegistryRun()
     start = time.monotonic()

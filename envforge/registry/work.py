@@ -186,8 +186,8 @@ def _judge_one(m: _Member, output: RunnerOutput, env: Env, options: RegistryOpti
 
 
 def _record_missing(env: Env, options: RegistryOptions) -> Baseline:
-    """--record-missing: a model without expectations that ran cleanly gets its baseline recorded (registry/baselines.py)."""
-    from envforge.registry import baselines
+    """--record-missing: a model without expectations that ran cleanly gets its baseline recorded (registry/missing_baselines.py)."""
+    from envforge.registry import missing_baselines as baselines
 
     def record(check: ModelCheck, output: RunnerOutput) -> bool:
         if check.expected is not None or not baselines.recordable(output, check.runs):

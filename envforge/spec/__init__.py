@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envforge.backends.registry import REGISTRY as BACKENDS
-from envforge.backends.registry import entry as backend_entry
 from envforge.errors import ModelDirError
 from envforge.spec import fallbacks
+from envforge.spec.backend_catalog import REGISTRY as BACKENDS
+from envforge.spec.backend_catalog import entry as backend_entry
 from envforge.spec.conda_env import read_conda_env
 from envforge.spec.flavors import image_packages
 from envforge.spec.mlmodel import MLmodel, read_mlmodel
@@ -105,7 +105,7 @@ class EnvSpec:
 def load_spec(model_dir: Path, backend: str = "uv", mlmodel: MLmodel | None = None,
               index_overrides: tuple[str, ...] = ()) -> EnvSpec:
     """index_overrides: the user's index options (backends.index.user_index_options), for the key."""
-    traits = backend_entry(backend)  # what this backend reads and installs (backends/registry.py)
+    traits = backend_entry(backend)  # what this backend reads and installs (spec/backend_catalog.py)
     model_dir = model_dir.resolve()
     mlmodel = mlmodel or read_mlmodel(model_dir)
     gaps: list[str] = []

@@ -9,7 +9,7 @@ So an env is built at its final path, under the per-key lock, with its state mar
 
 The hazard that leaves: a process of the interrupted build (`kill -9` of envforge alone) still writing
 into the fresh directory of the next build, which that build then marks complete and trusts. Two things
-close it. Every child envforge starts dies with it (envforge/deathwatch.py: PR_SET_PDEATHSIG plus a
+close it. Every child envforge starts dies with it (envforge/processes/deathwatch.py: PR_SET_PDEATHSIG plus a
 subreaper, so sdist builds started by uv die too). And this fence removes the race between "the
 survivors are being killed" and "the next run already wipes and rebuilds": the build holds an exclusive
 flock on locks/env-<key>.build for its whole length, and passes that lock's open file to the supervisor
@@ -28,8 +28,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from envforge import proc
 from envforge.errors import EnvBuildError
+from envforge.processes import proc
 from envforge.store.layout import env_lock_name, locks_dir
 
 _POLL = 0.05

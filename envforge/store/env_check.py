@@ -2,7 +2,7 @@
 
 By default cheaply: every listed file must exist with its recorded size (one stat per file, no reads).
 `check=True` (`--check`) hashes every file and compares its sha256. What is wrong is said in one line that
-names the first files (store/envs.py rebuilds the env and the report carries the line), so that a verdict
+names the first files (building/cached_envs.py rebuilds the env and the report carries the line), so that a verdict
 never blames the model for an env that lost or changed files after it was built.
 """
 

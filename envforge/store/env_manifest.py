@@ -1,6 +1,6 @@
 """An env's manifest, `.envforge-manifest.json`: every file its installers installed, with its size and sha256.
 
-Written once at build (store/envs.py, after the backend's build, before the state marker), read on every reuse
+Written once at build (building/cached_envs.py, after the backend's build, before the state marker), read on every reuse
 by store/env_check.py. The hashes come from the installers' own `*.dist-info/RECORD` files (pip, uv, virtualenv's
 seed packages and the pip-installed part of a conda env all write one): a file is hashed here only when its RECORD
 row has no hash (RECORD itself, INSTALLER) or a size that is not the file's (an installer rewrote it after

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-# How long a test waits for a killed envforge's tree to be gone. The supervisor (envforge/deathwatch.py) kills it
+# How long a test waits for a killed envforge's tree to be gone. The supervisor (envforge/processes/deathwatch.py) kills it
 # within milliseconds when the machine is idle; under CI's full load (two test workers building envs, dockerd)
 # the scheduler, not envforge, decides, so the bound is generous: it is a "they do die", not a speed, check.
 GONE_WITHIN = 30.0

@@ -28,8 +28,8 @@ from envforge.backends.base import BuildOptions, Built, Env, Log, WrittenLock
 from envforge.backends.conda import lockformat, pip_lock
 from envforge.backends.conda.channels import public_url
 from envforge.backends.conda.lock import install_lock, save, solve_into, write_lock
-from envforge.backends.conda.spec import LOCK_NAME, conda_spec, lock_path
-from envforge.proc import child_env, run
+from envforge.backends.conda.specialize import LOCK_NAME, conda_spec, lock_path
+from envforge.processes.proc import child_env, run
 from envforge.spec import EnvSpec
 from envforge.spec.asof import AsOf
 from envforge.store import bytecode

@@ -18,7 +18,7 @@ from envforge.backends.conda.channels import describe, scrub, usable_url
 from envforge.backends.conda.records import CondaPackage
 from envforge.backends.conda.solve import SOLVE_REMEDY
 from envforge.errors import EnvBuildError, UsageError
-from envforge.proc import child_env, run
+from envforge.processes.proc import child_env, run
 
 
 def solve(conda_exe: str, channels: list[str], specs: list[str], *, timeout: float) -> list[CondaPackage]:

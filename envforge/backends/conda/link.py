@@ -11,7 +11,7 @@ from envforge.backends.conda import worker
 from envforge.backends.conda.channels import scrub, usable_url
 from envforge.backends.conda.records import CondaPackage
 from envforge.errors import EnvBuildError, EnvforgeError, ModelDirError, UsageError
-from envforge.proc import child_env, run
+from envforge.processes.proc import child_env, run
 
 _ERRORS: dict[str, type[EnvforgeError]] = {"EnvBuildError": EnvBuildError, "ModelDirError": ModelDirError, "UsageError": UsageError}
 

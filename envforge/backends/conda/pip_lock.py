@@ -22,7 +22,7 @@ from envforge.backends.conda.channels import public_url
 from envforge.backends.index import index_args, install_remedy, installer_env
 from envforge.backends.venv import requirement_lines
 from envforge.errors import EnvBuildError
-from envforge.proc import run
+from envforge.processes.proc import run
 from envforge.spec import EnvSpec
 
 RESOLVE_REMEDY = ("Check the pip section of conda.yaml: every pinned version must exist on the package index for this Python, "

@@ -24,11 +24,11 @@ from typing import Any
 from envforge.backends.base import BuildOptions, Built, Env, Log, WrittenLock
 from envforge.backends.docker import native
 from envforge.backends.docker.build import build_image
+from envforge.backends.docker.container_run import ContainerExecutor
 from envforge.backends.docker.context import FORMAT, MODEL_DIR, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
 from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
-from envforge.backends.docker.run import ContainerExecutor
 from envforge.errors import InterpreterNotFound, UsageError
-from envforge.proc import passed_env
+from envforge.processes.proc import passed_env
 from envforge.spec import EnvSpec
 from envforge.spec.asof import LATEST, AsOf
 

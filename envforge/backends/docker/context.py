@@ -21,8 +21,8 @@ from typing import IO
 
 from envforge.backends.base import BuildOptions
 from envforge.backends.index import index_args
-from envforge.execution.runner import files as runner_files
 from envforge.redact import redact
+from envforge.runner import files as runner_files
 from envforge.spec import EnvSpec
 
 PREFIX = "/opt/envforge"

@@ -1,6 +1,6 @@
 """Shared libraries the env image's compiled extensions need and the image lacks, and --install-missing.
 
-The host check (execution/native_libs.py) reads ELF files against the host's libraries; in an image the
+The host check (backends/native_libs.py) reads ELF files against the host's libraries; in an image the
 question is the image's loader. After the env image is built, a no-network container of it runs `ldd` on
 every `.so` of the venv (from a short Python script, the file names as argv, never through a shell) and
 lists what the loader reports `not found`. With --install-missing, the Debian packages of the known ones
@@ -17,7 +17,7 @@ from envforge.backends.base import Log
 from envforge.backends.docker.build import build_image
 from envforge.backends.docker.context import APT_SCRIPT, PREFIX, UID, VENV_PYTHON, WORKDIR, Context
 from envforge.backends.docker.engine import engine_errors
-from envforge.execution.native_libs import DEBIAN_PACKAGES, DRIVER_LIBRARIES, Missing
+from envforge.backends.native_libs import DEBIAN_PACKAGES, DRIVER_LIBRARIES, Missing
 
 VENV = f"{PREFIX}/venv"
 # Runs in the image with its own Python: every .so under argv[1], `ldd` in batches, the `not found` sonames per file.

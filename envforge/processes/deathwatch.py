@@ -4,7 +4,7 @@
 on writing into the env directory that the next run rebuilds and then trusts. PR_SET_PDEATHSIG alone
 does not cover it: the kernel clears it on fork, so the build backend `uv` starts for an sdist (a
 grandchild of envforge) would outlive everything. So envforge starts each child through this small
-supervisor, run by path as `python -I -S deathwatch.py PARENT_PID HELD_FDS EXECUTABLE ARGV...` (stdlib only, never imports
+supervisor, run by path as `python -I -S processes/deathwatch.py PARENT_PID HELD_FDS EXECUTABLE ARGV...` (stdlib only, never imports
 envforge; about one bare interpreter start per child: 30 ms at best on a loaded 2-core machine
 where `python -I -S -c pass` takes 22), which
 
@@ -29,7 +29,7 @@ early if a thread could end before its child; it cannot: proc.run waits for its 
 started it (on every path, exceptions included), and a Background server is stopped by the `with` block
 of the thread that started it. Hence PDEATHSIG is safe here without a dedicated forking thread.
 
-Linux only (prctl); elsewhere proc.py runs commands directly.
+Linux only (prctl); elsewhere processes/proc.py runs commands directly.
 """
 
 import os

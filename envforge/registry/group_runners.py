@@ -9,8 +9,8 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from envforge.cores import usable_cores
 from envforge.errors import TaskError, UsageError
+from envforge.processes.cores import usable_cores
 from envforge.redact import redact
 from envforge.registry.pacing import Pacing
 from envforge.registry.plan import Group, RegistryOptions
@@ -21,7 +21,7 @@ OnDone = Callable[[GroupOutcome], None]
 
 
 def default_workers() -> int:
-    """The cores this process may use (envforge/cores.py): each group's work is an installer or a runner process, about one core each."""
+    """The cores this process may use (envforge/processes/cores.py): each group's work is an installer or a runner process, about one core each."""
     return usable_cores()
 
 
@@ -31,7 +31,7 @@ def run_local(groups: list[Group], options: RegistryOptions, workers: int, on_do
     another process: there, results arrive by group)."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    from envforge.proc import kill_running
+    from envforge.processes.proc import kill_running
 
     stop = threading.Event()
     pacing = Pacing(max(1, workers))  # --workers builds and --workers runners at once (registry/pacing.py)

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from envforge import pipe_holders
-from envforge.capped import TOOL_OUTPUT_BYTES, Capped
+from envforge.processes import pipe_holders
+from envforge.processes.capped import TOOL_OUTPUT_BYTES, Capped
 
 # Variables a child needs to work at all; everything else is passed only on request.
 _BASE_ENV = (
@@ -157,7 +157,7 @@ def kill_running() -> None:
 
 
 def supervised(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> list[str]:
-    """argv, started through envforge/deathwatch.py on Linux: it and all it starts die with envforge
+    """argv, started through envforge/processes/deathwatch.py on Linux: it and all it starts die with envforge
     (see that module). argv[0] is looked up here, as Popen would, so a missing program is still a
     FileNotFoundError in envforge rather than an exit code 127 of the supervisor."""
     argv = list(argv)

@@ -15,9 +15,9 @@ from typing import Any
 from envforge import limits
 from envforge.backends.docker.context import MODEL_DIR, RUNNER, UID, VENV_PYTHON, WORKDIR
 from envforge.backends.docker.engine import engine_errors
-from envforge.capped import Capped
 from envforge.errors import ModelRunError
-from envforge.proc import Outcome
+from envforge.processes.capped import Capped
+from envforge.processes.proc import Outcome
 
 
 class ContainerExecutor:
