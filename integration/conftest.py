@@ -76,7 +76,7 @@ def _mlflow_server(root: Path) -> Iterator[str]:
          "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
     )
-    deadline = time.monotonic() + 300  # a loaded 2-core machine: uvicorn alone has taken over 120 s to answer
+    deadline = time.monotonic() + 120
     while True:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
