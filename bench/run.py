@@ -2,6 +2,10 @@
 
 Usage: .venv/bin/python bench/run.py [--repeat N] [--out bench/results/latest.json]
 See bench/README.md for what each measurement means.
+
+envforge is measured as users install it: the dev venv's (full `mlflow` beside envforge, as the quickstart extra
+installs it: the unsuffixed figures) and, unless --no-skinny, a venv of envforge's own dependencies (`mlflow-skinny`
+only: the `_skinny` figures). Both against the same `mlflow models predict` samples of the same rounds.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ FLOOR_SCRIPT = (
     "import sys, mlflow.pyfunc; from mlflow.models import Model; d = sys.argv[1]; "
     "ex = Model.load(d).load_input_example(d); print(mlflow.pyfunc.load_model(d).predict(ex))"
 )
-TARGETS = {"warm/floor": ("<=", 1.2), "mlflow_uv/cold": (">=", 2.5), "warm_registered_full/floor": ("<=", 1.1),
+TARGETS = {"warm/floor": ("<=", 1.1), "mlflow_uv/cold": (">=", 2.5), "warm_skinny/floor": ("<=", 1.1),
+           "mlflow_uv/cold_skinny": (">=", 2.5), "cold_fresh_home/first_run_bound": ("<=", 1.1),
+           "cold_fresh_home_skinny/first_run_bound": ("<=", 1.1), "warm_registered_full/floor": ("<=", 1.1),
            "warm_registered_skinny/floor": ("<=", 1.1)}
 
 
@@ -57,9 +63,9 @@ def save_model(model_dir: Path) -> None:
     mlflow.sklearn.save_model(clf, str(model_dir), input_example=X.head(5))
 
 
-def verify(model_dir: Path, home: Path, report: Path) -> tuple[float, dict]:
+def verify(model_dir: Path, home: Path, report: Path, envforge: str = str(BIN / "envforge")) -> tuple[float, dict]:
     """Time `envforge verify DIR --json REPORT`; return (seconds, results[0])."""
-    secs, proc = run([str(BIN / "envforge"), "verify", str(model_dir), "--json", str(report)],
+    secs, proc = run([envforge, "verify", str(model_dir), "--json", str(report)],
                      child_env(ENVFORGE_HOME=str(home)))
     check(proc, "envforge verify")
     result = json.loads(report.read_text())["results"][0]
@@ -99,8 +105,8 @@ def first_run_bound(med: dict[str, float]) -> float:
     return med["cold"] + max(0.0, med["floor_uncompiled"] - med["floor"]) / usable_cores()
 
 
-def sample_verify(model_dir: Path, home: Path, report: Path, want_reused: bool) -> dict:
-    secs, result = verify(model_dir, home, report)
+def sample_verify(model_dir: Path, home: Path, report: Path, want_reused: bool, envforge: str = str(BIN / "envforge")) -> dict:
+    secs, result = verify(model_dir, home, report, envforge)
     if result["env"]["reused"] is not want_reused:
         sys.exit(f"expected env.reused={want_reused}, got {result['env']['reused']} ({result['env']['path']})")
     steps = {s["name"]: s["seconds"] for s in result["steps"]}
@@ -120,7 +126,10 @@ def ratios(med: dict[str, float]) -> dict[str, float]:
     return {"warm/floor": med["warm"] / med["floor"], "mlflow_uv/cold": med["mlflow_uv"] / med["cold"],
             "mlflow_uv/cold_fresh_home": med["mlflow_uv"] / med["cold_fresh_home"],
             "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"],
-            "mlflow_uv/first_run_bound": med["mlflow_uv"] / bound, "cold_fresh_home/first_run_bound": med["cold_fresh_home"] / bound}
+            "mlflow_uv/first_run_bound": med["mlflow_uv"] / bound, "cold_fresh_home/first_run_bound": med["cold_fresh_home"] / bound,
+            **({"warm_skinny/floor": med["warm_skinny"] / med["floor"], "mlflow_uv/cold_skinny": med["mlflow_uv"] / med["cold_skinny"],
+                "mlflow_uv/cold_fresh_home_skinny": med["mlflow_uv"] / med["cold_fresh_home_skinny"],
+                "cold_fresh_home_skinny/first_run_bound": med["cold_fresh_home_skinny"] / bound} if "warm_skinny" in med else {})}
 
 
 def verdict(name: str, value: float) -> str:
@@ -136,6 +145,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="samples per measurement (median is reported)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (model, envs)")
+    ap.add_argument("--no-skinny", action="store_true", help="measure only the dev venv's envforge (full mlflow), not one with mlflow-skinny only")
     ap.add_argument("--no-warm-registry", action="store_true",
                     help="skip the warm models:/ verify with full mlflow and with mlflow-skinny (bench/warm_registry.py)")
     ap.add_argument("--no-virtualenv", action="store_true", help="skip the virtualenv backend vs MLflow's virtualenv (bench/venv_backend.py)")
@@ -168,14 +178,27 @@ def main() -> None:
         print("untimed warm-up: envforge verify with the cold ENVFORGE_HOME (fills its package caches)")
         print(f"  {verify(model_dir, cold_home, tmp / 'warmup-cold.json')[0]:.2f} s")
 
+        skinny = None
+        if not args.no_skinny:
+            import warm_registry  # bench/warm_registry.py, beside this script
+
+            print("untimed: envforge in a venv of its own dependencies (mlflow-skinny only), and its warm and cold homes")
+            skinny = warm_registry.skinny_envforge(tmp, run, child_env, BIN)
+            for home in (tmp / "home-warm-skinny", tmp / "home-cold-skinny"):
+                print(f"  {verify(model_dir, home, tmp / 'warmup-skinny.json', skinny)[0]:.2f} s")
+
         print("untimed: a bare env of the model's packages (for floor_uncompiled)")
         bare_python = bare_env(model_dir, tmp / "bare-env", python)
 
         samples: dict[str, list[dict]] = {"floor": [], "floor_uncompiled": [], "warm": [], "cold": [],
                                           "cold_fresh_home": [], "mlflow_uv": []}
+        if skinny:
+            samples.update({"warm_skinny": [], "cold_skinny": [], "cold_fresh_home_skinny": []})
         for i in range(1, args.repeat + 1):  # interleaved rounds, so drift hits every measurement alike
             fresh_home = tmp / f"home-fresh-{i}"
             shutil.rmtree(cold_home / "envs")  # untimed: empty env cache, envforge's package caches kept
+            if skinny:
+                shutil.rmtree(tmp / "home-cold-skinny" / "envs")
             round_ = {
                 "floor": sample_floor(python, model_dir),
                 "floor_uncompiled": sample_floor_uncompiled(bare_python, model_dir),
@@ -184,6 +207,11 @@ def main() -> None:
                 "cold_fresh_home": sample_verify(model_dir, fresh_home, tmp / "fresh.json", want_reused=False),
                 "mlflow_uv": sample_mlflow(model_dir),
             }
+            if skinny:  # the same measurements with envforge beside mlflow-skinny only
+                round_["warm_skinny"] = sample_verify(model_dir, tmp / "home-warm-skinny", tmp / "warm.json", True, skinny)
+                round_["cold_skinny"] = sample_verify(model_dir, tmp / "home-cold-skinny", tmp / "cold.json", False, skinny)
+                round_["cold_fresh_home_skinny"] = sample_verify(model_dir, tmp / f"home-fresh-skinny-{i}", tmp / "fresh.json", False, skinny)
+                shutil.rmtree(tmp / f"home-fresh-skinny-{i}")
             shutil.rmtree(fresh_home)  # untimed: keep disk use flat
             for name, s in round_.items():
                 samples[name].append(s)
@@ -195,7 +223,8 @@ def main() -> None:
         if not args.no_warm_registry:
             import warm_registry  # bench/warm_registry.py, beside this script
 
-            samples.update(warm_registry.measure(model_dir, tmp, warm_home, args.repeat, run=run, env=child_env, envforge=str(BIN / "envforge")))
+            samples.update(warm_registry.measure(model_dir, tmp, warm_home, args.repeat, run=run, env=child_env, envforge=str(BIN / "envforge"),
+                                                 skinny=skinny))
         if not args.no_virtualenv:
             import venv_backend  # bench/venv_backend.py, beside this script
 

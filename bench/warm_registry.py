@@ -36,7 +36,7 @@ def _register(model_dir: Path, store: Path) -> str:
     return tracking
 
 
-def _skinny_envforge(tmp: Path, run: Callable, env: Callable, bin_dir: Path) -> str:
+def skinny_envforge(tmp: Path, run: Callable, env: Callable, bin_dir: Path) -> str:
     """envforge in a new venv with its own dependencies only (mlflow-skinny, no full mlflow); its path."""
     venv = tmp / "skinny-venv"
     for argv in ([str(bin_dir / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)],
@@ -67,10 +67,11 @@ def _verify(envforge: str, uri: str, tracking: str, home: Path, report: Path, ru
     return {"seconds": secs, "steps": steps, "resolve": details.get("resolve"), "env_reused": result["env"]["reused"]}
 
 
-def measure(model_dir: Path, tmp: Path, home: Path, repeat: int, *, run: Callable, env: Callable, envforge: str) -> dict[str, list[dict]]:
+def measure(model_dir: Path, tmp: Path, home: Path, repeat: int, *, run: Callable, env: Callable, envforge: str,
+            skinny: str | None = None) -> dict[str, list[dict]]:
     print("\nwarm verify of a cached registered version (SQLite registry): full mlflow vs mlflow-skinny")
     tracking = _register(model_dir, tmp / "registry-store")
-    flavours = {"full": envforge, "skinny": _skinny_envforge(tmp, run, env, Path(envforge).parent)}
+    flavours = {"full": envforge, "skinny": skinny or skinny_envforge(tmp, run, env, Path(envforge).parent)}
     uri = f"models:/{NAME}/1"
     for flavour, exe in list(flavours.items()):
         try:

@@ -239,3 +239,25 @@ def test_no_password_or_key_in_anything_envforge_wrote(stack: stacks.Stack, shar
             found += [f"{path}: {secret}" for secret in _secrets(stack) if secret.encode() in data]
     assert found == []
     assert list(shared.rglob(".envforge-download.json"))  # the check above did look at the cache metadata
+
+
+def test_the_rest_reader_sends_the_credentials_mlflow_sends(stack: stacks.Stack, probe: dict[str, str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm path's registry call (modeldir/rest_registry.py) authenticates from the variables MLflow reads; refused,
+    it answers nothing and MLflow's client is asked (whose 401 names the variables: the first test)."""
+    from mlflow.tracking import MlflowClient
+
+    from envforge.modeldir.rest_registry import alias_version, model_version
+
+    for name in NO_AWS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(stack.root))  # no ~/.mlflow/credentials of the machine's
+    assert model_version(stack.tracking_uri, "stk-proxied", "1") is None  # 401
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", stacks.ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-the-password")
+    assert model_version(stack.tracking_uri, "stk-proxied", "1") is None
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", stacks.ADMIN_PASSWORD)
+    row = model_version(stack.tracking_uri, "stk-proxied", "1")
+    mv = MlflowClient(stack.tracking_uri, stack.tracking_uri).get_model_version("stk-proxied", "1")
+    assert row is not None and (row.run_id, row.source, row.creation_time) == (mv.run_id, mv.source, mv.creation_timestamp)
+    assert alias_version(stack.tracking_uri, "stk-proxied", "nobody") is None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from envforge.backends import elf_cache
 from envforge.processes.proc import run
 
 STANDARD_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib", "/lib/x86_64-linux-gnu",
@@ -145,8 +146,9 @@ def missing_libraries(env_path: Path, system: frozenset[str] | None = None,
         except OSError:
             continue
     wanted: dict[str, list[str]] = {}
+    reads = elf_cache.read_all(env_path, objects, read_elf)  # a reused env's files are not parsed again
     for path in objects:
-        read = read_elf(path)
+        read = reads[path]
         if read is None:
             continue
         needed, search = read

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from envforge.errors import ResolveError
 from envforge.modeldir import download_digests
 from envforge.modeldir.access import check_store_client, explain, store_of, write_private
-from envforge.modeldir.sqlite_registry import alias_version, model_version
+from envforge.modeldir.light_registry import alias_version, model_version
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
@@ -263,7 +263,7 @@ def _same_source(marker: Path, meta: dict[str, str | None]) -> bool:
 
 
 def _version_meta(uri: str, tracking: str, name: str, version: str) -> dict[str, str | None]:
-    # A SQLite store is read directly (modeldir/sqlite_registry.py: no MLflow import on a warm verify); else MLflow's client.
+    # A SQLite store or an http(s) server is asked without MLflow (modeldir/light_registry.py); else MLflow's client.
     mv = model_version(tracking, name, version) or _client_call(tracking, uri, lambda c: c.get_model_version(name, version))
     source = str(getattr(mv, "source", "") or "")
     meta: dict[str, str | None] = {"kind": "registered", "name": name, "version": str(version),
