@@ -177,3 +177,19 @@ def test_a_pip_file_that_does_not_match_its_locked_hash_is_refused(conda_model: 
     assert run.returncode == 3, run.output
     assert "hash" in run.output.lower() and "cloudpickle" in run.output
     assert json.loads((tmp_path / "r.json").read_text())["results"][0]["env"]["path"] is None  # nothing half-built is kept
+
+
+def test_a_file_deleted_from_a_built_conda_env_is_rebuilt_and_the_report_says_why(conda_model: Path, solved: dict,
+                                                                                   tmp_path: Path) -> None:
+    """Issue 29 under conda (last in this file: it rebuilds the module's env): the pip-installed part of a conda env
+    has its installer's RECORD, so a file it lost is found on reuse and the env rebuilt, never blamed on the model."""
+    env = Path(solved["env"]["path"])
+    [victim] = env.glob("lib/python3.*/site-packages/cloudpickle/__init__.py")
+    victim.unlink()  # before issue 29: the model failed to load (No module named cloudpickle), exit 1
+    run = envforge("verify", str(conda_model), "--backend", "conda", "--json", str(tmp_path / "r.json"), home=solved["home"])
+    result = report(tmp_path / "r.json")
+    assert run.returncode == 0 and result["status"] == "passed", run.output
+    assert result["env"]["reused"] is False and result["env"]["path"] == str(env) and victim.is_file()
+    why = result["env"]["rebuilt_because"]
+    assert "1 file(s) missing" in why and "cloudpickle/__init__.py" in why
+    assert f"env rebuilt: {why}" in " ".join(run.output.split())

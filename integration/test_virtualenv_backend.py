@@ -1,4 +1,5 @@
-"""The virtualenv backend end to end: build_dependencies first, then requirements, then code_path wheels."""
+"""The virtualenv backend end to end: build_dependencies first, then requirements, then code_path wheels; a file
+deleted from the built env is found on reuse and the env rebuilt (issue 29)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from envforge.store.env_check import damage
 from tests.support.cli import envforge, report
 from tests.support.loggers import machine_python, missing
 from tests.support.models import make_wheel, save_code_model
@@ -67,6 +69,19 @@ def test_build_dependencies_requirements_and_code_wheels_with_the_envs_own_pip(t
     again = envforge("verify", str(model), "--backend", "virtualenv", "--json", str(tmp_path / "again.json"), home=home)
     assert again.returncode == 0, again.output
     assert report(tmp_path / "again.json")["env"]["reused"] is True
+
+    # Issue 29: a file the build installed, deleted from the built env, is found on reuse (the installers' RECORD
+    # files are the env's manifest): the env is rebuilt and the report says why, never "the model failed to load".
+    [helper] = env.glob("lib/python*/site-packages/ef_venv_helper.py")
+    helper.unlink()
+    damaged = envforge("verify", str(model), "--backend", "virtualenv", "--json", str(tmp_path / "damaged.json"), home=home)
+    result = report(tmp_path / "damaged.json")
+    assert damaged.returncode == 0 and result["status"] == "passed", damaged.output
+    assert result["env"]["reused"] is False and result["env"]["path"] == str(env) and helper.is_file()
+    why = result["env"]["rebuilt_because"]
+    assert "1 file(s) missing" in why and "ef_venv_helper.py" in why
+    assert f"env rebuilt: {why}" in " ".join(damaged.output.split())
+    assert damage(env, check=True) is None  # the rebuild's manifest is right: the next verify reuses the env
 
 
 def test_an_interpreter_too_old_for_virtualenv_is_named_with_a_remedy(sklearn_model: Path, home: Path, tmp_path: Path) -> None:

@@ -128,3 +128,17 @@ def test_the_script_refuses_bad_inputs_with_exit_2(tmp_path: Path, env: dict[str
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ENVFORGE_", "GITHUB_"))}
     run = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, cwd=tmp_path, env={**clean, **env}, timeout=60)
     assert run.returncode == 2 and message in run.stderr, run.stderr
+
+
+def test_both_templates_publish_the_attestation_the_script_writes_with_a_uri(tmp_path: Path) -> None:
+    """Issue 29: the deploy step's `envforge check-attestation` needs the statement of the gate's verdict."""
+    upload = [s for s in action()["runs"]["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert "${{ inputs.attest }}" in upload[0]["with"]["path"].splitlines()
+    inputs, jobs = gitlab()
+    (job,) = jobs.values()
+    assert "$[[ inputs.attest ]]" in job["artifacts"]["paths"] and job["artifacts"]["when"] == "always"
+    assert action()["inputs"]["attest"]["default"] == inputs["attest"]["default"] == "envforge-attestation.intoto.json"
+    _, argv = argv_of(tmp_path, ENVFORGE_URI="models:/fraud@candidate", ENVFORGE_ATTEST="out/a.intoto.json")
+    assert str(build_parser().parse_args(argv).attest) == "out/a.intoto.json"
+    _, argv = argv_of(tmp_path, ENVFORGE_MODELS="fraud*", ENVFORGE_ATTEST="out/a.intoto.json")
+    assert "--attest" not in argv  # one statement is of one model's verdict: not written for a registry run

@@ -112,11 +112,8 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
         prefix = f"[{step.label}] " if len(steps) > 1 else ""
 
         def show(target: Any, result: Any, prefix: str = prefix) -> None:
-            if args.quiet:
-                return
-            style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
-            err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(prefix + target.label)}: {escape(result.reason)}",
-                      highlight=False)
+            if not args.quiet:
+                show_result(err, prefix + target.label, result)
 
         step.run = execute(step.plan, step.options, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                            on_result=show)
@@ -205,3 +202,16 @@ def cmd_status(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 
 COMMANDS = {"verify-registry": cmd_verify_registry, "status": cmd_status}
+
+
+def show_result(err: Any, label: str, result: Any) -> None:
+    """One version's verdict as it is judged, then what every report carries besides it (a rebuilt env's reason,
+    the drift, the model's warnings: report/verdict_lines.py), indented under it."""
+    from rich.markup import escape
+
+    from envforge.report.verdict_lines import extra_lines
+
+    style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
+    err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(label)}: {escape(result.reason)}", highlight=False)
+    for line in extra_lines(result):
+        err.print(f"{'':<11}{escape(line)}", highlight=False)
