@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -32,11 +33,14 @@ def test_an_as_logged_baseline_is_named_as_such(tmp_path: Path) -> None:
     assert loaded.describe() == "an as-logged rebuild (resolved as of 2024-03-01T23:59:59Z)"
 
 
-def test_build_marks_the_document() -> None:
+def test_build_marks_the_document(tmp_path: Path) -> None:
+    (tmp_path / "model.pkl").write_bytes(b"the model")
     document = expectations.build([{"name": "e"}], {"examples": [{"name": "e", "ok": True, "prediction": 1}]}, "0",
-                                  {"kind": AS_LOGGED, "resolved_as_of": "x"})
+                                  {"kind": AS_LOGGED, "resolved_as_of": "x"}, model_dir=tmp_path)
     assert document["baseline"]["kind"] == AS_LOGGED
-    assert expectations.build([], {}, "0")["baseline"] == {"kind": expectations.TRAINING}
+    assert expectations.build([], {}, "0", model_dir=tmp_path)["baseline"] == {"kind": expectations.TRAINING}
+    # every baseline (record's, --record-missing's) carries the digests verify checks first (issue 29)
+    assert document["artifacts"] == {"model.pkl": {"sha256": hashlib.sha256(b"the model").hexdigest(), "size": 9}}
 
 
 def test_kind_for_the_resolution() -> None:

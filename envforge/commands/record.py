@@ -14,7 +14,6 @@ from envforge.execution.executor import run_runner
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
-from envforge.modeldir.digests import digest_dir
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
 from envforge.modeldir.unstored import not_stored
@@ -88,8 +87,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
                             + f" in {where}: {error.get('type')}: {error.get('message')}",
                             "Pass a real input with --input FILE." if made else "Fix the model or the input, then record again.")
     runs = synth.settle(runs, output.examples)
-    document = expectations_mod.build(runs, output.data, __version__, baseline)
-    document["artifacts"] = digest_dir(model.path)  # verify checks the model's bytes against these first
+    document = expectations_mod.build(runs, output.data, __version__, baseline, model_dir=model.path)
     local, location = store_document(model, document, mlmodel.model_id)
     stored_lock = _store_lock(model, uri, tracking_uri, build, mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),

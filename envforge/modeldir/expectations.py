@@ -107,10 +107,13 @@ def describe(baseline: dict[str, Any] | None) -> str:
 
 
 def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_version: str,
-          baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+          baseline: dict[str, Any] | None = None, *, model_dir: Path) -> dict[str, Any]:
     """The expectations document for examples that all predicted successfully; `baseline` says where
-    they were recorded (default: the training environment)."""
+    they were recorded (default: the training environment). Every document carries the digests of the model files
+    it was recorded against (modeldir/digests.py): verify checks the model's bytes against them first."""
     import datetime
+
+    from envforge.modeldir.digests import digest_dir
 
     predictions = {e["name"]: e["prediction"] for e in runner_data.get("examples", []) if e.get("ok")}
     return {
@@ -122,6 +125,7 @@ def build(examples: list[dict[str, Any]], runner_data: dict[str, Any], envforge_
         "freeze": runner_data.get("freeze", []),
         "baseline": dict(baseline or {"kind": TRAINING}),
         "examples": [{**e, "prediction": predictions[e["name"]]} for e in examples],
+        "artifacts": digest_dir(model_dir),
     }
 
 

@@ -36,7 +36,7 @@ def record_in_group(result: VerifyResult, loaded: Any, runs: list[dict[str, Any]
     runs = synth.settle(runs, output.examples)
     baseline = kind_for(effective(loaded.as_of, env.resolved_as_of))
     data = dict(output.data, freeze=output.data.get("freeze") or freeze_of(env))
-    document = expectations_mod.build(runs, data, __version__, baseline)
+    document = expectations_mod.build(runs, data, __version__, baseline, model_dir=loaded.model.path)
     try:
         local, location = store_document(loaded.model, document, loaded.mlmodel.model_id)
     except EnvforgeError as exc:  # could not store it with the model: still a verdict, and why
