@@ -172,7 +172,7 @@ def test_declared_apt_package_is_installed_in_the_image(tmp_path: Path, home: Pa
     # Without the declaration the base image has no jq: the same model fails (the env image of
     # test_the_container_has_no_network's requirements, so this costs no install).
     bare = Path(shutil.copytree(model, tmp_path / "bare"))
-    (bare / "artifacts" / "apt.txt").unlink()
+    (bare / "artifacts" / "apt.txt").write_text("# nothing declared\n")  # removed, it would be a missing declared artifact
     record_digests_again(bare)
     failed = verify(bare, home, engine, tmp_path / "bare.json")
     assert failed.returncode == 1, failed.output
