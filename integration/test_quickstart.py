@@ -27,6 +27,8 @@ def test_quickstart_runs_the_whole_job(tmp_path: Path, home: Path) -> None:
     assert first.startswith("envforge quickstart") and first_seconds < 15, (first, first_seconds)
     assert "training a scikit-learn iris model" in run.stderr.splitlines()[1]
     assert "PASSED models:/envforge-quickstart-iris/1" in run.stdout
+    # the expectations record stored with the model are in the cached download as on the server: not "altered"
+    assert "downloaded again" not in run.output and "added to the cached download" not in run.output, run.output
     assert (store / "mlflow.db").is_file()
     for step in ("log", "record", "resolve", "build", "predict", "compare"):
         assert re.search(rf"^  {step} +\d+\.\d\d s", run.stderr, re.M), (step, run.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 from envforge.backends.base import BuildOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
+from envforge.modeldir import download_digests
 from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
@@ -131,17 +132,23 @@ def _upload(model: ModelDir, local: Path, model_id: str | None) -> str:
     try:
         if model_id:
             client.log_model_artifact(model_id, str(local))
-            return f"models:/{model_id}/{local.name}"
+            return _mirrored(model, local, f"models:/{model_id}/{local.name}")
         if model.run_id:
             path = model.artifact_path or None
             client.log_artifact(model.run_id, str(local), artifact_path=path)
-            return f"runs:/{model.run_id}/{(path + '/') if path else ''}{local.name}"
+            return _mirrored(model, local, f"runs:/{model.run_id}/{(path + '/') if path else ''}{local.name}")
     except EnvforgeError:
         raise
     except Exception as exc:  # MLflow raises many types
         raise not_stored(local, model.tracking_uri, exc, _option(local)) from None  # 401/403 named; out of the cache
     raise UsageError(f"envforge cannot tell which run or logged model {model.uri} belongs to, so it cannot store {local.name} there.",
                      _kept(local))
+
+
+def _mirrored(model: ModelDir, local: Path, location: str) -> str:
+    """Stored on the server: the cached download now holds the file as the server does (modeldir/download_digests.py)."""
+    download_digests.adopt(model.path, local)
+    return location
 
 
 def _kept(local: Path) -> str:

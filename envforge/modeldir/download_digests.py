@@ -47,6 +47,25 @@ def current(model_dir: Path, cached: bool) -> dict[str, dict[str, Any]]:
     return digest_dir(model_dir, cached_entries(model_dir) if cached else None)
 
 
+def adopt(model_dir: Path, path: Path) -> None:
+    """A file envforge stored with the model on the server (record's expectations, its lock) and left in a cached
+    download as the server now has it: it joins the cache's entries, so that the next reuse does not take it for an
+    altered download and download the model again. Not a cached download (no marker with entries): nothing."""
+    from envforge.modeldir.access import write_private
+
+    marker = model_dir.parent / MARKER
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        return
+    stat = path.stat()
+    data["files"][path.relative_to(model_dir).as_posix()] = {"sha256": file_sha256(path), "size": stat.st_size,
+                                                             "mtime_ns": stat.st_mtime_ns}
+    write_private(marker, json.dumps(data))
+
+
 def altered(model_dir: Path, marker: Path, check: bool) -> str | None:
     """None when the cached download is what was downloaded; otherwise why it is not, in a few words."""
     kept = stored(marker)
@@ -67,4 +86,4 @@ def altered(model_dir: Path, marker: Path, check: bool) -> str | None:
     return None
 
 
-__all__ = ["MARKER", "altered", "cached_entries", "current", "entries", "stored"]
+__all__ = ["MARKER", "adopt", "altered", "cached_entries", "current", "entries", "stored"]
