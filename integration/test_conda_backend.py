@@ -15,6 +15,7 @@ import yaml
 from envforge.backends.conda.records import installed
 from tests.support.cli import envforge, report
 from tests.support.conda_models import GREETING, fake_ef_hello, save_conda_model
+from tests.support.models import record_digests_again
 from tests.support.oracle import assert_same_as_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.conda]
@@ -123,6 +124,7 @@ def test_a_lock_in_the_model_dir_is_installed_without_solving(conda_model: Path,
     spec = yaml.safe_load((model / "conda.yaml").read_text())
     spec["dependencies"] = [f"python={conda_packaged['python']}", "ef-hello>=2", spec["dependencies"][-1]]  # unsatisfiable: a solve would fail
     (model / "conda.yaml").write_text(yaml.safe_dump(spec))
+    record_digests_again(model)  # the edited copy stands for a model recorded that way (the artifact gate, issue 29)
     run = envforge("verify", str(model), "--backend", "conda", "--json", str(tmp_path / "r.json"), home=home)
     assert run.returncode == 0, run.output
     assert meta_records(Path(report(tmp_path / "r.json")["env"]["path"])) == meta_records(Path(solved["env"]["path"]))
@@ -134,6 +136,7 @@ def test_unsatisfiable_spec_exits_3_with_the_solvers_reason(conda_model: Path, t
     spec = yaml.safe_load((model / "conda.yaml").read_text())
     spec["dependencies"][2] = "ef-hello>=2"
     (model / "conda.yaml").write_text(yaml.safe_dump(spec))
+    record_digests_again(model)
     run = envforge("verify", str(model), "--backend", "conda", "--json", str(tmp_path / "r.json"), home=home)
     assert run.returncode == 3, run.output
     assert "cannot be satisfied" in run.output and "No candidates were found for ef-hello >=2" in run.output
