@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge, report, start_envforge, wait_for_line
-from tests.support.models import iris_frame, pinned_requirements
+from tests.support.models import iris_frame, pinned_requirements, record_digests_again
 
 pytestmark = pytest.mark.slow
 
@@ -153,6 +153,7 @@ def test_serve_check_passes_then_fails_with_the_servers_schema_error(sklearn_mod
     split = payload["dataframe_split"]
     split["columns"], split["data"] = split["columns"][:3], [row[:3] for row in split["data"]]
     path.write_text(json.dumps(payload))
+    record_digests_again(sklearn_model)  # the edited example stands for one logged that way (the artifact gate, issue 29)
     assert envforge("verify", str(sklearn_model), home=debug_home).returncode == 0
     broken = envforge("serve-check", str(sklearn_model), "--json", str(tmp_path / "b.json"), home=debug_home)
     assert broken.returncode == 1, broken.output
