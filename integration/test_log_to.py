@@ -135,7 +135,10 @@ def test_a_tracking_server_that_is_not_there_is_refused_before_any_work(home: Pa
                    "--log-to", EXPERIMENT, "--json", str(tmp_path / "r.json"), home=home)
     assert run.returncode == 2, run.output
     assert "cannot connect to 127.0.0.1:9: connection refused" in run.stderr and "fix:" in run.stderr, run.output
-    assert not (tmp_path / "r.json").exists() and "Traceback" not in run.output
+    assert "Traceback" not in run.output
+    # Issue 31: every command writes its report whatever fails; nothing was verified, so no model is in it.
+    [result] = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert result["status"] == "error" and result["exit_code"] == 2 and result["model"] is None
 
 
 def one_run(status: str, env_key: str) -> RegistryRun:

@@ -15,6 +15,7 @@ import yaml
 
 from tests.support.cache import cached_dir, digest
 from tests.support.cli import envforge, report
+from tests.support.models import record_digests_again
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +113,7 @@ def test_offline_verify_installs_only_the_models_wheels(wheeled_model: Path, tmp
 def test_offline_with_a_requirement_not_in_the_wheels_fails_clearly(wheeled_model: Path, tmp_path: Path, home: Path, backend: str) -> None:
     reqs = wheeled_model / "requirements.txt"
     reqs.write_text(reqs.read_text() + "envforge-no-such-package-zzz==9.9.9\n")
+    record_digests_again(wheeled_model)  # stands for a model logged with that line (the artifact gate, issue 29)
     env = {"UV_CACHE_DIR": str(tmp_path / "empty-uv-cache"), "PIP_NO_CACHE_DIR": "1", **NO_NETWORK}
     run = envforge("verify", str(wheeled_model), "--offline", "--backend", backend, "--json", str(tmp_path / "r.json"), home=home, env=env)
     assert run.returncode == 3, run.output
