@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import envforge, report
-from tests.support.models import make_wheel, pinned_requirements
+from tests.support.models import make_wheel, pinned_requirements, record_digests_again
 from tests.support.pep503 import Index, serve
 
 pytestmark = pytest.mark.slow
@@ -64,6 +64,7 @@ def _copy(template: Path, tmp_path: Path, first_line: str | None = None) -> Path
     if first_line:
         reqs = model / "requirements.txt"
         reqs.write_text(first_line + "\n" + reqs.read_text())
+        record_digests_again(model)  # stands for a model logged with that line (the artifact gate, issue 29)
     return model
 
 
@@ -101,6 +102,7 @@ def test_credentials_in_index_urls_appear_nowhere(private_model, index: Index, t
         if extra:  # a pin the index does not have: the error message quotes the installer's command line
             reqs = model / "requirements.txt"
             reqs.write_text(reqs.read_text().replace(f"ef-private-pkg=={VERSION}", extra[0]))
+            record_digests_again(model)
         json_path, junit_path = tmp_path / f"{name}.json", tmp_path / f"{name}.xml"
         run = envforge("verify", str(model), "--extra-index-url", index.with_credentials(f"cli-user:{TOKEN}-cli"),
                        "--json", str(json_path), "--junit", str(junit_path), home=home)
