@@ -6,6 +6,7 @@ ones installed; everything else stops before a build."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -127,4 +128,5 @@ def test_the_other_builds_end_with_the_pin_that_has_no_wheel(tmp_path: Path, hom
     the default uv backend: each stops at the dry resolve, naming the pin without a wheel (measured: ~16 s each)."""
     code, result, output = _verify(platforms_copy(name, tmp_path), home, tmp_path)
     assert code == 3 and result["status"] == "error", output
-    assert f"A dry resolve for Python {python} finds no wheel for {pin}" in result["reason"] and "--allow-source-builds" in output
+    assert re.search(rf"A dry resolve for Python {re.escape(python)}\.\d+ finds no wheel for `{re.escape(pin)}`", result["reason"])
+    assert "--allow-source-builds" in output

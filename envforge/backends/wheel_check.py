@@ -54,7 +54,7 @@ def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str],
     where = f"Python {' or '.join(others)} has wheels for all of them: pass --python with a Python {others[0]} interpreter" if others else \
         "no Python from 3.8 to 3.12 has wheels for all of them"
     raise EnvBuildError(
-        f"A dry resolve for Python {minor} finds no wheel for {', '.join(pins)}: installing would build from source, "
+        f"A dry resolve for Python {python} finds no wheel for {', '.join(f'`{p}`' for p in pins)}: installing would build from source, "
         "which can take longer than any verification should.",
         f"{where}; or --backend conda where a conda channel has builds; or --allow-source-builds to build from source anyway.")
 

@@ -4,6 +4,7 @@ and properties (envforge version, backends), each failure's text says each thing
 
 from __future__ import annotations
 
+import re
 import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -30,7 +31,19 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     root = ET.Element("testsuites")
     root.append(suite)
+    for element in root.iter():  # the model's warnings and errors may hold terminal colours or other control bytes
+        element.text, element.tail = xml_text(element.text), xml_text(element.tail)
+        element.attrib.update({k: xml_text(v) for k, v in element.attrib.items()})
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+# What XML 1.0 cannot hold at all, escaped or not: ElementTree writes it as is and no reader parses the file.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str | None) -> str | None:
+    """`text` with each character XML 1.0 cannot hold written as its Python escape (ESC -> \\x1b)."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text) if text else text
 
 
 def _cases(result: VerifyResult) -> list[ET.Element]:
