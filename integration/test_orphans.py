@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tests.support.cli import envforge, report, start_envforge
-from tests.support.models import save_code_model
+from tests.support.models import record_digests_again, save_code_model
 from tests.support.procs import wait_gone
 
 pytestmark = pytest.mark.slow
@@ -100,6 +100,7 @@ def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_veri
     assert envforge("record", str(model), home=tmp_path / "record-home").returncode == 0
     requirements = model / "requirements.txt"
     requirements.write_text(requirements.read_text().rstrip("\n") + "\nslowbuild==1.0\n")
+    record_digests_again(model)  # stands for a model logged with that pin (the artifact gate, issue 29)
     args = ("verify", str(model), "--backend", backend, "--sandbox", "off", "--find-links", str(links), "--allow-source-builds")
 
     (here / "slow").touch()
