@@ -120,24 +120,29 @@ def default_workers() -> int:
     return envforges()
 
 
-def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float]:
-    """Run argv; return (seconds, exit code, peak RSS in MB of that process alone: /proc/<pid>/status VmHWM,
-    polled every POLL s while it runs; its children are not counted)."""
+def peak_mb(proc: subprocess.Popen) -> float:
+    """Wait for proc; its peak RSS in MB (/proc/<pid>/status VmHWM, polled every POLL s; children not counted)."""
     peak_kb = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
+        except OSError:
+            found = None
+        if found:
+            peak_kb = max(peak_kb, int(found.group(1)))
+        time.sleep(POLL)
+    return peak_kb / 1024
+
+
+def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float]:
+    """Run argv; return (seconds, exit code, peak RSS in MB of that process alone)."""
     with open(log_dir / "grouped.out", "w") as out, open(log_dir / "grouped.err", "w") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
-        status = Path(f"/proc/{proc.pid}/status")
-        while proc.poll() is None:
-            try:
-                found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
-            except OSError:
-                found = None
-            if found:
-                peak_kb = max(peak_kb, int(found.group(1)))
-            time.sleep(POLL)
+        peak = peak_mb(proc)
         secs = time.perf_counter() - t0
-    return secs, proc.returncode, peak_kb / 1024
+    return secs, proc.returncode, peak
 
 
 def runner_start(python: Path) -> tuple[float, float]:

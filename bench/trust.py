@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from registry import peak_mb  # noqa: E402  (bench/registry.py, beside this script)
 from run import BIN, check, child_env, run, save_model  # noqa: E402  (bench/run.py, beside this script)
 
 MODES = ("none", "digests", "default", "check")
@@ -112,21 +112,12 @@ def in_process(model_dir: Path, env_path: Path, repeat: int) -> dict[str, float]
 
 
 def timed_with_peak(argv: list[str], env: dict[str, str]) -> tuple[float, int, float, str]:
-    """(seconds, exit code, peak RSS in MB of that process alone (VmHWM, polled every 20 ms), stderr)."""
-    peak_kb = 0
+    """(seconds, exit code, peak RSS in MB of that process alone, stderr)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
-        try:
-            found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
-        except OSError:
-            found = None
-        if found:
-            peak_kb = max(peak_kb, int(found.group(1)))
-        time.sleep(0.02)
+    peak = peak_mb(proc)  # stderr is read after the exit: envforge writes little there with --json
     secs = time.perf_counter() - t0
-    return secs, proc.returncode, peak_kb / 1024, proc.stderr.read() if proc.stderr else ""
+    return secs, proc.returncode, peak, proc.stderr.read() if proc.stderr else ""
 
 
 def first_verify(work: Path, big_mb: int) -> dict:
