@@ -15,6 +15,7 @@ import yaml
 from envforge.backends.conda.records import installed
 from tests.support.cli import envforge, report
 from tests.support.conda_models import GREETING, fake_ef_hello, save_conda_model
+from tests.support.env_damage import assert_rebuilt_for_a_missing_file
 from tests.support.models import record_digests_again
 from tests.support.oracle import assert_same_as_truth
 
@@ -190,9 +191,4 @@ def test_a_file_deleted_from_a_built_conda_env_is_rebuilt_and_the_report_says_wh
     [victim] = env.glob("lib/python3.*/site-packages/cloudpickle/__init__.py")
     victim.unlink()  # before issue 29: the model failed to load (No module named cloudpickle), exit 1
     run = envforge("verify", str(conda_model), "--backend", "conda", "--json", str(tmp_path / "r.json"), home=solved["home"])
-    result = report(tmp_path / "r.json")
-    assert run.returncode == 0 and result["status"] == "passed", run.output
-    assert result["env"]["reused"] is False and result["env"]["path"] == str(env) and victim.is_file()
-    why = result["env"]["rebuilt_because"]
-    assert "1 file(s) missing" in why and "cloudpickle/__init__.py" in why
-    assert f"env rebuilt: {why}" in " ".join(run.output.split())
+    assert_rebuilt_for_a_missing_file(run.returncode, report(tmp_path / "r.json"), run.output, env, victim, "cloudpickle/__init__.py")

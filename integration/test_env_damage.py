@@ -18,6 +18,7 @@ import pytest
 
 from envforge.errors import EXIT_DRIFT, EXIT_WARNINGS
 from tests.support.cli import envforge, report
+from tests.support.env_damage import assert_rebuilt_for_a_missing_file
 
 pytestmark = pytest.mark.slow
 
@@ -55,11 +56,7 @@ def _rebuilt_for_a_deleted_file(model: Path, home: Path, out: Path, backend: str
     init.unlink()  # before issue 29: "the model failed to load: ImportError ...", exit 1
 
     code, again, output = _verify(model, home, out, "--backend", backend)
-    assert code == 0 and again["status"] == "passed", output
-    assert again["env"]["reused"] is False and again["env"]["path"] == str(env) and init.is_file()
-    why = again["env"]["rebuilt_because"]
-    assert "1 file(s) missing" in why and "sklearn/__init__.py" in why
-    assert f"env rebuilt: {why}" in " ".join(output.split())  # the console line (rich may wrap it)
+    why = assert_rebuilt_for_a_missing_file(code, again, output, env, init, "sklearn/__init__.py")
     props = {p.get("name"): p.get("value") for p in ET.parse(out / "r.xml").getroot().iter("property")}
     assert props["env.rebuilt_because"] == why
     return env

@@ -13,6 +13,7 @@ import pytest
 
 from envforge.store.env_check import damage
 from tests.support.cli import envforge, report
+from tests.support.env_damage import assert_rebuilt_for_a_missing_file
 from tests.support.loggers import machine_python, missing
 from tests.support.models import make_wheel, save_code_model
 from tests.support.oracle import assert_same_as_truth
@@ -75,12 +76,8 @@ def test_build_dependencies_requirements_and_code_wheels_with_the_envs_own_pip(t
     [helper] = env.glob("lib/python*/site-packages/ef_venv_helper.py")
     helper.unlink()
     damaged = envforge("verify", str(model), "--backend", "virtualenv", "--json", str(tmp_path / "damaged.json"), home=home)
-    result = report(tmp_path / "damaged.json")
-    assert damaged.returncode == 0 and result["status"] == "passed", damaged.output
-    assert result["env"]["reused"] is False and result["env"]["path"] == str(env) and helper.is_file()
-    why = result["env"]["rebuilt_because"]
-    assert "1 file(s) missing" in why and "ef_venv_helper.py" in why
-    assert f"env rebuilt: {why}" in " ".join(damaged.output.split())
+    assert_rebuilt_for_a_missing_file(damaged.returncode, report(tmp_path / "damaged.json"), damaged.output, env, helper,
+                                      "ef_venv_helper.py")
     assert damage(env, check=True) is None  # the rebuild's manifest is right: the next verify reuses the env
 
 
