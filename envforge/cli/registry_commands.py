@@ -20,7 +20,7 @@ from envforge.errors import EnvforgeError, UsageError
 
 
 def add_parsers(sub: Any) -> None:
-    from envforge.registry.group_runners import default_workers
+    from envforge.processes.cores import usable_cores  # registry.group_runners.default_workers, without importing the run
 
     p = sub.add_parser("verify-registry", help="verify many registered model versions, each environment built once",
                        description="Select model versions from a registry (or a file of URIs), group them by environment, "
@@ -34,8 +34,8 @@ def add_parsers(sub: Any) -> None:
     opt.add_backend(p, "how to build environments")
     p.add_argument("--executor", default="local", choices=["local", "dask"], help="local (default) or a Dask distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, e.g. tcp://scheduler:8786")
-    p.add_argument("--workers", type=int, default=default_workers(),
-                   help=f"environment groups run at once by the local executor (default: this machine's cores, {default_workers()})")
+    p.add_argument("--workers", type=int, default=usable_cores(),
+                   help=f"environment groups run at once by the local executor (default: this machine's cores, {usable_cores()})")
     p.add_argument("--model-timeout", type=float, default=600.0, metavar="SECONDS", help="limit per model for load + predict (default: 600)")
     opt.add_build_timeout(p)
     opt.add_tolerances(p)
