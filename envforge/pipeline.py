@@ -19,6 +19,7 @@ from typing import Any
 from envforge.backends import NAMES, get_backend
 from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
+from envforge.building import same_resolution
 from envforge.building.cached_envs import get_env
 from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
@@ -84,6 +85,7 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
                          chosen.lock_remedy)
     found = _find_lock(model.path, lock, stored_lock) if chosen.uses_pip_locks else None
     spec = apply_lock(requested, found) if found else requested
+    spec = same_resolution.adopt(spec)  # the env of another spec that resolves identically, if a registry run found one
     if found and as_of.moment:  # a lock pins every package: no date to resolve as of
         as_of = AsOf(LOCKED, None, as_of.explicit, f"{found.source} pins every package")
         spec = replace(spec, resolved_as_of=None)
@@ -155,10 +157,18 @@ def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = No
     if step is not None:
         step.detail = "cached" if model.from_cache else ("local" if model.is_local else "downloaded")
     result.model_dir, result.env_key, result.logged_python = str(model.path), spec.key, spec.python
+    result.env_shared_by_resolution = spec.own_key if spec.shared_key else None
     result.source = {k: v for k, v in model.to_dict().items() if k not in ("path", "uri", "from_cache")}  # tracking URI redacted
     result.warnings += list(spec.notes) + list(loaded.as_of_warnings)
     result.resolution = loaded.as_of.to_dict() if loaded.as_of else None
     result.runtime_profile = loaded.runtime.to_dict() if loaded.runtime else None
+
+
+def env_as_of(loaded: LoadedModel, env: Env) -> AsOf | None:
+    """As of when the env's packages really were resolved for this model: the moment asked for, or today's index
+    when the build had to drop the cutoff. A spec using another's env (building/same_resolution.py) resolved as of
+    its own moment to that env's very packages."""
+    return loaded.as_of if loaded.spec.shared_key else effective(loaded.as_of, env.resolved_as_of)
 
 
 def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by: int = 1, as_of: AsOf | None = None) -> None:

@@ -56,6 +56,7 @@ class VerifyResult:
     runtime_profile: dict[str, Any] | None = None  # spec/runtime_profiles.Applied.to_dict()
     source: dict[str, Any] | None = None  # what the URI resolved to: run id, logged model id, name/version, tracking URI
     artifacts: dict[str, Any] | None = None  # the model's bytes against the recorded digests (commands/artifact_gate.py)
+    env_shared_by_resolution: str | None = None  # this model's own env key, when it uses another's: same resolution (building/same_resolution.py)
     env_rebuilt_because: str | None = None  # a cached env was unusable (damaged: store/env_check.py) and rebuilt: why
     drift: dict[str, Any] | None = None  # packages that differ from the training env (report/drift_summary.py)
     model_warnings: list[str] = field(default_factory=list)  # what the model's process warned while loading/predicting
@@ -98,7 +99,7 @@ class VerifyResult:
                     "interpreter": self.interpreter_reason, "runner_python": self.runner_python,
                     "resolved_as_of": (self.resolution or {}).get("moment"), "resolution": self.resolution,
                     "runtime_profile": self.runtime_profile,
-                    "rebuilt_because": self.env_rebuilt_because},
+                    "rebuilt_because": self.env_rebuilt_because, "own_key": self.env_shared_by_resolution},
             "drift": self.drift, "model_warnings": self.model_warnings,
             "expectations": self.expectations, "expectations_origin": self.expectations_origin, "baseline": self.baseline,
             "expectations_kind": (self.baseline or {}).get("kind"),

@@ -26,9 +26,10 @@ from tests.support.oracle import assert_same_as_truth
 pytestmark = pytest.mark.slow
 
 CODE = SCALE  # x * {factor}
-# name, version -> extra pin (the pin decides the environment), factor
+# name, version -> extra pin (the pin decides the environment), factor. fraud-c pins a six older than the one fraud-a's
+# requirements resolve to: the same six would make their resolutions identical, and one env (building/same_resolution.py).
 MODELS = [("fraud-a", None, 2), ("fraud-a", None, 3), ("fraud-b", "six==1.16.0", 2), ("fraud-b", "six==1.16.0", 5),
-          ("fraud-c", "six==1.17.0", 7), ("fraud-bad", "six==0.0.0.1", 1)]
+          ("fraud-c", "six==1.15.0", 7), ("fraud-bad", "six==0.0.0.1", 1)]
 BROKEN, UNINSTALLABLE = "models:/fraud-b/2", "models:/fraud-bad/1"
 EXPECTED = {"models:/fraud-a/1": "passed", "models:/fraud-a/2": "passed", "models:/fraud-b/1": "passed",
             BROKEN: "failed", "models:/fraud-c/1": "passed", UNINSTALLABLE: "error"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envforge.building import same_resolution
 from envforge.errors import UsageError
 from envforge.store.disk_usage import DiskUsage
 from envforge.store.filelocks import try_locked, try_unused
@@ -34,10 +35,12 @@ class CachedEnv:
     last_used: float
     models: tuple[str, ...]
     complete: bool
+    shared_by: tuple[str, ...] = ()  # keys of other specs that resolve to this env's packages (building/same_resolution.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "path": str(self.path), "backend": self.backend, "python": self.python,
-                "size": self.size, "last_used": self.last_used, "models": list(self.models), "complete": self.complete}
+                "size": self.size, "last_used": self.last_used, "models": list(self.models), "complete": self.complete,
+                "shared_by": list(self.shared_by)}
 
 
 @dataclass
@@ -65,7 +68,8 @@ def list_envs() -> list[CachedEnv]:
     dirs = [d for d in root.iterdir() if d.is_dir() and not d.is_symlink() and not d.name.startswith(".")]
     usage = DiskUsage()  # each file once across the cache, the most recently used env first (store/disk_usage.py)
     dirs.sort(key=lambda d: -last_used(d, _built_at(d)))
-    return [_describe(d, usage) for d in dirs]
+    sharing = same_resolution.sharing()
+    return [_describe(d, usage, sharing) for d in dirs]
 
 
 def prune(*, older_than: float | None = None, max_size: int | None = None, everything: bool = False,
@@ -130,14 +134,15 @@ def _built_at(path: Path) -> float | None:
     return float(built_at) if isinstance(built_at, (int, float)) else None
 
 
-def _describe(path: Path, usage: DiskUsage) -> CachedEnv:
+def _describe(path: Path, usage: DiskUsage, sharing: dict[str, list[str]]) -> CachedEnv:
     state = read_marker(path) or {}
     backend, short_key = parse_env_dir(path)
+    key = str(state.get("key") or short_key)
     return CachedEnv(
         path=path, key=str(state.get("key") or short_key), backend=str(state.get("backend") or backend or "?"),
         python=state.get("python_version"), size=usage.of(path),
         last_used=last_used(path, _built_at(path)),
-        models=tuple(models(path)), complete=bool(state.get("key")),
+        models=tuple(models(path)), complete=bool(state.get("key")), shared_by=tuple(sharing.get(key, ())),
     )
 
 

@@ -68,6 +68,8 @@ def _print_envs(out: Any, envs: list[Any]) -> None:
         table.add_column(title)
     for env in envs:
         models = ", ".join(env.models[-3:]) + (f" (+{len(env.models) - 3})" if len(env.models) > 3 else "")
+        if env.shared_by:  # other requirement sets (or logging days) that resolve to these very packages use it too
+            models += f" [shared: {len(env.shared_by) + 1} requirement sets resolve to it]"
         table.add_row(env.key[:12] + ("" if env.complete else " (unfinished)"), env.backend, env.python or "-",
                       human_size(env.size), human_age(time.time() - env.last_used), escape(models or "-"))
     out.print(table)

@@ -45,8 +45,7 @@ def run_rebuilt(uri: str, *, tracking_uri: str | None, inputs: tuple[str, ...], 
     is nothing to run. A lock stored with the model is ignored: the baseline is of the resolution asked for."""
     from envforge.modeldir import examples as examples_mod
     from envforge.modeldir import synthesize as synth
-    from envforge.pipeline import load_model, open_env
-    from envforge.spec.asof import effective
+    from envforge.pipeline import env_as_of, load_model, open_env
 
     loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=build)
     path, mlmodel = loaded.model.path, loaded.mlmodel
@@ -62,7 +61,7 @@ def run_rebuilt(uri: str, *, tracking_uri: str | None, inputs: tuple[str, ...], 
         if not output.data.get("freeze"):
             output.data["freeze"] = freeze_of(env)
         executor.finish(False)
-        return loaded, runs, output, kind_for(effective(loaded.as_of, env.resolved_as_of))
+        return loaded, runs, output, kind_for(env_as_of(loaded, env))
 
 
 __all__ = ["AS_LOGGED", "AS_OF_DATE", "TODAY", "freeze_of", "kind_for", "run_rebuilt"]

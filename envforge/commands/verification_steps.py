@@ -72,7 +72,8 @@ def env_checks(env: Env, backend: Backend) -> list[Missing]:
 def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step | None = None, shared_by: int = 1) -> None:
     """The env's part of one model's result (pipeline.note_env) and the native libraries it lacks."""
     assert check.loaded is not None
-    note_env(check.result, env, step, shared_by=shared_by, as_of=check.loaded.as_of)
+    # A spec using another's env (building/same_resolution.py) resolved as of its own moment to that env's very packages.
+    note_env(check.result, env, step, shared_by=shared_by, as_of=None if check.loaded.spec.shared_key else check.loaded.as_of)
     check.missing = missing
     platform_checks.note_native(check.result, missing)
 

@@ -29,12 +29,11 @@ def record_in_group(result: VerifyResult, loaded: Any, runs: list[dict[str, Any]
     from envforge.commands.record import store_document
     from envforge.modeldir import expectations as expectations_mod
     from envforge.modeldir import synthesize as synth
-    from envforge.pipeline import judge
-    from envforge.spec.asof import effective
+    from envforge.pipeline import env_as_of, judge
     from envforge.version import __version__
 
     runs = synth.settle(runs, output.examples)
-    baseline = kind_for(effective(loaded.as_of, env.resolved_as_of))
+    baseline = kind_for(env_as_of(loaded, env))
     data = dict(output.data, freeze=output.data.get("freeze") or freeze_of(env))
     document = expectations_mod.build(runs, data, __version__, baseline, model_dir=loaded.model.path)
     try:

@@ -54,6 +54,7 @@ class Plan:
     groups: list[Group]
     unplanned: list[tuple[Target, VerifyResult]]  # could not be resolved or parsed: already an error result
     seconds: float = 0.0  # resolving (downloading) every target
+    shared: dict[str, str] = field(default_factory=dict)  # {key: the key whose env it uses} (building/same_resolution.py)
 
     @property
     def targets(self) -> list[Target]:
@@ -82,7 +83,7 @@ def make_plan(targets: list[Target], options: RegistryOptions, log: object = Non
 
     start = time.perf_counter()
     by_key: dict[str, list[Target]] = {}
-    specs: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    specs: dict[str, Any] = {}  # one LoadedModel per key
     unplanned: list[tuple[Target, VerifyResult]] = []
     resolved = at_once(lambda t: _resolve(t, options, log), targets)
     for target, outcome in zip(targets, resolved, strict=True):
@@ -92,9 +93,27 @@ def make_plan(targets: list[Target], options: RegistryOptions, log: object = Non
         if not target.name and outcome.model.name and outcome.model.version:
             target = replace(target, name=outcome.model.name, version=outcome.model.version)
         by_key.setdefault(outcome.spec.key, []).append(target)
-        specs[outcome.spec.key] = (outcome.spec.python, outcome.spec.requirements)
-    groups = [Group(key=k, python=specs[k][0], requirements=specs[k][1], targets=tuple(ts)) for k, ts in by_key.items()]
-    return Plan(groups=groups, unplanned=unplanned, seconds=time.perf_counter() - start)
+        specs.setdefault(outcome.spec.key, outcome)
+    same = _same_resolutions(by_key, specs, options)
+    for key, shared in same.items():  # one env where resolutions are identical
+        by_key.setdefault(shared, []).extend(by_key.pop(key))
+        specs.setdefault(shared, specs[key])
+    groups = [Group(key=k, python=specs[k].spec.python, requirements=specs[k].spec.requirements, targets=tuple(ts))
+              for k, ts in by_key.items()]
+    return Plan(groups=groups, unplanned=unplanned, seconds=time.perf_counter() - start, shared=same)
+
+
+def _same_resolutions(by_key: dict[str, list[Target]], loaded: dict[str, Any], options: RegistryOptions) -> dict[str, str]:
+    """{key: the key whose env it uses} (building/same_resolution.py), for the envs this run would build."""
+    from envforge.building import same_resolution
+    from envforge.store.layout import env_dir
+    from envforge.store.marker import read_marker
+
+    def built(key: str) -> bool:
+        state = read_marker(env_dir(options.backend, key))
+        return bool(state) and state.get("key") == key
+
+    return same_resolution.merge(list(by_key), loaded, built, options.build)
 
 
 def _resolve(target: Target, options: RegistryOptions, log: object) -> Any:
@@ -118,6 +137,8 @@ def describe(plan: Plan) -> list[str]:
     for group in plan.groups:
         reqs = ", ".join(group.requirements[:6]) + (", ..." if len(group.requirements) > 6 else "")
         lines.append(f"env {group.key[:12]} (python {group.python or '?'}; {reqs})")
+        lines += [f"  env {k[:12]} resolves to the same packages as env {group.key[:12]}: one env for both"
+                  for k, shared in plan.shared.items() if shared == group.key]
         lines += [f"  - {t.label}" for t in group.targets]
     for target, result in plan.unplanned:
         lines.append(f"cannot run {target.label}: {result.reason}")

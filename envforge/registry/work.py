@@ -115,11 +115,14 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
                    stop: Callable[[], bool], on_judged: OnJudged | None, pacing: Pacing) -> None:
     from envforge.execution.executor import run_group
     from envforge.store import bytecode
+    from envforge.store.usage import note_use
 
     first = members[0].check.loaded
     env = _build(members, options, outcome, stack, stop, pacing)
     if env is None:
         return
+    if len(members) > 1:  # `cache list` names every model of the group, not only the one open_env noted
+        note_use(env.path, env.key, *[m.check.loaded.model.uri for m in members[1:]])
     first_compile, shared = pacing.first_compile, None if env.reused else bytecode.shared_files(env.path)
     if first_compile is not None and shared is not None and not bytecode.seeded(env.path):  # seeded: nothing to wait for
         if first_compile.claim(shared):

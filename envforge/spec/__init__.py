@@ -55,9 +55,17 @@ class EnvSpec:
     resolved_as_of: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     gaps: tuple[str, ...] = field(default=(), compare=False)  # the notes that say how a missing file was filled (spec/fallbacks.py)
+    # The key of another spec whose env this one uses: their resolutions are identical (building/same_resolution.py).
+    shared_key: str | None = None
 
     @property
     def key(self) -> str:
+        """The env this spec is built as: its own, or the one it shares (`shared_key`)."""
+        return self.shared_key or self.own_key
+
+    @property
+    def own_key(self) -> str:
+        """What this spec asks for, hashed: backend, python, requirements, indexes, files, cutoff, ..."""
         from envforge.redact import redact
 
         # Index URLs without their credentials: a rotated token names the same index and the key

@@ -4,6 +4,7 @@
     models/<digest>/             downloaded model artifacts (modeldir/resolve.py)
     locks/env-<key[:24]>.lock    the per-key build lock; .use: the shared "in use" lock (store/filelocks.py)
     bytecode/cpython-X.Y.Z/      .pyc files shared between envs (store/bytecode.py)
+    shared/, resolutions/        which keys use another key's env: identical resolutions (building/same_resolution.py)
 
 Everything else builds these paths by calling the functions here, and reads an env directory's name
 back with `parse_env_dir`.

@@ -19,16 +19,17 @@ MODELS = ".envforge-models.json"
 MAX_MODELS = 20
 
 
-def note_use(env_dir: Path, key: str, uri: str) -> None:
-    """Record that `uri` used the env now. Best effort: bookkeeping never fails a command."""
+def note_use(env_dir: Path, key: str, uri: str, *more: str) -> None:
+    """Record that `uri` (and `more`: a registry group's other models) used the env now. Best effort: bookkeeping
+    never fails a command."""
     from envforge.store.layout import env_lock_name
 
     try:
         with locked(env_lock_name(key), timeout=30):
             (env_dir / USED).touch()
             os.utime(env_dir / USED)
-            entry = redact(uri)
-            known = [m for m in models(env_dir) if m != entry] + [entry]
+            entries = list(dict.fromkeys(redact(u) for u in (uri, *more)))
+            known = [m for m in models(env_dir) if m not in entries] + entries
             tmp = env_dir / (MODELS + ".tmp")
             tmp.write_text(json.dumps(known[-MAX_MODELS:]))
             os.replace(tmp, env_dir / MODELS)

@@ -1,0 +1,147 @@
+"""Envs whose exact resolutions are identical share one build and one runner (issue 33).
+
+An env is keyed by what the model asks for (EnvSpec.key): its requirement lines, constraints and, under the
+default `--resolve logged`, the day it was logged. Two versions of a model retrained every night ask for the
+same packages on different days, so each would get its own env, although the package index gives both the
+very same set. Before a registry run builds anything, each env it would have to build is resolved with
+uv (`uv pip compile`, with the build's own interpreter, indexes, constraints and cutoff: what the install
+would pick). Envs whose resolutions are identical, and that differ in nothing else, become one: the first
+one's key (`EnvSpec.shared_key`), one build, one runner. The finding is kept in the store so that the next
+run, a single `envforge verify` of either version and `envforge cache list` see it without resolving again:
+
+    shared/<key[:24]>.json         this spec's env is the env of `key` (and why: the resolution's digest)
+    resolutions/<digest[:24]>.json  the env that holds this resolution
+
+Only where the resolution is the whole env: the uv backend (virtualenv's pip may resolve otherwise), no
+code_path wheels or other files of the model (they are installed after, with their own dependencies), a
+cutoff the index honoured. Everything else keeps its own env.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envforge.errors import EnvforgeError
+from envforge.store.layout import KEY_CHARS, home
+
+if TYPE_CHECKING:
+    from envforge.backends.build_options import BuildOptions
+    from envforge.spec import EnvSpec
+
+BACKEND = "uv"
+
+
+def _shared_dir() -> Path:
+    return home() / "shared"
+
+
+def _resolutions_dir() -> Path:
+    return home() / "resolutions"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    """Atomically, best effort: bookkeeping never fails a run (without it each spec simply keeps its own env)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def adopt(spec: EnvSpec) -> EnvSpec:
+    """The spec with the shared env a registry run found for it, if any (one small file read)."""
+    if spec.shared_key or spec.backend != BACKEND:
+        return spec
+    found = _read(_shared_dir() / f"{spec.key[:KEY_CHARS]}.json")
+    if not found or found.get("own_key") != spec.key or not isinstance(found.get("key"), str):
+        return spec
+    return replace(spec, shared_key=found["key"])
+
+
+def sharing() -> dict[str, list[str]]:
+    """{env key: the keys of the specs that use its env instead of their own}, for `cache list`."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(_shared_dir().glob("*.json")) if _shared_dir().is_dir() else []:
+        data = _read(path)
+        if data and isinstance(data.get("key"), str) and isinstance(data.get("own_key"), str):
+            found.setdefault(data["key"], []).append(data["own_key"])
+    return found
+
+
+def shareable(spec: EnvSpec) -> bool:
+    return spec.backend == BACKEND and not spec.shared_key and not spec.code_wheels and not spec.file_hashes
+
+
+def resolution_digest(spec: EnvSpec, interpreter: str, pins: Sequence[str]) -> str:
+    """What makes two envs the same: the spec without what it asked for (requirements, constraints, build
+    dependencies, the cutoff), the interpreter, and the packages the ask resolved to."""
+    rest = replace(spec, requirements=(), constraints=(), build_dependencies=(), resolved_as_of=None)
+    payload = {"rest": rest.key, "interpreter": interpreter, "pins": sorted(p.lower() for p in pins)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def resolve(spec: EnvSpec, model_dir: Path, options: BuildOptions) -> str | None:
+    """The digest of the packages uv would install for this spec; None where that is not the whole env or
+    uv could not tell (the build then reports why, as it always did)."""
+    from envforge.backends.cutoff import Cutoff, compile_pins
+    from envforge.backends.venv import choose_interpreter, requirement_files
+
+    if not shareable(spec) or not (spec.requirements or spec.build_dependencies):
+        return None
+    try:
+        choice = choose_interpreter(spec, options, lambda text: None)
+        cutoff = Cutoff(spec, options)
+        with requirement_files(spec, model_dir) as (reqs, constraints):
+            pins = compile_pins(cutoff, spec, model_dir, choice.interpreter.path, reqs, constraints, options,
+                                "Resolving the requirements with uv", "")
+    except (EnvforgeError, OSError):
+        return None
+    if cutoff.notes or cutoff.moment != spec.resolved_as_of or not pins:  # the index did not honour the cutoff
+        return None
+    return resolution_digest(spec, choice.interpreter.version, pins)
+
+
+def merge(keys: Sequence[str], loaded: dict[str, Any], built: Callable[[str], bool], options: BuildOptions) -> dict[str, str]:
+    """{key: the key whose env it uses} for the keys (one per group of a run, `loaded[key]` one of its
+    LoadedModels) whose env is not built yet and resolves like another's: an env this run builds first, or one
+    already in the store. Resolves up to four at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [k for k in keys if not built(k) and shareable(loaded[k].spec)]
+    if len(todo) < 1:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
+        digests = list(pool.map(lambda k: resolve(loaded[k].spec, loaded[k].model.path, options), todo))
+    chosen: dict[str, str] = {}
+    first: dict[str, str] = {}
+    for key, digest in zip(todo, digests, strict=True):
+        if digest is None:
+            continue
+        known = _read(_resolutions_dir() / f"{digest[:KEY_CHARS]}.json")
+        holder = known.get("key") if known and known.get("digest") == digest and built(str(known.get("key"))) else None
+        target = holder if isinstance(holder, str) and holder != key else first.setdefault(digest, key)
+        if target == key:
+            _write(_resolutions_dir() / f"{digest[:KEY_CHARS]}.json", {"digest": digest, "key": key})
+            continue
+        chosen[key] = target
+        _write(_shared_dir() / f"{key[:KEY_CHARS]}.json", {"own_key": key, "key": target, "digest": digest})
+    return chosen
+
+
+__all__ = ["adopt", "merge", "resolution_digest", "resolve", "shareable", "sharing"]
