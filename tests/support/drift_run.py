@@ -26,6 +26,6 @@ def _result(target: Target, status: str, resolve: str) -> VerifyResult:
 def passes() -> list[drift.Pass]:
     steps = drift.passes(RegistryOptions(tracking_uri="http://registry.example:5000"), ("logged", "latest"))
     for step in steps:
-        step.run = RegistryRun(results=[(t, _result(t, s, step.label)) for t, s in zip(TARGETS, OUTCOMES[step.label])],
+        step.run = RegistryRun(results=[(t, _result(t, s, step.label)) for t, s in zip(TARGETS, OUTCOMES[step.label], strict=True)],
                                envs=[{"key": f"key-{step.label}", "status": "built", "seconds": 1.5}], seconds=3.0)
     return steps
