@@ -13,6 +13,8 @@ from envforge.registry import html, interruption
 from envforge.registry import run_reports as report
 from envforge.registry.run import RegistryRun
 from envforge.registry.select import Target
+from envforge.reporters.catalog import write_files
+from envforge.reporters.stream import RunEnded
 from envforge.result import FAILED, INTERRUPTED, PASSED, Step, VerifyResult
 
 KILLED = "the model failed to load: RunnerError: the runner process exited with code -9"
@@ -41,7 +43,7 @@ def test_interrupted_is_interrupted_in_json_junit_html_and_summary(tmp_path: Pat
     run.results = [(Target(uri="models:/ux-custom/1", name="ux-custom", version="1"), interruption.settle(_killed_by_the_stop(), True)),
                    (Target(uri="models:/ux-custom/2", name="ux-custom", version="2"), interruption.new("models:/ux-custom/2", "uv"))]
     json_path, junit_path, html_path = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
-    report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=None)
+    write_files(RunEnded([r for _, r in run.results], run), json_path, junit_path)
     html.write_html(html_path, report.rows(run), run.summary(), [])
 
     document = json.loads(json_path.read_text())

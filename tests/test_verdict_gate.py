@@ -137,11 +137,13 @@ def test_the_pytest_plugin_fails_every_example_of_a_gated_verdict_and_shows_drif
 
 def test_verify_registry_shows_the_drift_and_warnings_in_its_console_json_junit_and_html(tmp_path: Path) -> None:
     """The registry's own surfaces: each version's console line (cli/registry_commands.py), its JSON and JUnit
-    (registry/run_reports.py over the verify writers) and the HTML table's row, from the run as verify-registry keeps it."""
-    from envforge.cli.registry_commands import show_result
+    (reporters/json_file.py, junit_file.py over the verify writers) and the HTML table's row, from the run as verify-registry keeps it."""
     from envforge.registry import run_reports as report
     from envforge.registry.run import RegistryRun
     from envforge.registry.select import Target
+    from envforge.reporters.catalog import write_files
+    from envforge.reporters.stream import RunEnded
+    from envforge.reporters.terminal import show_result
 
     result = _passed(DRIFT, [WARNING])
     result.env_rebuilt_because = "the cached environment differs from what its build installed: 1 file(s) missing (x.py)"
@@ -152,7 +154,7 @@ def test_verify_registry_shows_the_drift_and_warnings_in_its_console_json_junit_
     assert lines[0].startswith("PASSED") and "iris/1: 1 example(s) match" in lines[0]
     assert [line.strip() for line in lines[1:]] == verdict_lines.extra_lines(result)
     assert "drift: 1 package(s) differ" in lines[2] and lines[3].strip() == f"model warning: {WARNING}"
-    report.write_reports(run, json_path=tmp_path / "r.json", junit_path=tmp_path / "r.xml", changes=None)
+    write_files(RunEnded([r for _, r in run.results], run), tmp_path / "r.json", tmp_path / "r.xml")
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["results"][0]["drift"] == DRIFT and doc["results"][0]["model_warnings"] == [WARNING]
     props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "r.xml").getroot().iter("property")}

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
-from envforge.cli.output import escape, say, write_atomically, write_reports
-from envforge.cli.preflight import wrote
+from envforge.cli.output import escape, report_errors, say, write_atomically
 
 _RUN_USAGE = "envforge run [OPTIONS] URI -- COMMAND [ARG ...]"
 
@@ -176,18 +175,23 @@ def _print_diff(out: Any, about: dict[str, Any], result: Any, show_all: bool) ->
 
 
 def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from envforge.cli.stdout_report import shown
     from envforge.commands.serve_check import serve_check
-    from envforge.report.console import ConsoleProgress, print_result
+    from envforge.report.console import ConsoleProgress
+    from envforge.reporters.catalog import subscribe
+    from envforge.reporters.stream import VERIFY, Context, RunEnded, RunStarted, Verdict
 
+    stream = subscribe(Context(VERIFY, out=out, err=err, json_path=args.json, junit_path=args.junit,  # "wrote" even with -q
+                               asked=[args.json, args.junit], shown=shown, options=args))
+    stream.started(RunStarted(VERIFY, 1))
     if not args.quiet:
         err.print(f"[bold]envforge serve-check[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
     result = serve_check(args.uri, progress=ConsoleProgress(err), backend=args.backend, tracking_uri=args.tracking_uri,
                          expected=args.expected, lock=args.lock, rtol=args.rtol, atol=args.atol, refresh=args.refresh,
                          start_timeout=args.start_timeout, request_timeout=args.request_timeout, **opt.build_keywords(args))
-    print_result(out, result, err)  # the verdict first, then the files
-    written = write_reports([result], args.json, args.junit)
-    if written:
-        out.print(escape(wrote(written)), highlight=False)
+    stream.verdict(Verdict(args.uri, result))  # the verdict first, then the files
+    with report_errors():
+        stream.ended(RunEnded([result]))
     return result.exit_code
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
-from envforge.cli.output import escape, write_reports
-from envforge.cli.preflight import wrote
+from envforge.cli.output import escape, report_errors
+from envforge.cli.stdout_report import shown
 from envforge.cli.trust_options import add_trust
 
 
@@ -72,8 +72,13 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.commands.verify import verify
-    from envforge.report.console import ConsoleProgress, print_result
+    from envforge.report.console import ConsoleProgress
+    from envforge.reporters.catalog import subscribe
+    from envforge.reporters.stream import VERIFY, Context, RunEnded, RunStarted, Verdict
 
+    stream = subscribe(Context(VERIFY, out=out, err=err, quiet=args.quiet, json_path=args.json, junit_path=args.junit,
+                               asked=[args.json, args.junit], shown=shown, options=args))
+    stream.started(RunStarted(VERIFY, 1))  # the group of one: the same stream as verify-registry's
     if not args.quiet:
         err.print(f"[bold]envforge verify[/] {escape(args.uri)} [dim](backend {args.backend})[/]", highlight=False)
     result = verify(
@@ -84,10 +89,9 @@ def cmd_verify(args: argparse.Namespace, out: Any, err: Any) -> int:
         synthesize=not args.no_synthesize, attest=str(args.attest) if args.attest else None, fail_on=args.fail_on,
         **opt.build_keywords(args),
     )
-    print_result(out, result, err)  # the verdict first, then the files
-    written = write_reports([result], args.json, args.junit)
-    if written and not args.quiet:
-        out.print(escape(wrote(written)), highlight=False)
+    stream.verdict(Verdict(args.uri, result))  # the verdict first, then the files
+    with report_errors():
+        stream.ended(RunEnded([result]))
     return result.exit_code
 
 

@@ -1,4 +1,4 @@
-"""What every command prints through: text escaped for rich (and redacted), progress lines, report files."""
+"""What every command prints through: text escaped for rich (and redacted), progress lines, a report file that cannot be written."""
 
 from __future__ import annotations
 
@@ -22,24 +22,6 @@ def say(err: Any) -> Callable[[str], None]:
     if getattr(err, "envforge_quiet", False):  # -q
         return lambda text: None
     return lambda text: err.print(f"[dim]envforge: {escape(text)}[/]", highlight=False)
-
-
-def write_reports(results: list[Any], json_path: Path | None, junit_path: Path | None) -> list[Path]:
-    """Write the reports asked for; returns their paths. The paths were checked before any work
-    (cli/preflight.py); a write that fails anyway (a full disk) is an error naming the file, not a bug."""
-    written: list[Path] = []
-    with report_errors():
-        if json_path:
-            from envforge.report.json_report import write_json
-
-            write_json(results, json_path)
-            written.append(json_path)
-        if junit_path:
-            from envforge.report.junit import write_junit
-
-            write_junit(results, junit_path)
-            written.append(junit_path)
-    return written
 
 
 @contextlib.contextmanager

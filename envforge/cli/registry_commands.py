@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from envforge.cli import options as opt
 from envforge.cli.output import report_errors
-from envforge.cli.preflight import wrote
 from envforge.cli.registry_refused import reported_if_refused
+from envforge.cli.stdout_report import shown
 from envforge.cli.trust_options import add_trust
-from envforge.errors import EnvforgeError, UsageError
+from envforge.errors import UsageError
 
 
 def add_parsers(sub: Any) -> None:
@@ -78,11 +75,12 @@ def _tracking(args: argparse.Namespace, what: str = "the registry") -> str:
 def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     from rich.markup import escape
 
-    from envforge.registry import drift, html, tags
+    from envforge.registry import drift
     from envforge.registry import run_reports as report
     from envforge.registry.plan import RegistryOptions, describe
-    from envforge.registry.run import execute
     from envforge.registry.select import Selection, select
+    from envforge.reporters.catalog import report_paths
+    from envforge.reporters.stream import VERIFY_REGISTRY, Context
 
     if args.workers < 1 or (args.latest is not None and args.latest < 1):
         raise UsageError("--workers and --latest take a number >= 1.", "")
@@ -108,82 +106,43 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     if args.dry_run:
         return 0
 
-    for step in steps:
-        prefix = f"[{step.label}] " if len(steps) > 1 else ""
+    with report_paths(args) as (json_path, junit_path, html_path):  # --log-to wants all three: a temporary dir if not asked
+        return _run(args, out, err, steps, Context(
+            VERIFY_REGISTRY, out=out, err=err, quiet=args.quiet, json_path=json_path, junit_path=junit_path,
+            html_path=html_path, asked=[args.json, args.junit, args.html], shown=shown, tracking_uri=tracking,
+            log_to=args.log_to, tag_results=args.tag_results, started_ms=started_ms, options=args), previous)
 
-        def show(target: Any, result: Any, prefix: str = prefix) -> None:
-            if not args.quiet:
-                show_result(err, prefix + target.label, result)
+
+def _run(args: argparse.Namespace, out: Any, err: Any, steps: list[Any], context: Any, previous: dict[str, str] | None) -> int:
+    """Every pass's verdicts to the reporters as they are judged, then the run's end (reporters/stream.py)."""
+    from envforge.registry import drift
+    from envforge.registry import run_reports as report
+    from envforge.registry.run import execute
+    from envforge.reporters.catalog import subscribe
+    from envforge.reporters.stream import VERIFY_REGISTRY, RunEnded, RunStarted, Verdict
+
+    stream = subscribe(context)
+    stream.started(RunStarted(VERIFY_REGISTRY, sum(len(s.plan.targets) for s in steps)))
+    for step in steps:
+        resolve = step.label if len(steps) > 1 else None
+
+        def tell(target: Any, result: Any, resolve: str | None = resolve) -> None:
+            stream.verdict(Verdict(target.label, result, target, resolve))
 
         step.run = execute(step.plan, step.options, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                           on_result=show)
+                           on_result=tell)
         if step.run.interrupted:
             break
     run = drift.merged(steps)
-    found = drift.verdicts(steps)
-    diff = report.changes(previous, run) if previous is not None else None
-    if args.tag_results and not run.interrupted:
-        for warning in tags.write_tags(run, tracking):
-            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    for change in diff or []:
-        out.print(f"changed: {escape(change['label'])}: {change['before']} -> {change['after']}", highlight=False)
-    for label in drift.recorded(run):
-        out.print(f"baseline recorded: {escape(label)}", highlight=False)
-    for v in found:
-        style = "red" if v["verdict"] in drift.BAD else "green" if v["verdict"] != drift.NO_BASELINE else "yellow"
-        out.print(f"[{style}]{escape(v['text'])}[/]: {escape(v['label'])}", highlight=False)
-    for line in (drift.summary(steps, found) if len(steps) > 1 else [run.summary()]):
-        out.print(escape(line), highlight=False)
-    log_error = None
-    with report_errors(), _report_paths(args) as (json_path, junit_path, html_path):
-        # The verdicts first, then the files (their paths were checked before the run); --log-to wants all three, in a
-        # temporary directory where not asked for.
-        report.write_reports(run, json_path=json_path, junit_path=junit_path, changes=diff)
-        drift.add_to_reports(steps, found, json_path, junit_path)
-        if html_path:
-            from envforge.registry import html_drift
-
-            extra = html_drift.section(found) + (_trend(run, tracking, args.log_to, started_ms) if args.log_to else "")
-            table = html_drift.rows(steps) if len(steps) > 1 else report.rows(run)  # each row names its resolution
-            html.write_html(html_path, table, run.summary(), diff or [], extra=extra, tracking_uri=tracking or None)
-        if args.log_to:
-            from envforge.registry import mlflow_log
-
-            try:
-                run_id = mlflow_log.log_run(run, tracking, args.log_to, [p for p in (json_path, junit_path, html_path) if p],
-                                            started_ms=started_ms, passes=[(s.label, s.run) for s in steps], verdicts=found)
-                out.print(f"logged to MLflow: experiment {escape(args.log_to)}, run {run_id}", highlight=False)
-            except EnvforgeError as exc:
-                log_error = exc
-    if args.json or args.junit or args.html:
-        out.print(escape(wrote([args.json, args.junit, args.html])), highlight=False)
-    if log_error is not None:  # after the verdicts: the run happened, only its record in MLflow is missing
+    with report_errors():  # the verdicts first, then the files (their paths were checked before the run)
+        stream.ended(RunEnded([r for _, r in run.results], run, steps, report.changes(previous, run) if previous is not None
+                              else None, drift.verdicts(steps)))
+    for failure in stream.failures():  # after the verdicts: the run happened, only its record (in MLflow) is missing
         from envforge.report.console import print_error
 
-        print_error(err, log_error.message, log_error.remedy)
-        return run.exit_code or log_error.exit_code
+        print_error(err, failure.message, failure.remedy)
+        return run.exit_code or failure.exit_code
     return run.exit_code
-
-
-def _trend(run: Any, tracking: str, experiment: str, started_ms: int) -> str:
-    """The HTML's last-nights section, from the runs --log-to logged before this one."""
-    import datetime
-
-    from envforge.registry import trend
-
-    tonight = datetime.datetime.fromtimestamp(started_ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    return trend.section(run, trend.try_history(tracking, experiment), tonight, experiment)
-
-
-@contextmanager
-def _report_paths(args: argparse.Namespace) -> Iterator[tuple[Path | None, Path | None, Path | None]]:
-    """--json, --junit and --html as given; with --log-to, the ones not given in a temporary directory."""
-    if not args.log_to:
-        yield args.json, args.junit, args.html
-        return
-    with tempfile.TemporaryDirectory(prefix="envforge-log-") as tmp:
-        yield (args.json or Path(tmp, "envforge-report.json"), args.junit or Path(tmp, "envforge-report.xml"),
-               args.html or Path(tmp, "envforge-report.html"))
 
 
 def cmd_status(args: argparse.Namespace, out: Any, err: Any) -> int:
@@ -203,15 +162,3 @@ def cmd_status(args: argparse.Namespace, out: Any, err: Any) -> int:
 
 COMMANDS = {"verify-registry": cmd_verify_registry, "status": cmd_status}
 
-
-def show_result(err: Any, label: str, result: Any) -> None:
-    """One version's verdict as it is judged, then what every report carries besides it (a rebuilt env's reason,
-    the drift, the model's warnings: report/verdict_lines.py), indented under it."""
-    from rich.markup import escape
-
-    from envforge.report.verdict_lines import extra_lines
-
-    style = {"passed": "green", "failed": "red", "error": "red"}.get(result.status, "yellow")
-    err.print(f"[bold {style}]{result.status.upper():<10}[/] {escape(label)}: {escape(result.reason)}", highlight=False)
-    for line in extra_lines(result):
-        err.print(f"{'':<11}{escape(line)}", highlight=False)

@@ -17,12 +17,14 @@ def reported_if_refused(args: argparse.Namespace) -> Iterator[None]:
         yield
     except EnvforgeError as exc:
         if args.json or args.junit:
-            from envforge.cli.output import write_reports
+            from envforge.cli.output import report_errors
             from envforge.redact import redact
+            from envforge.reporters.catalog import write_files
+            from envforge.reporters.stream import RunEnded
             from envforge.result import VerifyResult
 
             where = args.tracking_uri or args.uris_file or "the registry"
             result = VerifyResult.from_error(f"registry:{redact(str(where))}", args.backend, exc)
-            with contextlib.suppress(EnvforgeError):  # the first error is the one to say
-                write_reports([result], args.json, args.junit)
+            with contextlib.suppress(EnvforgeError), report_errors():  # the first error is the one to say
+                write_files(RunEnded([result]), args.json, args.junit, command="verify")
         raise

@@ -1,7 +1,7 @@
 """`--json -`: the JSON report on stdout, as `-` means for most tools, instead of a file named `-`.
 
-The command writes its report to a stand-in file (so every writer, including verify-registry's, which adds its
-section to the written document, works unchanged); everything the command would print on stdout goes to stderr
+The command's JSON reporter (reporters/json_file.py) writes to a stand-in file, as for any path (and --log-to
+uploads that file); everything the command would print on stdout goes to stderr
 instead, and the document is copied to stdout when the command ends. stdout then holds only the JSON."""
 
 from __future__ import annotations

@@ -14,10 +14,7 @@ baselines before `latest` is compared with them. The verdicts:
 
 from __future__ import annotations
 
-import json
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from envforge.errors import UsageError
@@ -138,33 +135,5 @@ def recorded(run: RegistryRun) -> list[str]:
     return [t.label for t, r in run.results if (r.baseline or {}).get("recorded_now")]
 
 
-def add_to_reports(steps: list[Pass], found: list[dict[str, Any]], json_path: Path | None, junit_path: Path | None) -> None:
-    """The per-resolution summaries and the verdicts, added to the reports report.write_reports wrote."""
-    if json_path and json_path.is_file():
-        document = json.loads(json_path.read_text())
-        section = document.setdefault("registry", {})
-        section["resolutions"] = [{"resolve": s.label, "summary": s.run.counts(), "environments": s.run.env_counts(),
-                                   "seconds": round(s.run.seconds, 3)} for s in steps]
-        section["verdicts"] = found
-        section["baselines_recorded"] = recorded(merged(steps))
-        json_path.write_text(json.dumps(document, indent=2, allow_nan=False, default=str))
-    if junit_path and junit_path.is_file() and found:
-        tree = ET.parse(junit_path)
-        suite = ET.SubElement(tree.getroot(), "testsuite", name="envforge.drift", tests=str(len(found)),
-                              failures=str(sum(v["verdict"] in BAD for v in found)), errors="0",
-                              skipped=str(sum(v["verdict"] == NO_BASELINE for v in found)))
-        for v in found:
-            case = ET.SubElement(suite, "testcase", classname="envforge.registry.drift", name=v["uri"])
-            props = ET.SubElement(case, "properties")
-            ET.SubElement(props, "property", name="verdict", value=v["text"])
-            for key in v["pair"]:
-                ET.SubElement(props, "property", name=f"status.{key}", value=str(v[key]))
-            if v["verdict"] in BAD:
-                ET.SubElement(case, "failure", message=v["text"]).text = "\n".join(f"{k}: {r}" for k, r in v["reasons"].items())
-            elif v["verdict"] == NO_BASELINE:
-                ET.SubElement(case, "skipped", message="no expectations to compare with (--record-missing records them)")
-        tree.write(junit_path, encoding="utf-8", xml_declaration=True)
-
-
-__all__ = ["DRIFTED", "NEVER", "NO_BASELINE", "REPRODUCES", "STILL_WORKS", "Pass", "add_to_reports", "merged",
+__all__ = ["DRIFTED", "NEVER", "NO_BASELINE", "REPRODUCES", "STILL_WORKS", "Pass", "merged",
            "parse_resolutions", "passes", "plan_all", "recorded", "summary", "verdict", "verdicts"]

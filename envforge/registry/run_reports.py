@@ -1,5 +1,5 @@
-"""verify-registry's reports: the JSON and JUnit writers of `envforge verify` (one entry / test
-case per model version) plus a `registry` section, and the comparison with a previous run."""
+"""What verify-registry's reports show of a run besides each verdict: a flat row per version (the HTML table, the
+JSON's `registry.models`), and what changed since a previous run's --json. The files: envforge/reporters/."""
 
 from __future__ import annotations
 
@@ -40,24 +40,6 @@ def worst_diff(result: VerifyResult) -> float | str | None:
         return 0.0
     numeric = [d.max_abs for d in diffs if d.max_abs is not None]
     return max(numeric) if numeric and diffs[0].max_abs is not None else diffs[0].kind
-
-
-def write_reports(run: RegistryRun, *, json_path: Path | None, junit_path: Path | None,
-                  changes: list[dict[str, str]] | None) -> None:
-    results = [r for _, r in run.results]
-    if junit_path:
-        from envforge.report.junit import write_junit
-
-        write_junit(results, junit_path)
-    if json_path:
-        from envforge.report.json_report import write_json
-
-        write_json(results, json_path)  # then the registry section, on the same strict document
-        document = json.loads(json_path.read_text())
-        document["registry"] = {"summary": run.counts(), "environments": run.env_counts(), "interrupted": run.interrupted,
-                                "seconds": round(run.seconds, 3), "plan_seconds": round(run.plan_seconds, 3), "envs": run.envs, "models": rows(run),
-                                "changes": changes or []}
-        json_path.write_text(json.dumps(document, indent=2, allow_nan=False, default=str))
 
 
 def load_previous(path: Path) -> dict[str, str]:

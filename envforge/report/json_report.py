@@ -16,12 +16,15 @@ SCHEMA_VERSION = 2  # 2: schema_version, started_at/finished_at, model (what the
 
 def write_json(results: list[VerifyResult], path: Path) -> None:
     """The document envforge/report/schema.json describes (tests/test_report_schema.py validates every kind)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document(results), indent=2, allow_nan=False))
+
+
+def document(results: list[VerifyResult]) -> dict[str, Any]:
     started = min((r.started_at for r in results), default=None)
     finished = max((r.finished_at or r.started_at for r in results), default=None)
-    document = {"schema_version": SCHEMA_VERSION, "envforge_version": __version__, "started_at": started,
-                "finished_at": finished, "results": [_strict(r.to_dict()) for r in results]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, allow_nan=False))
+    return {"schema_version": SCHEMA_VERSION, "envforge_version": __version__, "started_at": started,
+            "finished_at": finished, "results": [_strict(r.to_dict()) for r in results]}
 
 
 def _strict(value: Any) -> Any:

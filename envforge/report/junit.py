@@ -16,7 +16,8 @@ from envforge.result import ERROR, FAILED, INTERRUPTED, UNVERIFIED, VerifyResult
 from envforge.version import __version__
 
 
-def write_junit(results: list[VerifyResult], path: Path) -> None:
+def write_junit(results: list[VerifyResult], path: Path, more: list[ET.Element] | None = None) -> None:
+    """The suite of every verdict, then `more` suites (verify-registry's drift verdicts), in one write."""
     cases = [case for result in results for case in _cases(result)]
     started = min((r.started_at for r in results), default="")
     suite = ET.Element("testsuite", name="envforge", tests=str(len(cases)),
@@ -31,6 +32,7 @@ def write_junit(results: list[VerifyResult], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     root = ET.Element("testsuites")
     root.append(suite)
+    root.extend(more or [])
     for element in root.iter():  # the model's warnings and errors may hold terminal colours or other control bytes
         element.text, element.tail = xml_text(element.text), xml_text(element.tail)
         element.attrib.update({k: xml_text(v) for k, v in element.attrib.items()})
