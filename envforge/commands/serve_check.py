@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
 from envforge.backends.base import Env
 from envforge.backends.build_options import BuildOptions, split_options
-from envforge.bounded import load_json
+from envforge.bounds import limits
+from envforge.bounds.parsing import load_json
 from envforge.commands import verification_steps as steps
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
