@@ -4,8 +4,8 @@ verification_steps.run_unjudged: the build and predict steps without a verdict),
 EnvSpec keys, so a date probed twice is built once, and uv's cache makes each new date cheap.
 
 `resolved_set` asks uv which set a moment resolves to without building anything: two dates that
-resolve to the same set need only one build. `inputs_for` picks the inputs
-bisect runs once for every probe (modeldir/input_policy.py's verify policy, nothing recorded).
+resolve to the same set need only one build. `inputs_for` picks the inputs every probe runs, once
+(modeldir/input_policy.py's verify policy, with nothing recorded).
 """
 
 from __future__ import annotations
