@@ -2,8 +2,8 @@
 
 verify, serve-check, record, shell/run, diff, lock and verify-registry are each a composition of these
 steps; the bookkeeping a step leaves in a VerifyResult (note_model, note_env), the expectations a model is
-compared with (find_expectations), the inputs it runs (inputs_to_run) and the verdicts (judge) are written
-once, here. `open_env` holds a shared "in use" lock on the env for as long as its caller works in it, so
+compared with (find_expectations) and the verdicts (judge) are written once, here (the inputs it runs:
+modeldir/input_policy.py). `open_env` holds a shared "in use" lock on the env for as long as its caller works in it, so
 that `envforge cache prune` in another process leaves the env alone, and notes the use for `cache list`.
 No code here knows a backend by name: what differs between backends is a hook of backends.base.Backend.
 """
@@ -25,7 +25,6 @@ from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
 from envforge.errors import EXIT_FAILED, UsageError
 from envforge.execution.executor import RunnerOutput
-from envforge.modeldir import examples as examples_mod
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
 from envforge.modeldir import unstored
@@ -136,19 +135,6 @@ def find_expectations(model_dir: Path, expected: str | None, tracking_uri: str |
         return expectations_mod.load(expected, tracking_uri=tracking_uri)
     found = expectations_mod.find(model_dir)
     return expectations_mod.load(found) if found else None
-
-
-def inputs_to_run(model_dir: Path, mlmodel: MLmodel, expected: Expectations | None, inputs: tuple[str, ...],
-                  synthesize: bool = True) -> list[dict[str, Any]]:
-    """The inputs a verification runs: the recorded ones (so both sides saw the same rows), else --input files,
-    else the model's own input example, else (unless `synthesize` is off) one synthesized from its signature or,
-    without one, an `introspect` request the runner answers; `synth.settle(runs, output.examples)` then fixes
-    those rows, so that other envs (bisect's steps) run the same ones."""
-    if expected is not None and not inputs:
-        return expected.runner_examples()
-    extra = examples_mod.input_files(list(inputs), mlmodel)
-    runs = extra or examples_mod.model_examples(model_dir, mlmodel)
-    return runs if runs or not synthesize else synth.for_model(model_dir)
 
 
 def note_model(result: VerifyResult, loaded: LoadedModel, step: Step | None = None) -> None:

@@ -191,7 +191,7 @@ CASES: dict[str, Case] = {
     "predict-os-exit": Case(_code("exit"), 1, "exited with code 7 before writing a result"),
     "predict-sys-exit": Case(_code("sysexit"), 1, "SystemExit"),
     "predict-prints-megabytes": Case(_code("loud"), 0, "no expectations were recorded"),
-    # issue 17: what the model prints and returns is held by envforge only within limits (envforge/limits.py)
+    # issue 17: what the model prints and returns is held by envforge only within limits (envforge/bounds/limits.py)
     "predict-prints-300mb": Case(_code("louder"), 0, "no expectations were recorded"),
     "predict-returns-80mb": Case(_code("huge_answer"), 1, "the model's answer (the runner's result.json)"),
     "predict-unserializable": Case(_code("unserializable"), 1, "cannot be serialized"),

@@ -1,4 +1,4 @@
-"""The limits of envforge/limits.py and the bounded readers behind them (issue 17), in-process and fast;
+"""The limits of envforge/bounds/limits.py and the bounded readers behind them (issue 17), in-process and fast;
 tests/test_fuzz_shapes.py drives the same through the CLI and measures its cost."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envforge import limits
-from envforge.bounded import json_depth, load_json, load_yaml
+from envforge.bounds import limits
+from envforge.bounds.parsing import json_depth, load_json, load_yaml
 from envforge.errors import EXIT_FAILED, EXIT_USAGE, ModelDirError, ModelRunError, UsageError
 from envforge.execution.executor import read_answer
 from envforge.processes.proc import run

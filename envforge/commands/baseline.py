@@ -10,11 +10,10 @@ it proves only that the model's answers have not changed since the rebuild, not 
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Any
 
 from envforge.backends.base import BuildOptions, Env
-from envforge.execution.executor import RunnerOutput, execute_runner, open_executor
+from envforge.execution.executor import RunnerOutput
 from envforge.spec.asof import LATEST, LOGGED, AsOf
 
 AS_LOGGED, AS_OF_DATE, TODAY = "as-logged rebuild", "rebuild as of a date", "rebuild with today's packages"
@@ -43,25 +42,18 @@ def run_rebuilt(uri: str, *, tracking_uri: str | None, inputs: tuple[str, ...], 
     """Load the model, build (or reuse) its env as of `build.resolve`, and run its inputs there with a
     freeze; returns (loaded model, runs, runner output, baseline field), no output (and no build) when there
     is nothing to run. A lock stored with the model is ignored: the baseline is of the resolution asked for."""
-    from envforge.modeldir import examples as examples_mod
-    from envforge.modeldir import synthesize as synth
-    from envforge.pipeline import env_as_of, load_model, open_env
+    from envforge.commands import verification_steps as steps
+    from envforge.modeldir import input_policy
+    from envforge.pipeline import env_as_of, load_model
 
     loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=build)
-    path, mlmodel = loaded.model.path, loaded.mlmodel
-    runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(path, mlmodel)  # as record's
-    if not runs and synthesize:
-        runs = synth.for_model(path)
+    runs = input_policy.all_given(loaded.model.path, loaded.mlmodel, inputs, synthesize)  # record's policy
     if not runs:
         return loaded, runs, None, kind_for(loaded.as_of)
-    with ExitStack() as stack:
-        env = stack.enter_context(open_env(loaded, build, lambda text: None))
-        executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, build, lambda text: None))
-        output = execute_runner(executor, runs, timeout=predict_timeout, freeze=True)
-        if not output.data.get("freeze"):
-            output.data["freeze"] = freeze_of(env)
-        executor.finish(False)
-        return loaded, runs, output, kind_for(env_as_of(loaded, env))
+    env, output = steps.run_unjudged(loaded, build, runs, timeout=predict_timeout, freeze=True)
+    if not output.data.get("freeze"):
+        output.data["freeze"] = freeze_of(env)
+    return loaded, runs, output, kind_for(env_as_of(loaded, env))
 
 
 __all__ = ["AS_LOGGED", "AS_OF_DATE", "TODAY", "freeze_of", "kind_for", "run_rebuilt"]

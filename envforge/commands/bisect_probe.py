@@ -1,27 +1,27 @@
 """One step of `envforge bisect`: the model rebuilt as of one moment (optionally with some packages
-pinned), its inputs run, the outcome as data. The same chain as verify (envs.load_model ->
-open_env -> predict.execute_runner), cached by the same EnvSpec keys, so a date probed twice
-is built once, and uv's cache makes each new date cheap.
+pinned), its inputs run, the outcome as data. The same steps as verify (pipeline.load_model, then
+verification_steps.run_unjudged: the build and predict steps without a verdict), cached by the same
+EnvSpec keys, so a date probed twice is built once, and uv's cache makes each new date cheap.
 
 `resolved_set` asks uv which set a moment resolves to without building anything: two dates that
-resolve to the same set need only one build. `inputs_for` is the one place that picks the inputs
-bisect runs (swap it for input synthesis later).
+resolve to the same set need only one build. `inputs_for` picks the inputs every probe runs, once
+(modeldir/input_policy.py's verify policy, with nothing recorded).
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import BuildOptions
+from envforge.commands import verification_steps as steps
 from envforge.compare import compare
 from envforge.errors import EnvforgeError
-from envforge.execution.executor import execute_runner, open_executor
+from envforge.modeldir.input_policy import one_source
 from envforge.pipeline import headline as _headline
-from envforge.pipeline import inputs_to_run, load_model, open_env
+from envforge.pipeline import load_model
 from envforge.spec.envlock import installed_packages
 
 OK, LOAD, RAISE, BUILD = "ok", "load", "raise", "build"
@@ -48,9 +48,9 @@ class Probe:
 
 
 def inputs_for(model_dir: Path, mlmodel: Any, inputs: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The inputs every probe runs: --input files, else the model's own example (else none: then
-    "loads or not" is what is compared)."""
-    return inputs_to_run(model_dir, mlmodel, None, inputs)
+    """The inputs every probe runs, by verify's policy with nothing recorded (input_policy.one_source): --input
+    files, else the model's own example, else a synthesized one."""
+    return one_source(model_dir, mlmodel, None, inputs)
 
 
 def probe(uri: str, when: str, *, label: str, backend: str, tracking_uri: str | None, build: BuildOptions,
@@ -67,11 +67,7 @@ def probe(uri: str, when: str, *, label: str, backend: str, tracking_uri: str | 
         moment = loaded.spec.resolved_as_of
         if pins:
             loaded = replace(loaded, spec=replace(loaded.spec, constraints=loaded.spec.constraints + pins))
-        with ExitStack() as stack:
-            env = stack.enter_context(open_env(loaded, options, say))
-            executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, say))
-            output = execute_runner(executor, runs, timeout=predict_timeout)
-            executor.finish(False)
+        env, output = steps.run_unjudged(loaded, options, runs, timeout=predict_timeout, log=say)
     except EnvforgeError as exc:
         return Probe(label, moment, BUILD, exc.message.strip().splitlines()[0], seconds=time.monotonic() - start)
     found = Probe(label, moment, OK, installed={p.name: p.version for p in installed_packages(env.installed)},

@@ -11,8 +11,7 @@ from pathlib import Path
 from envforge.backends.base import BuildOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
-from envforge.modeldir import download_digests
-from envforge.modeldir import examples as examples_mod
+from envforge.modeldir import download_digests, input_policy
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
 from envforge.modeldir.resolve import ModelDir
@@ -62,9 +61,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
     else:
         model = resolve_model(uri, tracking_uri=tracking_uri)
         mlmodel = read_mlmodel(model.path)
-        runs = examples_mod.input_files(list(inputs), mlmodel) + examples_mod.model_examples(model.path, mlmodel)
-        if not runs and synthesize:  # the synthesized rows are stored, so later verifies run the same ones
-            runs = synth.for_model(model.path)
+        runs = input_policy.all_given(model.path, mlmodel, inputs, synthesize)  # synthesized rows are stored: later verifies run them
         where, output = "the current environment", None
     if not runs:
         raise UsageError(f"{uri} has no input example, so there is nothing to record.",

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
 from envforge.backends.base import Env
 from envforge.backends.build_options import BuildOptions, split_options
-from envforge.bounded import load_json
+from envforge.bounds import limits
+from envforge.bounds.parsing import load_json
+from envforge.commands import verification_steps as steps
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
@@ -29,7 +30,7 @@ from envforge.execution.executor import local_executor, note_sandbox
 from envforge.execution.sandbox import Sandbox, sandboxed
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir.examples import MODEL_EXAMPLE
-from envforge.pipeline import LoadedModel, find_expectations, load_model, note_env, note_model, open_env
+from envforge.pipeline import LoadedModel
 from envforge.processes.proc import Background, child_env
 from envforge.progress import Progress, Silent, timed
 from envforge.result import FAILED, PASSED, UNVERIFIED, VerifyResult
@@ -66,15 +67,15 @@ def serve_check(uri: str, *, progress: Progress | None = None, **options: Any) -
 
 
 def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: VerifyResult, stack: ExitStack) -> VerifyResult:
+    """verify's steps (commands/verification_steps.py) up to the build, then the server instead of the runner."""
+    check = steps.ModelCheck(result)
     with timed(result.steps, progress, "resolve") as step:
-        loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
-                            lock=opts.lock, build=opts.build, progress=progress.update)
-        note_model(result, loaded, step)
+        loaded = steps.resolve(check, uri, step, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
+                               lock=opts.lock, build=opts.build, progress=progress.update)
         payload = serving_payload(loaded)
-        expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
+        expected = steps.find_expected(check, opts.expected, opts.tracking_uri)
     with timed(result.steps, progress, "build") as step:
-        env = stack.enter_context(open_env(loaded, opts.build, progress.update))
-        note_env(result, env, step, as_of=loaded.as_of)
+        env = steps.build(stack, check, opts.build, progress.update, step, machine_checks=False)
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
         executor = local_executor(loaded.backend, env, [loaded.model.path], opts.build, str(loaded.model.path))

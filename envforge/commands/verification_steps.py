@@ -8,28 +8,35 @@ both, so that their results carry the same sections. Each model's verification i
    against the recorded digests (commands/artifact_gate.py: FAILED `artifact-changed`), the inputs it runs,
    and what the machine must provide (execution/platform_checks.py: UNVERIFIED, or an error raised);
 2. `env_checks(env, backend)` once per env, then `note_built(check, env, missing, ...)` per model: the env's
-   part of the result and the shared libraries the machine lacks;
+   part of the result and the shared libraries the machine lacks (`build` does both for a group of one);
 3. `read_output(check, output, env)` per model: what its runner's answer says besides predictions (sandbox,
    the known cause of a load error, a module the pickle needs), then `verdict(check, output, env, ...)`:
    judge (or a baseline hook), the digest rule, drift and model warnings with --fail-on, and missing native
    libraries as the verdict of a failed load.
+
+`resolve` (pipeline.load_model and note_model), `find_expected`, `build` and `run` (the predict step) are the
+chain itself, which serve-check composes too (resolve, find_expected, build: it serves instead of running);
+`run_unjudged` is the build and predict steps without a result or a verdict: record's baseline in a rebuilt
+env (commands/baseline.py) and bisect's probes (commands/bisect_probe.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from envforge.backends.base import Backend, Env
+from envforge.backends.base import Backend, BuildOptions, Env, Executor, Log
 from envforge.backends.native_libs import Missing
 from envforge.commands import implied_checks
 from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.execution import diagnose, platform_checks
-from envforge.execution.executor import RunnerOutput, note_sandbox
+from envforge.execution.executor import RunnerOutput, execute_runner, note_sandbox, open_executor
 from envforge.modeldir.expectations import Expectations
-from envforge.pipeline import Judging, LoadedModel, find_expectations, inputs_to_run, judge, note_env
+from envforge.modeldir.input_policy import one_source
+from envforge.pipeline import Judging, LoadedModel, find_expectations, judge, load_model, note_env, note_model, open_env
 from envforge.progress import Progress
 from envforge.result import UNVERIFIED, Step, VerifyResult
 
@@ -49,6 +56,20 @@ class ModelCheck:
 Baseline = Callable[[ModelCheck, RunnerOutput], bool]
 
 
+def resolve(check: ModelCheck, uri: str, step: Step | None = None, **load: Any) -> LoadedModel:
+    """The resolve and spec steps (pipeline.load_model with `load`'s keywords), noted in the model's result."""
+    check.loaded = load_model(uri, **load)
+    note_model(check.result, check.loaded, step)
+    return check.loaded
+
+
+def find_expected(check: ModelCheck, expected: str | None = None, tracking_uri: str | None = None) -> Expectations | None:
+    """What the model's predictions are compared with (--expected, else those stored with it)."""
+    assert check.loaded is not None, "find_expected: the model is resolved first"
+    check.expected = find_expectations(check.loaded.model.path, expected, tracking_uri)
+    return check.expected
+
+
 def before_build(check: ModelCheck, *, expected: str | None = None, tracking_uri: str | None = None,
                  inputs: tuple[str, ...] = (), synthesize: bool = True) -> VerifyResult | None:
     """The model's finished result when it stops before any build (its files are not the recorded ones:
@@ -56,10 +77,10 @@ def before_build(check: ModelCheck, *, expected: str | None = None, tracking_uri
     fix (declared artifacts missing, no Java runtime)."""
     loaded = check.loaded
     assert loaded is not None, "before_build: the model is resolved first"
-    check.expected = find_expectations(loaded.model.path, expected, tracking_uri)
+    find_expected(check, expected, tracking_uri)
     if (changed := check_artifacts(check.result, loaded.model, check.expected)) is not None:
         return changed
-    check.runs = inputs_to_run(loaded.model.path, loaded.mlmodel, check.expected, inputs, synthesize)
+    check.runs = one_source(loaded.model.path, loaded.mlmodel, check.expected, inputs, synthesize)
     reason = platform_checks.before_build(loaded.model.path, loaded.mlmodel, loaded.spec, loaded.backend)
     return check.result.finish(UNVERIFIED, reason) if reason else None
 
@@ -76,6 +97,44 @@ def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step |
     note_env(check.result, env, step, shared_by=shared_by, as_of=None if check.loaded.spec.shared_key else check.loaded.as_of)
     check.missing = missing
     platform_checks.note_native(check.result, missing)
+
+
+def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, step: Step | None = None, *,
+          machine_checks: bool = True) -> Env:
+    """The build step of a group of one: the model's env built (or reused), in use until `stack` ends, and
+    noted in its result (note_built); `machine_checks` off skips env_checks (serve-check's verdict does not
+    name the shared libraries a failed load lacked)."""
+    assert check.loaded is not None, "build: the model is resolved first"
+    env = stack.enter_context(open_env(check.loaded, options, log))
+    note_built(check, env, env_checks(env, check.loaded.backend) if machine_checks else [], step)
+    return env
+
+
+def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, Any]], options: BuildOptions, *,
+        timeout: float, log: Log, result: VerifyResult | None = None, freeze: bool = False) -> tuple[Executor, RunnerOutput]:
+    """The predict step: the model's runner in the env's executor (open until `stack` ends, for its `finish`),
+    `runs` run in it; with `result`, the sandbox it runs in is noted before the run and again after it (what the
+    run found out: a sandbox that could not start)."""
+    executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, log))
+    if result is not None:
+        note_sandbox(result, executor)
+    try:
+        return executor, execute_runner(executor, runs, timeout=timeout, freeze=freeze)
+    finally:
+        if result is not None:
+            note_sandbox(result, executor)
+
+
+def run_unjudged(loaded: LoadedModel, options: BuildOptions, runs: list[dict[str, Any]], *, timeout: float,
+                 log: Log | None = None, freeze: bool = False) -> tuple[Env, RunnerOutput]:
+    """The build and predict steps with no result to note and no verdict (record's baseline, bisect's probes):
+    the env built (or reused), `runs` run in it, no image kept."""
+    say = log or (lambda text: None)
+    with ExitStack() as stack:
+        env = stack.enter_context(open_env(loaded, options, say))
+        executor, output = run(stack, loaded, env, runs, options, timeout=timeout, log=say, freeze=freeze)
+        executor.finish(False)
+        return env, output
 
 
 def read_output(check: ModelCheck, output: RunnerOutput, env: Env) -> None:
@@ -101,4 +160,5 @@ def verdict(check: ModelCheck, output: RunnerOutput, env: Env, how: Judging, fai
     return platform_checks.explain_load_failure(result, check.missing)
 
 
-__all__ = ["Baseline", "ModelCheck", "before_build", "env_checks", "note_built", "read_output", "verdict"]
+__all__ = ["Baseline", "ModelCheck", "before_build", "build", "env_checks", "find_expected", "note_built", "read_output",
+           "resolve", "run", "run_unjudged", "verdict"]

@@ -13,8 +13,7 @@ from envforge.backends.ready import check_before_work
 from envforge.commands import verification_steps as steps
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
-from envforge.execution.executor import execute_runner, note_sandbox, open_executor
-from envforge.pipeline import Judging, load_model, note_model, open_env
+from envforge.pipeline import Judging
 from envforge.progress import Progress, Silent, timed
 from envforge.result import PASSED, VerifyResult
 from envforge.store import bytecode
@@ -61,24 +60,17 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
     check = steps.ModelCheck(result)
     with timed(result.steps, progress, "resolve") as step:
         check_before_work(opts.backend)  # its extra, its engine: an error result before the model is downloaded
-        check.loaded = loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
-                                           lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build,
-                                           progress=progress.update)
-        note_model(result, loaded, step)
+        loaded = steps.resolve(check, uri, step, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
+                               lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, progress=progress.update)
         stopped = steps.before_build(check, expected=opts.expected, tracking_uri=opts.tracking_uri, inputs=opts.inputs,
                                      synthesize=opts.synthesize)
     if stopped is not None:
         return stopped  # its files changed (nothing built), or it cannot be verified here
     with timed(result.steps, progress, "build") as step:
-        env = stack.enter_context(open_env(loaded, opts.build, progress.update))
-        steps.note_built(check, env, steps.env_checks(env, loaded.backend), step)
+        env = steps.build(stack, check, opts.build, progress.update, step)
     with timed(result.steps, progress, "predict") as step:
-        executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, opts.build, progress.update))
-        note_sandbox(result, executor)
-        try:
-            output = execute_runner(executor, check.runs, timeout=opts.predict_timeout)
-        finally:
-            note_sandbox(result, executor)
+        executor, output = steps.run(stack, loaded, env, check.runs, opts.build, timeout=opts.predict_timeout,
+                                     log=progress.update, result=result)
         steps.read_output(check, output, env)
         step.detail = f"{len(output.predictions())} of {len(check.runs)} example(s)"
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env

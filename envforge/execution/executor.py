@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
-from envforge.bounded import load_json
+from envforge.bounds import limits
+from envforge.bounds.parsing import load_json
 from envforge.errors import EnvforgeError, ModelRunError
 from envforge.execution import answer_watch, install_jail, java, pycache
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths

@@ -25,11 +25,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from envforge.bounded import load_json
+from envforge.bounds.limits import read_bounded
+from envforge.bounds.parsing import load_json
 from envforge.errors import EnvBuildError, ModelRunError, UsageError
 from envforge.execution import pycache
 from envforge.execution.cgroup import PidsCgroup
-from envforge.limits import read_bounded
 from envforge.processes.proc import Outcome, run
 from envforge.runner import sandbox_init_path, script_path
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
-from envforge.bounded import load_json
+from envforge.bounds import limits
+from envforge.bounds.parsing import load_json
 from envforge.errors import EnvforgeError, ModelDirError, UsageError
 from envforge.spec.mlmodel import MLmodel
 from envforge.spec.paths import inside

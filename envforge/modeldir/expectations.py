@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
-from envforge.bounded import load_json
+from envforge.bounds import limits
+from envforge.bounds.parsing import load_json
 from envforge.errors import ModelDirError, ResolveError
 
 FILENAME = "envforge-expectations.json"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from envforge.bounds.limits import MODEL_FILES
 from envforge.errors import ModelDirError
-from envforge.limits import MODEL_FILES
 
 
 def check_links(model_dir: Path, allow_outside: bool = False) -> None:

@@ -21,7 +21,7 @@ import pickletools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envforge import limits
+from envforge.bounds import limits
 
 # Files read as pickles: MLflow's sklearn/pyfunc flavors write model.pkl / python_model.pkl (cloudpickle),
 # joblib and other flavors their own suffixes. Bigger files are not read (their globals are in the first

@@ -23,7 +23,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from envforge.bounded import load_json
+from envforge.bounds.parsing import load_json
 from envforge.spec.yamlfile import read_mapping
 
 NAME = "synthesized"

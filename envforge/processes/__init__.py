@@ -1,1 +1,2 @@
-"""Child processes: running them with limits and capped output, killing their trees, the cores they may use."""
+"""Child processes: running them with time limits and their output held within a budget (bounds/child_output.py),
+killing their trees, the cores they may use."""

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from envforge.bounds.child_output import TOOL_OUTPUT_BYTES, Capped
 from envforge.processes import pipe_holders
-from envforge.processes.capped import TOOL_OUTPUT_BYTES, Capped
 
 # Variables a child needs to work at all; everything else is passed only on request.
 _BASE_ENV = (

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
+from envforge.bounds import limits
 from envforge.errors import EnvforgeError, ResolveError, UsageError
 from envforge.modeldir.access import explain
 from envforge.redact import redact

@@ -90,18 +90,14 @@ _BUILD, _STOPPED, _FAILED = "build", "stopped", "failed"
 def _load(member: _Member, options: RegistryOptions) -> str:
     """Resolve the model and run verify's checks before a build (verification_steps.before_build): _BUILD when
     it goes on to the group's env, _STOPPED when it has its verdict already, _FAILED when it could not be resolved."""
-    from envforge.pipeline import load_model, note_model
-
-    start = time.perf_counter()
+    start, step = time.perf_counter(), Step("resolve", 0.0)
     try:
-        member.check.loaded = load_model(member.target.uri, backend=options.backend, tracking_uri=options.tracking_uri,
-                                         build=options.build)
+        steps.resolve(member.check, member.target.uri, step, backend=options.backend, tracking_uri=options.tracking_uri,
+                      build=options.build)
     except EnvforgeError as exc:
         member.result.steps.append(Step("resolve", time.perf_counter() - start, "failed"))
         member.result.error_from(exc)
         return _FAILED
-    step = Step("resolve", 0.0)
-    note_model(member.result, member.check.loaded, step)
     try:
         stopped = steps.before_build(member.check, tracking_uri=options.tracking_uri)
     except EnvforgeError as exc:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from envforge import limits
+from envforge.bounds import limits
 from envforge.errors import ModelDirError
 from envforge.spec import EnvSpec
 from envforge.spec.lines import logical_lines, split_option

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envforge import limits
+from envforge.bounds import limits
 from envforge.errors import ModelDirError
 from envforge.spec.lines import logical_lines, split_option
 from envforge.spec.paths import inside

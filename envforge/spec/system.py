@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from envforge import limits
+from envforge.bounds import limits
 from envforge.errors import ModelDirError
 from envforge.spec.paths import inside
 

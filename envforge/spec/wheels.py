@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from envforge.limits import walk_files
+from envforge.bounds.limits import walk_files
 from envforge.spec.paths import inside
 
 

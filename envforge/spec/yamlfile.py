@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from envforge.bounded import load_yaml
+from envforge.bounds.limits import read_bounded
+from envforge.bounds.parsing import load_yaml
 from envforge.errors import ModelDirError
-from envforge.limits import read_bounded
 
 
 def read_yaml(path: Path, what: str) -> Any:

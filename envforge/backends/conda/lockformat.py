@@ -19,9 +19,9 @@ import yaml
 from envforge.backends.conda.channels import public_url
 from envforge.backends.conda.pip_lock import PipPackage
 from envforge.backends.conda.records import CondaPackage, dependency_map
-from envforge.bounded import load_yaml
+from envforge.bounds.limits import read_bounded
+from envforge.bounds.parsing import load_yaml
 from envforge.errors import ModelDirError
-from envforge.limits import read_bounded
 from envforge.spec import EnvSpec
 from envforge.version import __version__
 

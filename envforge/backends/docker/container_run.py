@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from envforge import limits
 from envforge.backends.docker.context import MODEL_DIR, RUNNER, UID, VENV_PYTHON, WORKDIR
 from envforge.backends.docker.engine import engine_errors
+from envforge.bounds import limits
+from envforge.bounds.child_output import Capped
 from envforge.errors import ModelRunError
-from envforge.processes.capped import Capped
 from envforge.processes.proc import Outcome
 
 

@@ -1,6 +1,6 @@
 """Parsing untrusted JSON and YAML with bounded cost: shape checked before objects are built (issue 17).
 
-The byte limits of envforge/limits.py are not enough on their own: 16 MB of `{},` is five million
+The byte limits of bounds/limits.py are not enough on their own: 16 MB of `{},` is five million
 dicts (430 MB), a YAML file nested a few thousand levels deep is a RecursionError in PyYAML, and a
 YAML "billion laughs" (aliases of aliases) is small on disk but exponential once anything walks it.
 So JSON's values are counted (commas and brackets, at C speed) before json.loads and its depth is
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envforge import limits
+from envforge.bounds import limits
 from envforge.errors import EnvforgeError, ModelDirError
 
 
