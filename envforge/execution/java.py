@@ -5,7 +5,8 @@ number", deep in the loader. envforge looks for the JRE before building (JAVA_HO
 PATH), checks that its major version is one the model's pyspark runs on, and, when the env has pyspark,
 gives the sandbox read-only access to the JRE's files that live outside /usr (Debian keeps its
 configuration under /etc/java-N-openjdk) and points PYSPARK_PYTHON/PYSPARK_DRIVER_PYTHON at the env's
-interpreter (else Spark starts its Python workers with the first `python` on PATH).
+interpreter (else Spark starts its Python workers with the first `python` on PATH), and binds Spark's driver to
+loopback (SPARK_LOCAL_IP, SPARK_LOCAL_HOSTNAME).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from envforge.processes.proc import run
 
 REMEDY = ("Install a headless Java runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; Fedora: "
           "`dnf install java-17-openjdk-headless`) or point JAVA_HOME at one; or use --backend docker, whose image gets one.")
+# Spark binds its driver to the address of the machine's host name: inside the sandbox that name ("sandbox") resolves
+# nowhere, and the JVM died with UnknownHostException ("Java gateway process exited before sending its port number").
+# A local[*] Spark needs only loopback, which the sandbox's network namespace has.
+LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "localhost"}
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
@@ -34,7 +39,7 @@ class JavaRuntime:
     read_only: tuple[str, ...] = field(default=())  # what the sandbox must see besides /usr
 
     def variables(self, python: str) -> dict[str, str]:
-        return {"JAVA_HOME": self.home, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
+        return {"JAVA_HOME": self.home, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, **LOOPBACK}
 
 
 def parse_major(text: str) -> int | None:
