@@ -23,6 +23,8 @@ def test_finds_the_machines_java() -> None:
     found = find_java()
     assert found is not None and found.major and found.major >= 8 and Path(found.home, "bin", "java").exists()
     assert found.variables("/env/bin/python")["PYSPARK_PYTHON"] == "/env/bin/python"
+    # the sandbox's hostname resolves nowhere: Spark's driver must bind loopback (integration/test_spark_model.py)
+    assert found.variables("/env/bin/python")["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert all(not p.startswith("/usr/") for p in found.read_only)  # /usr is in the sandbox already
 
 
