@@ -67,10 +67,16 @@ def spark_model(spark_python: str, tmp_path_factory: pytest.TempPathFactory) -> 
     return model
 
 
-def test_the_real_spark_model_passes_in_the_default_sandbox(spark_model: Path, tmp_path: Path, home: Path) -> None:
+@pytest.fixture(scope="module")
+def spark_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One envforge home for the module: the env the first verify builds is reused by the --memory one."""
+    return tmp_path_factory.mktemp("spark-home")
+
+
+def test_the_real_spark_model_passes_in_the_default_sandbox(spark_model: Path, tmp_path: Path, spark_home: Path) -> None:
     flavors = (spark_model / "MLmodel").read_text()
     assert "loader_module: mlflow.spark" in flavors and f"pyspark_version: {PYSPARK}" in flavors
-    run = envforge("verify", str(spark_model), "--json", str(tmp_path / "r.json"), home=home)
+    run = envforge("verify", str(spark_model), "--json", str(tmp_path / "r.json"), home=spark_home)
     result = report(tmp_path / "r.json")
     assert run.returncode == 0 and result["status"] == "passed", run.output
     assert result["sandbox"].get("network") is False, result["sandbox"]  # the default sandbox ran the JVM
@@ -101,3 +107,12 @@ def test_without_java_the_verdict_names_java_and_the_fix(spark_model: Path, tmp_
     assert "spark flavor needs a Java runtime" in run.output and "openjdk-17-jre-headless" in run.output, run.output
     assert "Traceback" not in run.output, run.output
     assert not any((home / "envs").glob("*")), "nothing is built before the Java check"
+
+
+def test_a_jvm_that_cannot_start_is_an_env_verdict_not_the_model(spark_model: Path, tmp_path: Path, spark_home: Path) -> None:
+    """--memory 600m (RLIMIT_AS of the model's processes): the JVM cannot reserve its heap, pyspark raises "Java gateway
+    process exited" while the model loads. The verdict names Java and the limit (exit 3), not "the model failed to load"."""
+    run = envforge("verify", str(spark_model), "--memory", "600m", "--json", str(tmp_path / "r.json"), home=spark_home)
+    result = report(tmp_path / "r.json")
+    assert run.returncode == 3 and result["status"] == "error", run.output
+    assert "Spark's JVM did not start" in result["reason"] and "not the model" in result["reason"] and "--memory" in result["reason"]

@@ -127,3 +127,21 @@ def env_has_pyspark(env_path: Path) -> bool:
 def for_env(env_path: Path) -> JavaRuntime | None:
     """The JRE to hand to a runner whose env has pyspark; None otherwise (or when there is none)."""
     return find_java() if env_has_pyspark(env_path) else None
+
+
+_GATEWAY = ("JAVA_GATEWAY_EXITED", "Java gateway process exited before sending its port number")
+
+
+def gateway_failure(model_error: dict) -> str | None:
+    """The verdict for a Spark model whose JVM did not start (pyspark's "Java gateway process exited"): the Java
+    runtime (or the machine), not the model; None for any other error."""
+    text = f"{model_error.get('type', '')}: {model_error.get('message', '')}"
+    if not any(word in text for word in _GATEWAY):
+        return None
+    found = find_java()
+    said = "pyspark: \"Java gateway process exited before sending its port number\""
+    if found is None:
+        return f"Spark's JVM did not start in the rebuilt env ({said}), and this machine has no Java runtime: not the model. {REMEDY}"
+    return (f"Spark's JVM did not start in the rebuilt env ({said}) with {found.version_line} at {found.java}: the Java runtime, "
+            f"the machine or a limit, not the model. Check that `java -version` runs and that Java {found.major} is one the model's "
+            "pyspark supports; raise --memory if it is low (the JVM reserves its heap at start); `envforge shell` reproduces it.")
