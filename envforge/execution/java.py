@@ -20,13 +20,11 @@ from pathlib import Path
 
 from envforge.errors import EnvBuildError
 from envforge.processes.proc import run
+from envforge.spec.flavors import SPARK_LOOPBACK
 
 REMEDY = ("Install a headless Java runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; Fedora: "
           "`dnf install java-17-openjdk-headless`) or point JAVA_HOME at one; or use --backend docker, whose image gets one.")
-# Spark binds its driver to the address of the machine's host name: inside the sandbox that name ("sandbox") resolves
-# nowhere, and the JVM died with UnknownHostException ("Java gateway process exited before sending its port number").
-# A local[*] Spark needs only loopback, which the sandbox's network namespace has.
-LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "localhost"}
+LOOPBACK = SPARK_LOOPBACK  # Spark's driver on loopback: the sandbox's host name resolves nowhere
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
