@@ -39,7 +39,11 @@ spark = (SparkSession.builder.master("local[1]").appName("envforge-test").config
 rows = [(float(i), float(i % 3), 1.0 if i >= 5 else 0.0) for i in range(10)]
 frame = spark.createDataFrame(rows, ["a", "b", "label"])
 model = Pipeline(stages=[VectorAssembler(inputCols=["a", "b"], outputCol="features"), LogisticRegression(maxIter=10)]).fit(frame)
-mlflow.spark.save_model(model, sys.argv[1], input_example=pd.DataFrame({"a": [1.0, 7.0, 4.0], "b": [0.0, 1.0, 2.0]}))
+# The requirements MLflow would infer, given: inferring them loads the model in a second JVM (a minute on a loaded machine).
+import numpy, pyspark
+pins = [f"mlflow=={mlflow.__version__}", f"pyspark=={pyspark.__version__}", f"pandas=={pd.__version__}", f"numpy=={numpy.__version__}"]
+mlflow.spark.save_model(model, sys.argv[1], input_example=pd.DataFrame({"a": [1.0, 7.0, 4.0], "b": [0.0, 1.0, 2.0]}),
+                        pip_requirements=pins)
 spark.stop()
 """
 
@@ -74,6 +78,7 @@ def spark_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("spark-home")
 
 
+@pytest.mark.timeout(1800)  # with the module's fixtures: the training env, two JVM starts to train and record, the build
 def test_the_real_spark_model_passes_in_the_default_sandbox(spark_model: Path, tmp_path: Path, spark_home: Path) -> None:
     flavors = (spark_model / "MLmodel").read_text()
     assert "loader_module: mlflow.spark" in flavors and f"pyspark_version: {PYSPARK}" in flavors
@@ -120,6 +125,7 @@ def test_a_jvm_that_cannot_start_is_an_env_verdict_not_the_model(spark_model: Pa
 
 
 @pytest.mark.docker
+@pytest.mark.timeout(1800)
 def test_the_docker_backend_gives_the_image_a_jre(spark_model: Path, tmp_path: Path, spark_home: Path) -> None:
     """The suite's base image has no Java: the env image gets Debian's openjdk-17-jre-headless (spec/flavors.py) and the
     no-network container runs Spark with its driver on loopback. Measured on the loaded 2-core machine: 368 s cold (the
