@@ -33,6 +33,11 @@ if ! command -v bwrap >/dev/null 2>&1; then
     apt-get install -y bubblewrap >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y bubblewrap >/dev/null; }
 fi
 
+# A Java runtime for the Spark tests (tests/test_java_runtime.py, integration/test_spark_model.py; Debian's package).
+if ! command -v java >/dev/null 2>&1; then
+    apt-get install -y openjdk-17-jre-headless >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y openjdk-17-jre-headless >/dev/null; }
+fi
+
 # PostgreSQL for the MLflow backend-store tests (tests/support/stacks.py runs a private cluster; Debian's package).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt-get install -y postgresql >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y postgresql >/dev/null; }

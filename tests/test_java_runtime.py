@@ -23,6 +23,8 @@ def test_finds_the_machines_java() -> None:
     found = find_java()
     assert found is not None and found.major and found.major >= 8 and Path(found.home, "bin", "java").exists()
     assert found.variables("/env/bin/python")["PYSPARK_PYTHON"] == "/env/bin/python"
+    # the sandbox's hostname resolves nowhere: Spark's driver must bind loopback (integration/test_spark_model.py)
+    assert found.variables("/env/bin/python")["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert all(not p.startswith("/usr/") for p in found.read_only)  # /usr is in the sandbox already
 
 
@@ -50,3 +52,20 @@ def test_env_has_pyspark(tmp_path: Path) -> None:
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     assert env_has_pyspark(tmp_path)
+
+
+def test_a_jvm_that_did_not_start_is_the_verdict_not_the_model() -> None:
+    """What a sandboxed Spark model's loader raised before Spark's driver was bound to loopback (integration/
+    test_spark_model.py): an ERROR about Java, exit 3, instead of "the model failed to load"."""
+    from envforge.execution import platform_checks
+    from envforge.result import ERROR, FAILED, VerifyResult
+
+    result = VerifyResult(uri="m", backend="uv").finish(FAILED, "the model failed to load: ...")
+    result.model_error = {"stage": "load", "type": "PySparkRuntimeError",
+                          "message": "[JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number."}
+    explained = platform_checks.explain_load_failure(result, platform_checks.NativeCheck())
+    assert explained.status == ERROR and explained.exit_code == 3
+    assert "Spark's JVM did not start" in explained.reason and "not the model" in explained.reason
+    other = VerifyResult(uri="m", backend="uv").finish(FAILED, "the model failed to load: ...")
+    other.model_error = {"stage": "load", "type": "ValueError", "message": "bad pickle"}
+    assert platform_checks.explain_load_failure(other, platform_checks.NativeCheck()).status == FAILED

@@ -60,3 +60,24 @@ def test_a_conda_pip_section_locked_to_a_source_archive_stops_before_installing(
     assert "scikit-learn==0.23.2" in caught.value.message and "numpy" not in caught.value.message
     assert "Python 3.9.18" in caught.value.message and "--allow-source-builds" in caught.value.remedy
     wheel_check.check_locked([wheel, sdist], "3.9.18", allow=True)
+
+
+def test_pyspark_a_source_only_package_that_only_packages_passes_but_others_do_not(tmp_path: Path) -> None:
+    """pyspark publishes no wheels (backends/pure_sdists.py): a Spark model's pin must not stop the build; any other
+    source-only pin beside it still does. A local source archive named pyspark stands in for the 317 MB one."""
+    links = tmp_path / "links"
+    for name in ("pyspark", "nowheel"):
+        src = links / "src" / f"{name}-0.1"
+        src.mkdir(parents=True)
+        (src / "pyproject.toml").write_text(f'[build-system]\nrequires = ["setuptools"]\n[project]\nname = "{name}"\nversion = "0.1"\n')
+        (src / "PKG-INFO").write_text(f"Metadata-Version: 2.2\nName: {name}\nVersion: 0.1\n")  # read without a build (offline)
+        with tarfile.open(links / f"{name}-0.1.tar.gz", "w:gz") as tar:
+            tar.add(src, arcname=f"{name}-0.1")
+    index = ["--no-index", "--find-links", str(links)]
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("pyspark==0.1\n")
+    wheel_check.check(uv_bin(), reqs, "3.11.7", index, [], dict(os.environ), allow=False)  # no error
+    reqs.write_text("pyspark==0.1\nnowheel==0.1\n")
+    with pytest.raises(EnvBuildError) as caught:
+        wheel_check.check(uv_bin(), reqs, "3.11.7", index, [], dict(os.environ), allow=False)
+    assert "nowheel==0.1" in caught.value.message and "pyspark" not in caught.value.message

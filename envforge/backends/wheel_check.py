@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from envforge.backends import pure_sdists
 from envforge.errors import EnvBuildError
 from envforge.processes.proc import run
 
@@ -26,7 +27,7 @@ OTHER_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12")
 
 
 def _compile(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str], env: Mapping[str, str], timeout: float):
-    argv = [uv, "pip", "compile", str(reqs), "--only-binary", ":all:", "--python-version", python, "--no-header", "--quiet",
+    argv = [uv, "pip", "compile", str(reqs), "--only-binary", ":all:", *pure_sdists.dry_resolve_args(), "--python-version", python, "--no-header", "--quiet",
             "--python-platform", "linux", *index, *cutoff]
     return run(argv, timeout=timeout, env=env)
 

@@ -5,7 +5,8 @@ number", deep in the loader. envforge looks for the JRE before building (JAVA_HO
 PATH), checks that its major version is one the model's pyspark runs on, and, when the env has pyspark,
 gives the sandbox read-only access to the JRE's files that live outside /usr (Debian keeps its
 configuration under /etc/java-N-openjdk) and points PYSPARK_PYTHON/PYSPARK_DRIVER_PYTHON at the env's
-interpreter (else Spark starts its Python workers with the first `python` on PATH).
+interpreter (else Spark starts its Python workers with the first `python` on PATH), and binds Spark's driver to
+loopback (SPARK_LOCAL_IP, SPARK_LOCAL_HOSTNAME).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pathlib import Path
 
 from envforge.errors import EnvBuildError
 from envforge.processes.proc import run
+from envforge.spec.flavors import SPARK_LOOPBACK
 
 REMEDY = ("Install a headless Java runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; Fedora: "
           "`dnf install java-17-openjdk-headless`) or point JAVA_HOME at one; or use --backend docker, whose image gets one.")
+LOOPBACK = SPARK_LOOPBACK  # Spark's driver on loopback: the sandbox's host name resolves nowhere
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
@@ -34,7 +37,7 @@ class JavaRuntime:
     read_only: tuple[str, ...] = field(default=())  # what the sandbox must see besides /usr
 
     def variables(self, python: str) -> dict[str, str]:
-        return {"JAVA_HOME": self.home, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
+        return {"JAVA_HOME": self.home, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, **LOOPBACK}
 
 
 def parse_major(text: str) -> int | None:
@@ -122,3 +125,21 @@ def env_has_pyspark(env_path: Path) -> bool:
 def for_env(env_path: Path) -> JavaRuntime | None:
     """The JRE to hand to a runner whose env has pyspark; None otherwise (or when there is none)."""
     return find_java() if env_has_pyspark(env_path) else None
+
+
+_GATEWAY = ("JAVA_GATEWAY_EXITED", "Java gateway process exited before sending its port number")
+
+
+def gateway_failure(model_error: dict) -> str | None:
+    """The verdict for a Spark model whose JVM did not start (pyspark's "Java gateway process exited"): the Java
+    runtime (or the machine), not the model; None for any other error."""
+    text = f"{model_error.get('type', '')}: {model_error.get('message', '')}"
+    if not any(word in text for word in _GATEWAY):
+        return None
+    found = find_java()
+    said = "pyspark: \"Java gateway process exited before sending its port number\""
+    if found is None:
+        return f"Spark's JVM did not start in the rebuilt env ({said}), and this machine has no Java runtime: not the model. {REMEDY}"
+    return (f"Spark's JVM did not start in the rebuilt env ({said}) with {found.version_line} at {found.java}: the Java runtime, "
+            f"the machine or a limit, not the model. Check that `java -version` runs and that Java {found.major} is one the model's "
+            "pyspark supports; raise --memory if it is low (the JVM reserves its heap at start); `envforge shell` reproduces it.")

@@ -71,8 +71,10 @@ def note_native(result: VerifyResult, missing: NativeCheck) -> None:
 
 
 def explain_load_failure(result: VerifyResult, missing: NativeCheck) -> VerifyResult:
-    """A model that failed to load on an env missing shared libraries: the libraries are the verdict."""
+    """A model that failed to load on an env missing shared libraries: the libraries are the verdict. One whose
+    Spark JVM did not start (java.py): the Java runtime is, not the model."""
     stage = (result.model_error or {}).get("stage")
     if missing and result.status == FAILED and stage == "load":
         return result.finish(ERROR, missing.reason, EXIT_ENV)
-    return result
+    jvm = java.gateway_failure(result.model_error or {}) if result.status == FAILED and stage in ("load", None) else None
+    return result.finish(ERROR, jvm, EXIT_ENV) if jvm else result

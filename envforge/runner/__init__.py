@@ -12,7 +12,8 @@ def script_path() -> Path:
 
 def files() -> dict[str, Path]:
     """Every file the runner needs, by name: copy them all into one directory (containers)."""
-    return {name: Path(__file__).with_name(name) for name in ("run_model.py", "introspect.py", "flavor_inputs.py", "warning_catch.py")}
+    return {name: Path(__file__).with_name(name) for name in ("run_model.py", "introspect.py", "flavor_inputs.py", "warning_catch.py",
+                                                           "spark_stop.py")}
 
 
 def sandbox_init_path() -> Path:

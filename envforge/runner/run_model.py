@@ -39,6 +39,8 @@ def main(argv):
     finally:
         write_result(result, result_path)
         note_uncompiled(os.environ.get("ENVFORGE_UNCOMPILED"))
+        if "pyspark.context" in sys.modules:  # the JVM a Spark model started ends before the runner does
+            helpers("spark_stop").stop()
     return 0
 
 

@@ -44,6 +44,11 @@ NEEDS: dict[str, Need] = {
 }
 
 
+# Spark binds its driver to the address of the machine's host name, which resolves nowhere in envforge's sandbox ("sandbox")
+# nor in a --network none container (its generated name): the JVM died with UnknownHostException ("Java gateway process
+# exited before sending its port number"). A local Spark needs only loopback, which both have.
+SPARK_LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "localhost"}
+
 # What an image needs for a flavor (the docker backend installs these with the model's declared packages).
 IMAGE_PACKAGES = {JAVA: ("openjdk-17-jre-headless",), R: ("r-base-core",)}
 

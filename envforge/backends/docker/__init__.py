@@ -31,6 +31,7 @@ from envforge.errors import InterpreterNotFound, UsageError
 from envforge.processes.proc import passed_env
 from envforge.spec import EnvSpec
 from envforge.spec.asof import LATEST, AsOf
+from envforge.spec.flavors import SPARK_LOOPBACK
 
 IMAGE_FILE = "image.json"  # in the env's cache dir: which image is this env
 
@@ -173,7 +174,7 @@ class DockerBackend:
 
         try:
             # Spark starts its Python workers with PYSPARK_PYTHON (else the first `python` on PATH): the venv's, always.
-            spark = {"PYSPARK_PYTHON": VENV_PYTHON, "PYSPARK_DRIVER_PYTHON": VENV_PYTHON}
+            spark = {"PYSPARK_PYTHON": VENV_PYTHON, "PYSPARK_DRIVER_PYTHON": VENV_PYTHON, **SPARK_LOOPBACK}  # and its driver on loopback
             yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env={**spark, **passed_env(options.pass_env)})
         finally:
             if run_tag not in report["kept"]:
