@@ -47,13 +47,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from registry_store import extras, log_registry, parse_sizes, peaks_mb  # noqa: E402  (bench/registry_store.py)
+from registry_store import extras, log_registry, parse_sizes, peak_mb, timed_with_peak  # noqa: E402  (bench/registry_store.py)
 
 __all__ = ["extras", "parse_sizes", "measure", "ratios", "targets", "summary", "peak_mb"]
 
 Runner = Callable[[list[str], dict[str, str]], tuple[float, subprocess.CompletedProcess]]
 EnvMaker = Callable[..., dict[str, str]]
-POLL = 0.02  # seconds between two reads of the grouped run's /proc/<pid>/status
 TARGETS = {  # name: (op, value); checked by targets()
     "registry_mlflow_scaled/grouped_12_3": (">=", 15.0),
     "grouped_48_3/grouped_12_3": ("<", 2.0),
@@ -75,36 +74,16 @@ def default_workers() -> int:
     return envforges()
 
 
-def peak_mb(proc: subprocess.Popen) -> float:
-    """Wait for proc; its peak RSS in MB (/proc/<pid>/status VmHWM, polled every POLL s; children not counted)."""
-    peak_kb = 0
-    status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
-        try:
-            found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
-        except OSError:
-            found = None
-        if found:
-            peak_kb = max(peak_kb, int(found.group(1)))
-        time.sleep(POLL)
-    return peak_kb / 1024
-
-
-def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float, float]:
-    """Run argv; return (seconds, exit code, peak RSS in MB of that process alone, peak of its process tree)."""
-    with open(log_dir / "grouped.out", "w") as out, open(log_dir / "grouped.err", "w") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
-        peak, tree = peaks_mb(proc)
-        secs = time.perf_counter() - t0
-    return secs, proc.returncode, peak, tree
-
-
-def runner_start(python: Path) -> tuple[float, float]:
+def runner_start(python: Path, cold: bool = True) -> tuple[float | None, float]:
     """`python -I -c "import mlflow.pyfunc"` in a built env, what a runner pays before its first model: (cold,
     warm). Cold compiles every module again (an empty -X pycache_prefix), as in a new ENVFORGE_HOME whose
-    bytecode store is empty; warm reads the .pyc files the run left."""
+    bytecode store is empty (only timed for the env that compiled for the rest: None for the others); warm
+    reads the .pyc files the run left."""
     argv = [str(python), "-I", "-c", "import mlflow.pyfunc"]
+    if not cold:
+        t0 = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=True)
+        return None, time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="pycache-") as empty:
         t0 = time.perf_counter()
         subprocess.run(argv[:2] + ["-X", f"pycache_prefix={empty}"] + argv[2:], capture_output=True, check=True)
@@ -113,12 +92,17 @@ def runner_start(python: Path) -> tuple[float, float]:
     return t1 - t0, time.perf_counter() - t1
 
 
-def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tuple[float, float]]) -> dict:
+def compiler_env(reg: dict) -> dict:
+    """The run's env that compiled for the rest (the others waited for it, or started from its bytecode)."""
+    return max((e for e in reg["envs"] if e.get("timing", {}).get("warmup", 0.0) == 0.0),
+               key=lambda e: e.get("timing", {}).get("start_up", 0.0))
+
+
+def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tuple[float | None, float]]) -> dict:
     """total, per version, per env, and the limit from the run's own step timings (see the module doc);
-    both: each env's runner start (cold, warm)."""
+    both: each env's runner start (cold or None, warm)."""
     results, reg = report["results"], report["registry"]
-    compiler = max((e for e in reg["envs"] if e.get("timing", {}).get("warmup", 0.0) == 0.0),
-                   key=lambda e: e.get("timing", {}).get("start_up", 0.0))  # the env that compiled for the rest
+    compiler = compiler_env(reg)
     first = compiler["key"]
     starts = {key: warm for key, (_cold, warm) in both.items()}
     starts[first] = compiler["timing"]["start_up"]  # its compile, as the run paid it (ahead, on the spare core)
@@ -187,7 +171,8 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     if len(report["results"]) != versions or {r["status"] for r in report["results"]} != {"passed"}:
         raise SystemExit(f"verify-registry did not pass all {versions} versions: see {root / 'grouped.json'}")
     paths = {r["env"]["key"]: Path(r["env"]["path"]) / "bin" / "python" for r in report["results"]}
-    both = {key: runner_start(python) for key, python in paths.items()}  # untimed for the run: after it
+    first = compiler_env(report["registry"])["key"]
+    both = {key: runner_start(python, cold=key == first) for key, python in paths.items()}  # untimed for the run: after it
     grouped = dict(grouped_figures(report, secs, workers, both), peak_mb=peak, tree_peak_mb=tree, logging=logging,
                    runner_starts_warm=sum(warm for _, warm in both.values()),
                    builds=report["registry"]["environments"]["built"], report_bytes=(root / "grouped.json").stat().st_size)

@@ -16,6 +16,7 @@ baseline as it would a real one's, at tens of ms a version instead of seconds. T
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from pathlib import Path
 THREADPOOLCTL = ["3.5.0", "3.6.0", "3.7.0", "3.8.0"]
 JOBLIB = ["1.4.0", "1.4.2", "1.5.0", "1.5.1", "1.5.2", "1.5.3", "1.6.0"]
 MAX_ENVS = len(THREADPOOLCTL) * len(JOBLIB)
+POLL = 0.02  # seconds between two reads of a process's /proc/<pid>/status (peak_mb)
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -75,7 +77,7 @@ def log_registry(root: Path, tracking: str, prefix: str, versions: int, envs: in
     logged = time.perf_counter() - t0
     t0 = time.perf_counter()
     copies = 0
-    for version in range(2, versions // envs + 1):
+    for _version in range(2, versions // envs + 1):
         for name, local in firsts.items():
             by_model[name].append(_copy_version(client, experiment, name, local, root / "copy"))
             copies += 1
@@ -131,7 +133,7 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def peaks_mb(proc, poll: float = 0.1) -> tuple[float, float]:
+def peaks_mb(proc, poll: float = 0.2) -> tuple[float, float]:
     """Wait for proc; (its own peak RSS from VmHWM, the peak of its process tree's summed RSS sampled every
     `poll` s: the host, its runners, installers and their children), in MB."""
     host_kb = tree_kb = 0
@@ -146,3 +148,28 @@ def peaks_mb(proc, poll: float = 0.1) -> tuple[float, float]:
         tree_kb = max(tree_kb, tree_rss_kb(proc.pid))
         time.sleep(poll)
     return host_kb / 1024, tree_kb / 1024
+
+
+def peak_mb(proc: subprocess.Popen) -> float:
+    """Wait for proc; its peak RSS in MB (/proc/<pid>/status VmHWM, polled every POLL s; children not counted)."""
+    peak_kb = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
+        except OSError:
+            found = None
+        if found:
+            peak_kb = max(peak_kb, int(found.group(1)))
+        time.sleep(POLL)
+    return peak_kb / 1024
+
+
+def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float, float]:
+    """Run argv; return (seconds, exit code, peak RSS in MB of that process alone, peak of its process tree)."""
+    with open(log_dir / "grouped.out", "w") as out, open(log_dir / "grouped.err", "w") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
+        peak, tree = peaks_mb(proc)
+        secs = time.perf_counter() - t0
+    return secs, proc.returncode, peak, tree

@@ -4,8 +4,6 @@ versions is listed in pages, so paging is proven here with pages of 2 on a real 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from envforge.errors import UsageError
