@@ -1,6 +1,6 @@
 """verify-registry's selection reads every page MLflow returns (registry/select.py): a registry of 1,000
 versions is listed in pages, so paging is proven here with pages of 2 on a real SQLite registry of
-3 models x 5 versions, not with 1,000 models."""
+3 models x 3 versions, not with 1,000 models."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from envforge.errors import UsageError
 from envforge.registry import select as select_mod
 from envforge.registry.select import Selection, select
 
-MODELS, VERSIONS = 3, 5
+MODELS, VERSIONS = 3, 3
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
             source = root / name / str(v)
             source.mkdir(parents=True)
             client.create_model_version(name, source.as_uri())
-    client.set_registered_model_alias("page-1", "champion", "3")
+    client.set_registered_model_alias("page-1", "champion", "2")
     return tracking
 
 
@@ -47,11 +47,11 @@ def test_every_page_of_models_and_versions_is_listed(registry: str, small_pages:
 
 
 def test_latest_n_sees_the_versions_on_later_pages(registry: str, small_pages: None) -> None:
-    assert [t.uri for t in select(Selection(models="page-0", latest=2), registry)] == ["models:/page-0/4", "models:/page-0/5"]
+    assert [t.uri for t in select(Selection(models="page-0", latest=2), registry)] == ["models:/page-0/2", "models:/page-0/3"]
 
 
 def test_a_model_over_the_limit_is_refused_while_paging(registry: str, small_pages: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ENVFORGE_MAX_REGISTRY_VERSIONS", "3")
+    monkeypatch.setenv("ENVFORGE_MAX_REGISTRY_VERSIONS", "2")
     with pytest.raises(UsageError) as info:
         select(Selection(models="page-0"), registry)
     assert "page-0" in info.value.message and "--latest" in info.value.remedy
