@@ -4,15 +4,16 @@ against `mlflow models predict --env-manager uv` (issue 6's benchmark, sized by 
     .venv/bin/python bench/registry.py --sizes 12/3,48/3,48/12 [--mlflow-versions 4] [--out F] [--keep]
 
 Also called by bench/run.py last (skip with --no-registry; --registry-sizes, --registry-mlflow-versions).
-A size V/E is E registered models of V/E versions each (every version retrained: another C), the E
-models differing in requirements by lines naming packages scikit-learn already depends on
-(threadpoolctl, joblib with lower bounds the installed versions meet): E env keys, the same packages.
+A size V/E is E registered models of V/E versions each, the E models pinning other exact versions of
+threadpoolctl and joblib (E genuinely different resolutions; bench/registry_store.py, which also logs
+them fast: one log_model per model, the other versions copies of its files in runs of their own).
 Per size, untimed: the registry is logged into its own SQLite store, then one
 `verify-registry --record-missing` in another ENVFORGE_HOME stores a baseline with every version
 (and warms uv's package cache). Then, timed:
 
 - `registry_grouped_V_E`: one `envforge verify-registry --models 'PREFIX-*' --json F` (default --workers),
-  a new empty ENVFORGE_HOME; the peak RSS (VmHWM) of its host process is polled from /proc;
+  a new empty ENVFORGE_HOME; the peak RSS (VmHWM) of its host process and the peak summed RSS of its
+  process tree (runners, installers) are polled from /proc;
 - `registry_separate_V_E`: `envforge verify models:/NAME/V` calls in a row on --mlflow-versions of the
   versions (two per model: one builds, one reuses), one new empty ENVFORGE_HOME; scaled to V;
 - `registry_mlflow_V_E`: `mlflow models predict -m models:/NAME/V --env-manager uv` on the same versions
@@ -45,72 +46,25 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from registry_store import extras, log_registry, parse_sizes, peak_mb, timed_with_peak  # noqa: E402  (bench/registry_store.py)
+
+__all__ = ["extras", "parse_sizes", "measure", "ratios", "targets", "summary", "peak_mb"]
+
 Runner = Callable[[list[str], dict[str, str]], tuple[float, subprocess.CompletedProcess]]
 EnvMaker = Callable[..., dict[str, str]]
-THREADPOOLCTL = [None, ">=1", ">=2", ">=3"]  # installed 3.x meets every bound: another env key, the same packages
-JOBLIB = [None, ">=1.0", ">=1.1", ">=1.2"]
-POLL = 0.02  # seconds between two reads of the grouped run's /proc/<pid>/status
 TARGETS = {  # name: (op, value); checked by targets()
     "registry_mlflow_scaled/grouped_12_3": (">=", 15.0),
     "grouped_48_3/grouped_12_3": ("<", 2.0),
-    "grouped/limit": ("<=", 1.5),
+    "grouped/limit": ("<=", 1.15),  # issue 33
     "peak_mb": ("<", 300.0),
+    "per_version": ("<=", 1.1),  # per_version_BIG_E/per_version_SMALL_E: linear (issue 31)
 }
-
-
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    sizes = []
-    for part in text.split(","):
-        try:
-            versions, envs = (int(x) for x in part.strip().split("/"))
-        except ValueError:
-            raise SystemExit(f"--sizes: {part!r} is not V/E (versions/environments), e.g. 12/3") from None
-        if envs < 1 or versions % envs or envs > len(THREADPOOLCTL) * len(JOBLIB):
-            raise SystemExit(f"--sizes {part}: V must be a multiple of E, and 1 <= E <= {len(THREADPOOLCTL) * len(JOBLIB)}")
-        sizes.append((versions, envs))
-    return sizes
-
-
-def extras(envs: int) -> list[list[str]]:
-    """E distinct sets of extra requirement lines (the first is empty)."""
-    out = []
-    for j in range(envs):
-        t, b = THREADPOOLCTL[j % len(THREADPOOLCTL)], JOBLIB[j // len(THREADPOOLCTL)]
-        out.append(([f"threadpoolctl{t}"] if t else []) + ([f"joblib{b}"] if b else []))
-    return out
 
 
 def _check(proc: subprocess.CompletedProcess, what: str) -> None:
     if proc.returncode != 0:
         raise SystemExit(f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-
-
-def log_registry(root: Path, tracking: str, prefix: str, versions: int, envs: int) -> dict[str, list[str]]:
-    """E models x V/E versions in a local registry; returns name -> its models:/ URIs. Requirements are
-    inferred once (the first version) and then passed as they are, plus each model's extra lines."""
-    import mlflow
-    import mlflow.sklearn
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
-    mlflow.set_tracking_uri(tracking)
-    experiment = mlflow.create_experiment(prefix, artifact_location=(root / "artifacts").as_uri())
-    X, y = load_iris(return_X_y=True, as_frame=True)
-    base: list[str] | None = None
-    by_model: dict[str, list[str]] = {}
-    for j, extra in enumerate(extras(envs)):
-        name = f"{prefix}-{j}"
-        for version in range(1, versions // envs + 1):
-            clf = LogisticRegression(C=0.5 + 0.01 * (j * versions + version), max_iter=500).fit(X, y)
-            with mlflow.start_run(experiment_id=experiment):
-                info = mlflow.sklearn.log_model(clf, name="model", input_example=X.head(5), registered_model_name=name,
-                                                pip_requirements=None if base is None else base + extra,
-                                                extra_pip_requirements=extra or None if base is None else None)
-            if base is None:
-                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(root / "first")))
-                base = [line for line in (local / "requirements.txt").read_text().splitlines() if line.strip()]
-            by_model.setdefault(name, []).append(f"models:/{name}/{version}")
-    return by_model
 
 
 def default_workers() -> int:
@@ -120,36 +74,16 @@ def default_workers() -> int:
     return envforges()
 
 
-def peak_mb(proc: subprocess.Popen) -> float:
-    """Wait for proc; its peak RSS in MB (/proc/<pid>/status VmHWM, polled every POLL s; children not counted)."""
-    peak_kb = 0
-    status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
-        try:
-            found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
-        except OSError:
-            found = None
-        if found:
-            peak_kb = max(peak_kb, int(found.group(1)))
-        time.sleep(POLL)
-    return peak_kb / 1024
-
-
-def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float]:
-    """Run argv; return (seconds, exit code, peak RSS in MB of that process alone)."""
-    with open(log_dir / "grouped.out", "w") as out, open(log_dir / "grouped.err", "w") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True)
-        peak = peak_mb(proc)
-        secs = time.perf_counter() - t0
-    return secs, proc.returncode, peak
-
-
-def runner_start(python: Path) -> tuple[float, float]:
+def runner_start(python: Path, cold: bool = True) -> tuple[float | None, float]:
     """`python -I -c "import mlflow.pyfunc"` in a built env, what a runner pays before its first model: (cold,
     warm). Cold compiles every module again (an empty -X pycache_prefix), as in a new ENVFORGE_HOME whose
-    bytecode store is empty; warm reads the .pyc files the run left."""
+    bytecode store is empty (only timed for the env that compiled for the rest: None for the others); warm
+    reads the .pyc files the run left."""
     argv = [str(python), "-I", "-c", "import mlflow.pyfunc"]
+    if not cold:
+        t0 = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=True)
+        return None, time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="pycache-") as empty:
         t0 = time.perf_counter()
         subprocess.run(argv[:2] + ["-X", f"pycache_prefix={empty}"] + argv[2:], capture_output=True, check=True)
@@ -158,12 +92,17 @@ def runner_start(python: Path) -> tuple[float, float]:
     return t1 - t0, time.perf_counter() - t1
 
 
-def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tuple[float, float]]) -> dict:
+def compiler_env(reg: dict) -> dict:
+    """The run's env that compiled for the rest (the others waited for it, or started from its bytecode)."""
+    return max((e for e in reg["envs"] if e.get("timing", {}).get("warmup", 0.0) == 0.0),
+               key=lambda e: e.get("timing", {}).get("start_up", 0.0))
+
+
+def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tuple[float | None, float]]) -> dict:
     """total, per version, per env, and the limit from the run's own step timings (see the module doc);
-    both: each env's runner start (cold, warm)."""
+    both: each env's runner start (cold or None, warm)."""
     results, reg = report["results"], report["registry"]
-    compiler = max((e for e in reg["envs"] if e.get("timing", {}).get("warmup", 0.0) == 0.0),
-                   key=lambda e: e.get("timing", {}).get("start_up", 0.0))  # the env that compiled for the rest
+    compiler = compiler_env(reg)
     first = compiler["key"]
     starts = {key: warm for key, (_cold, warm) in both.items()}
     starts[first] = compiler["timing"]["start_up"]  # its compile, as the run paid it (ahead, on the spare core)
@@ -198,13 +137,16 @@ def pick(by_model: dict[str, list[str]], count: int) -> list[str]:
 
 
 def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner, env: EnvMaker,
-                 envforge: str, mlflow: str) -> dict[str, dict]:
+                 envforge: str, mlflow: str, nightly: bool = True) -> dict[str, dict]:
     tag = f"{versions}_{envs}"
     prefix = f"bench{versions}x{envs}"
     root.mkdir()
     tracking = f"sqlite:///{root / 'mlflow.db'}"
     print(f"registry {versions}/{envs}: logging {versions} model versions over {envs} environments -> {tracking}")
-    by_model = log_registry(root, tracking, prefix, versions, envs)
+    by_model, logging = log_registry(root, tracking, prefix, versions, envs)
+    print(f"  logging (untimed for the runs): {logging['log_model']:.1f} s for {logging['log_model_count']} log_model,"
+          f" {logging['copies']:.1f} s for {logging['copies_count']} copied versions"
+          f" ({logging['copies'] / max(1, logging['copies_count']) * 1000:.0f} ms each)")
     if sum(len(us) for us in by_model.values()) != versions:
         raise SystemExit(f"logged {sum(len(us) for us in by_model.values())} versions, not {versions}")
     select = ["--tracking-uri", tracking, "--models", f"{prefix}-*"]
@@ -221,7 +163,7 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     print(f"  {secs:.2f} s")
 
     workers = default_workers()
-    secs, code, peak = timed_with_peak([envforge, "verify-registry", *select, "--json", str(root / "grouped.json")],
+    secs, code, peak, tree = timed_with_peak([envforge, "verify-registry", *select, "--json", str(root / "grouped.json")],
                                        env(ENVFORGE_HOME=str(root / "home-grouped")), root)
     if code != 0:
         raise SystemExit(f"envforge verify-registry failed (exit {code}): see {root / 'grouped.out'}, {root / 'grouped.err'}")
@@ -229,10 +171,12 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
     if len(report["results"]) != versions or {r["status"] for r in report["results"]} != {"passed"}:
         raise SystemExit(f"verify-registry did not pass all {versions} versions: see {root / 'grouped.json'}")
     paths = {r["env"]["key"]: Path(r["env"]["path"]) / "bin" / "python" for r in report["results"]}
-    both = {key: runner_start(python) for key, python in paths.items()}  # untimed for the run: after it
-    grouped = dict(grouped_figures(report, secs, workers, both), peak_mb=peak,
-                   runner_starts_warm=sum(warm for _, warm in both.values()))
-    nightly = nightly_runs(select, root, run, env, envforge, versions)
+    first = compiler_env(report["registry"])["key"]
+    both = {key: runner_start(python, cold=key == first) for key, python in paths.items()}  # untimed for the run: after it
+    grouped = dict(grouped_figures(report, secs, workers, both), peak_mb=peak, tree_peak_mb=tree, logging=logging,
+                   runner_starts_warm=sum(warm for _, warm in both.values()),
+                   builds=report["registry"]["environments"]["built"], report_bytes=(root / "grouped.json").stat().st_size)
+    nights = nightly_runs(select, root, run, env, envforge, versions) if nightly else {}
 
     chosen = pick(by_model, min(sample, versions))
     calls = []
@@ -272,7 +216,10 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
 
     g = grouped
     print(f"  registry_grouped_{tag:<6} {g['seconds']:8.2f} s  ({g['per_version']:.2f} s/version, {g['per_env']:.2f} s/env,"
-          f" peak {g['peak_mb']:.0f} MB)")
+          f" host peak {g['peak_mb']:.0f} MB, process tree peak {g['tree_peak_mb']:.0f} MB)")
+    print(f"    {g['builds']} builds, {g['envs']} runners (groups) for {g['versions']} versions; JSON report"
+          f" {g['report_bytes'] / 1024:.0f} KiB ({g['report_bytes'] / g['versions']:.0f} bytes/version);"
+          f" grouped/limit {g['grouped/limit']:.2f}")
     print(f"    limit {g['limit']:.2f} s = (builds {g['build_seconds']:.2f} + runner starts {g['runner_starts']:.2f}"
           f" + model steps {g['model_steps']:.2f}) / {workers} workers, or the one compile's chain {g['limit_chain']:.2f} s;"
           f" whole groups: {g['limit_whole_groups']:.2f} s;"
@@ -286,11 +233,11 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
           f" calls ({separate['measured_seconds']:.2f} s, {len(reused)} reused an env)")
     print(f"  registry_mlflow_{tag:<7} {mlflow_row['seconds']:8.2f} s  scaled linear from {mlflow_row['measured_calls']}"
           f" calls ({mlflow_row['measured_seconds']:.2f} s)")
-    for kind, row in nightly.items():
+    for kind, row in nights.items():
         print(f"  registry_{kind}_{tag:<6} {row['seconds']:8.2f} s  ({row['what']}; mlflow scaled / this:"
               f" {mlflow_row['seconds'] / row['seconds']:.2f})")
     return {f"registry_grouped_{tag}": grouped, f"registry_separate_{tag}": separate, f"registry_mlflow_{tag}": mlflow_row,
-            **{f"registry_{kind}_{tag}": row for kind, row in nightly.items()}}
+            **{f"registry_{kind}_{tag}": row for kind, row in nights.items()}}
 
 
 def nightly_runs(select: list[str], root: Path, run: Runner, env: EnvMaker, envforge: str, versions: int) -> dict[str, dict]:
@@ -315,12 +262,12 @@ def nightly_runs(select: list[str], root: Path, run: Runner, env: EnvMaker, envf
 
 
 def measure(tmp: Path, run: Runner, env: EnvMaker, envforge: str, mlflow: str, sizes: list[tuple[int, int]] | None = None,
-            mlflow_versions: int = 4) -> dict[str, list[dict]]:
+            mlflow_versions: int = 4, nightly: bool = True) -> dict[str, list[dict]]:
     """Every size; returns samples as bench/run.py keeps them (name -> [one sample])."""
     samples: dict[str, list[dict]] = {}
     for versions, envs in sizes or [(12, 3)]:
         for name, row in measure_size(tmp / f"registry-{versions}-{envs}", versions, envs, mlflow_versions,
-                                      run, env, envforge, mlflow).items():
+                                      run, env, envforge, mlflow, nightly).items():
             samples[name] = [row]
     for line in summary(samples):
         print(line)
@@ -344,6 +291,23 @@ def ratios(med: dict[str, float], samples: dict[str, list[dict]] | None = None) 
                 out[f"registry_mlflow_scaled/{kind}_{tag}"] = med[f"registry_mlflow_{tag}"] / med[f"registry_{kind}_{tag}"]
     if "registry_grouped_48_3" in med and "registry_grouped_12_3" in med:
         out["grouped_48_3/grouped_12_3"] = med["registry_grouped_48_3"] / med["registry_grouped_12_3"]
+    out.update(linearity(med))
+    return out
+
+
+def linearity(med: dict[str, float]) -> dict[str, float]:
+    """For two sizes of the same E (V small < V big): seconds per version at the big size over the small one's
+    (linear, or better as the E builds are shared by more versions: <= 1), and the marginal seconds of each
+    version the big size adds over the small size's own seconds per version."""
+    sizes = sorted(tuple(int(x) for x in k.removeprefix("registry_grouped_").split("_")) for k in med
+                   if k.startswith("registry_grouped_"))
+    out = {}
+    for v_small, e in sizes:
+        for v_big, e_big in sizes:
+            if e_big == e and v_big > v_small:
+                small, big = med[f"registry_grouped_{v_small}_{e}"], med[f"registry_grouped_{v_big}_{e}"]
+                out[f"per_version_{v_big}_{e}/per_version_{v_small}_{e}"] = (big / v_big) / (small / v_small)
+                out[f"marginal_{v_big}_{e}/per_version_{v_small}_{e}"] = ((big - small) / (v_big - v_small)) / (small / v_small)
     return out
 
 
@@ -354,6 +318,7 @@ def targets(samples: dict[str, list[dict]]) -> list[tuple[str, float, str, float
     rows = []
     for name, value in rat.items():
         base = re.sub(r"_\d+_\d+$", "", name) if name.startswith("grouped/limit") else name
+        base = "per_version" if name.startswith("per_version_") else base
         if base in TARGETS:
             rows.append((name, value, *TARGETS[base]))
     for tag in _sizes(samples):
@@ -370,7 +335,9 @@ def summary(samples: dict[str, list[dict]]) -> list[str]:
         lines.append(f"{name:<42} {value:7.2f}{verdict}")
     for name, value, op, target, ok in targets(samples):
         if name.startswith("peak_mb"):
-            lines.append(f"{name:<42} {value:7.1f}   target {op} {target:g} MB: {'PASS' if ok else 'MISS'}")
+            tree = samples[f"registry_grouped_{name.removeprefix('peak_mb_')}"][0].get("tree_peak_mb")
+            lines.append(f"{name:<42} {value:7.1f}   target {op} {target:g} MB: {'PASS' if ok else 'MISS'}"
+                         + (f"   (process tree: {tree:.0f} MB)" if tree is not None else ""))
     if not any(n.startswith("grouped_48_3/") for n in checked):
         lines.append("grouped_48_3/grouped_12_3: not measured (needs both sizes 12/3 and 48/3)")
     return lines
@@ -386,6 +353,7 @@ def main() -> None:
                     help="versions measured with separate verifies and with mlflow, scaled to V (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/registry.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (registries, homes, reports)")
+    ap.add_argument("--no-nightly", action="store_true", help="skip the reused and new_envs runs after each grouped run")
     args = ap.parse_args()
     sizes = parse_sizes(args.sizes)
     if args.mlflow_versions < 1:
@@ -394,7 +362,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="envforge-bench-registry-"))
     try:
         samples = measure(tmp, run=bench.run, env=bench.child_env, envforge=str(bench.BIN / "envforge"),
-                          mlflow=str(bench.BIN / "mlflow"), sizes=sizes, mlflow_versions=args.mlflow_versions)
+                          mlflow=str(bench.BIN / "mlflow"), sizes=sizes, mlflow_versions=args.mlflow_versions,
+                          nightly=not args.no_nightly)
         med = {k: v[0]["seconds"] for k, v in samples.items()}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({

@@ -51,6 +51,8 @@ def select(selection: Selection, tracking_uri: str) -> list[Target]:
     return _dedupe(targets)
 
 
+MODELS_PAGE = 100      # registered models asked for per call (MLflow pages with a token: every page is read)
+VERSIONS_PAGE = 1000   # model versions per call
 _NARROW = "Pass --latest N (the N highest versions of each model), --aliases, or a narrower --models glob."
 
 
@@ -93,7 +95,7 @@ def _from_registry(selection: Selection, tracking_uri: str) -> list[Target]:
 def _model_names(client: Any) -> list[str]:
     names, token = [], None
     while True:
-        page = client.search_registered_models(max_results=100, page_token=token)
+        page = client.search_registered_models(max_results=MODELS_PAGE, page_token=token)
         names += [m.name for m in page]
         token = getattr(page, "token", None)
         if not token:
@@ -104,7 +106,7 @@ def _versions(client: Any, name: str, bounded: bool = True) -> list[Any]:
     escaped = name.replace("'", "\\'")
     found, token = [], None
     while True:
-        page = client.search_model_versions(f"name = '{escaped}'", max_results=1000, page_token=token)
+        page = client.search_model_versions(f"name = '{escaped}'", max_results=VERSIONS_PAGE, page_token=token)
         found += list(page)
         # listing a model of 100,000 versions is refused after the limit, not paged to the end (issue 17)
         if bounded:
