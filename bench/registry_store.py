@@ -152,17 +152,7 @@ def peaks_mb(proc, poll: float = 0.2) -> tuple[float, float]:
 
 def peak_mb(proc: subprocess.Popen) -> float:
     """Wait for proc; its peak RSS in MB (/proc/<pid>/status VmHWM, polled every POLL s; children not counted)."""
-    peak_kb = 0
-    status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
-        try:
-            found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.M)
-        except OSError:
-            found = None
-        if found:
-            peak_kb = max(peak_kb, int(found.group(1)))
-        time.sleep(POLL)
-    return peak_kb / 1024
+    return peaks_mb(proc, POLL)[0]
 
 
 def timed_with_peak(argv: list[str], env: dict[str, str], log_dir: Path) -> tuple[float, int, float, float]:
