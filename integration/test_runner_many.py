@@ -119,3 +119,34 @@ def test_an_exception_in_the_hand_on_is_raised_once_the_runner_is_done(models: d
         run_runner_many([sys.executable, "-I"], [(models["double"], example), (models["triple"], example)],
                         model_timeout=60, on_output=broken)
     assert calls == [0]  # nothing handed on after the first exception
+
+
+BIG = """
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Model(PythonModel):
+    def predict(self, context, model_input, params=None):
+        return list(model_input["x"]) * {repeat}
+
+
+mlflow.models.set_model(Model())
+"""
+
+
+def test_each_model_answers_in_its_own_file_bounded_on_its_own(models: dict[str, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """One answer file per model (written once, read once: the group's answer is not rewritten after each model), so
+    a model whose answer is over envforge's JSON limit gets that as its own verdict and the models around it keep
+    theirs (before, the group's one answer went over the limit and no model of the group could be judged)."""
+    big = save_code_model(tmp_path / "big", BIG.format(repeat=4000))  # ~16,000 floats: far over a 60 KB limit
+    monkeypatch.setenv("ENVFORGE_MAX_JSON_BYTES", "60000")
+    example = [{"name": "four", "payload": {"columns": ["x"], "data": [[1.0], [2.0], [3.0], [4.0]]}, "type": "dataframe"}]
+    double, large, triple = run_runner_many([sys.executable, "-I"], [(models["double"], example), (big, example),
+                                                                     (models["triple"], example)], model_timeout=60)
+    assert double.predictions()["four"]["data"] == [2.0, 4.0, 6.0, 8.0]
+    assert triple.predictions()["four"]["data"] == [3.0, 6.0, 9.0, 12.0]
+    error = large.load_error or {}
+    assert "ENVFORGE_MAX_JSON_BYTES" in error.get("message", ""), large.data
+    assert double.data["pid"] == triple.data["pid"]  # still one runner process

@@ -1,7 +1,7 @@
-"""Read the runner's answer while it still runs: a multi-model runner rewrites result.json (atomically,
-os.replace) after each model, so a thread that re-reads it on change can hand each finished model on
-at once instead of when the whole group ends (verify-registry prints each version's verdict as soon
-as it is known)."""
+"""Read the runner's answer while it still runs: a multi-model runner writes each model's answer file when the
+model ends and then rewrites result.json (atomically, os.replace) with how many are whole, so a thread that
+re-reads it on change can hand each finished model on at once instead of when the whole group ends
+(verify-registry prints each version's verdict as soon as it is known)."""
 
 from __future__ import annotations
 

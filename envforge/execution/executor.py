@@ -160,12 +160,37 @@ def _run_request(executor: Executor, request: dict[str, Any], timeout: float,
                  on_answer: Callable[[dict[str, Any]], None] | None = None) -> tuple[Outcome, dict[str, Any] | None]:
     """The one loop every run goes through: request.json in, the runner, result.json out (None if it wrote none);
     on_answer sees each answer the runner writes while it still runs (answer_watch.py)."""
+    read = _group_reader(len(request["models"])) if "models" in request else read_answer
     with tempfile.TemporaryDirectory(prefix="envforge-run-") as tmp:
         (Path(tmp) / "request.json").write_text(json.dumps(request))
-        with answer_watch.watching(Path(tmp) / "result.json", on_answer, read_answer):
+        with answer_watch.watching(Path(tmp) / "result.json", on_answer, read):
             outcome = executor.execute(Path(tmp), timeout)
-        data = read_answer(Path(tmp) / "result.json")
+        data = read(Path(tmp) / "result.json")
     return outcome, data if isinstance(data, dict) else None
+
+
+def _group_reader(count: int) -> Callable[[Path], Any]:
+    """A reader of a several-model runner's answer: result.json says how many models' files are whole
+    (result.json.N.json, one per model, runner/run_model.run_many); each is read once, bounded on its own (a model
+    whose answer is over a limit gets that as its load error, the others keep theirs), and the answer is
+    handed on as one document {"models": [...], ...} as before."""
+    entries: dict[int, dict[str, Any]] = {}
+
+    def read(path: Path) -> Any:
+        header = read_answer(path)
+        if not isinstance(header, dict):
+            return header
+        written = header.pop("models_written", 0)
+        for i in range(min(written if isinstance(written, int) else 0, count)):
+            if i not in entries:
+                try:
+                    entry = read_answer(path.with_name(f"{path.name}.{i}.json"))
+                except ModelRunError as exc:  # this model's answer is over a limit: its verdict, not the group's
+                    entry = {**_not_run(exc.paragraph()), "seconds": 0.0}
+                entries[i] = entry if isinstance(entry, dict) else {**_not_run("its answer file is not JSON"), "seconds": 0.0}
+        return {**header, "models": [entries[i] for i in sorted(entries)]}
+
+    return read
 
 
 def read_answer(path: Path) -> Any:
@@ -236,7 +261,7 @@ def run_runner_many(python_argv: list[str], models: list[tuple[Path, list[dict[s
     try:
         outcome, data = _run_request(executor, {"models": entries}, startup_timeout + model_timeout * len(models),
                                      hand_on if on_output else None)
-    except ModelRunError as exc:  # the answer itself is over a limit: no model of the group can be judged
+    except ModelRunError as exc:  # result.json itself (the env's freeze) is over a limit: no model of the group can be judged
         return _handed_on([RunnerOutput(data=_not_run(exc.paragraph()), seconds=0.0, stderr_tail="") for _ in models],
                           on_output, handed)
     if on_output and data:

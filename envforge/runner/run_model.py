@@ -33,7 +33,7 @@ def main(argv):
               "executable": sys.executable, "examples": []}
     try:
         if "models" in request:  # several models of one environment: mlflow is imported once
-            run_many(request, result, lambda: write_result(result, result_path))
+            run_many(request, result, result_path)
         else:
             run(request, result)
     finally:
@@ -74,11 +74,14 @@ class ModelTimeout(BaseException):
     """Raised by the alarm when one model of a multi-model request runs past its timeout."""
 
 
-def run_many(request, result, checkpoint):
-    """request {"models": [{"model_dir", "examples", "timeout"?}, ...]} -> result {"models": [...]};
-    the result file is rewritten after each model, so a killed process still leaves the finished ones."""
+def run_many(request, result, result_path):
+    """request {"models": [{"model_dir", "examples", "timeout"?}, ...]} -> one answer file per model
+    (`result_path`.N.json, written when model N ends: a killed process still leaves the finished ones), and
+    result {"models_written": N, ...} rewritten after each. Each model's answer is written once and read once,
+    whatever the group's size (rewriting the whole group's answer after each model grew with its square), and
+    envforge bounds each on its own (one model's huge answer does not take its group's verdicts with it)."""
     del result["examples"]
-    result["models"] = []
+    result["models_written"] = 0
     result["pid"] = os.getpid()
     if request.get("freeze"):
         result["freeze"] = freeze()
@@ -86,9 +89,8 @@ def run_many(request, result, checkpoint):
         import mlflow.pyfunc  # noqa: F401
     except BaseException:
         pass
-    for entry in request["models"]:
+    for index, entry in enumerate(request["models"]):
         model_result = {"model_dir": entry["model_dir"], "examples": []}
-        result["models"].append(model_result)
         start = time.perf_counter()
         try:
             with alarm(entry.get("timeout")):
@@ -98,7 +100,9 @@ def run_many(request, result, checkpoint):
         model_result["seconds"] = time.perf_counter() - start
         if "mlflow_version" in model_result:
             result["mlflow_version"] = model_result["mlflow_version"]
-        checkpoint()
+        write_result(model_result, "%s.%d.json" % (result_path, index))
+        result["models_written"] = index + 1  # only after the model's file is whole
+        write_result(result, result_path)
 
 
 class alarm(object):
