@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -91,7 +92,9 @@ def _tied_to(root: Path) -> list[str]:
 
 @pytest.mark.parametrize("backend", ["uv", "virtualenv"])  # uv's and pip's sdist builds
 def test_sigkill_of_envforge_alone_mid_build_leaves_no_process_and_the_next_verify_rebuilds(backend: str, tmp_path: Path) -> None:
-    home, here, links = tmp_path / "home", tmp_path / "build-state", tmp_path / "links"
+    # A path no earlier run used: pip keeps the wheel it built from a `name-version.tar.gz` link in its own cache, keyed
+    # by the link, and a rerun under the same basetemp (pytest-0 again) would install that instead of building.
+    home, here, links = tmp_path / "home", tmp_path / "build-state", tmp_path / f"links-{uuid.uuid4().hex}"
     here.mkdir()
     _sdist(links, here)
     model = save_code_model(tmp_path / "model", "import mlflow\n\nclass M(mlflow.pyfunc.PythonModel):\n"

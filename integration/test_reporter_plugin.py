@@ -79,17 +79,17 @@ def test_a_reporter_added_as_one_module_receives_every_verdict(mlflow_server: st
     assert envforge("record", str(sklearn_model), home=home).returncode == 0
     wrong = tmp_path / "wrong"
     wrong_expectations(sklearn_model, wrong, row=0)
-    assert register_dir(mlflow_server, "plugin-iris", sklearn_model) == "models:/plugin-iris/1"
-    assert register_dir(mlflow_server, "plugin-iris", wrong) == "models:/plugin-iris/2"
+    assert register_dir(mlflow_server, "events-iris", sklearn_model) == "models:/events-iris/1"
+    assert register_dir(mlflow_server, "events-iris", wrong) == "models:/events-iris/2"
     env = {"PYTHONPATH": str(site), "EVENTS_FILE": str(tmp_path / "registry-events.jsonl")}
 
-    run = envforge("verify-registry", "--tracking-uri", mlflow_server, "--models", "plugin-iris", "--json",
+    run = envforge("verify-registry", "--tracking-uri", mlflow_server, "--models", "events-iris", "--json",
                    str(tmp_path / "registry.json"), home=home, env=env)
     assert run.returncode == 1, run.output  # version 2 fails
     events = _events(tmp_path / "registry-events.jsonl")
     assert events[0]["command"] == "verify-registry"
     _delivered(events, tmp_path / "registry.json")
-    assert sorted(e["label"] for e in events[1:-1]) == ["plugin-iris/1", "plugin-iris/2"]
+    assert sorted(e["label"] for e in events[1:-1]) == ["events-iris/1", "events-iris/2"]
     assert sorted(e["status"] for e in events[1:-1]) == ["failed", "passed"]
 
     env["EVENTS_FILE"] = str(tmp_path / "verify-events.jsonl")
