@@ -35,7 +35,8 @@ def _run(model):
 
 
 def test_the_runner_ships_its_helper() -> None:
-    assert set(files()) == {"run_model.py", "introspect.py", "flavor_inputs.py", "warning_catch.py", "spark_stop.py"} and all(p.is_file() for p in files().values())
+    assert set(files()) == {"run_model.py", "introspect.py", "flavor_inputs.py", "warning_catch.py", "spark_stop.py"}
+    assert all(p.is_file() for p in files().values())
 
 
 def test_a_pipeline_fitted_on_a_frame_gives_its_column_names() -> None:
