@@ -160,7 +160,7 @@ def env_as_of(loaded: LoadedModel, env: Env) -> AsOf | None:
 def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by: int = 1, as_of: AsOf | None = None) -> None:
     """What the env step leaves in a result: where the env is, which interpreter and why, the interpreter
     warning (a same-minor fallback) when there is one, the build's notes, and as of when the env really was
-    resolved (`as_of`, the one asked for: the build may have had to fall back to today's index)."""
+    resolved for this model (`as_of`: env_as_of's answer)."""
     if step is not None:
         shared = f" (shared by {shared_by} model(s))" if shared_by > 1 else ""
         step.detail = ("reused" if env.reused else f"built in {env.build_seconds:.1f} s") + shared
@@ -170,9 +170,8 @@ def note_env(result: VerifyResult, env: Env, step: Step | None = None, shared_by
     if env.interpreter_warning and env.interpreter_warning not in result.warnings:
         result.warnings.append(env.interpreter_warning)
     result.warnings += [note for note in env.notes if note not in result.warnings]
-    really = effective(as_of, env.resolved_as_of)
-    if really is not None:
-        result.resolution = really.to_dict()
+    if as_of is not None:
+        result.resolution = as_of.to_dict()
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def merge(keys: Sequence[str], loaded: dict[str, Any], built: Callable[[str], bo
     from concurrent.futures import ThreadPoolExecutor
 
     todo = [k for k in keys if not built(k) and shareable(loaded[k].spec)]
-    if len(todo) < 1:
+    if not todo:
         return {}
     with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
         digests = list(pool.map(lambda k: resolve(loaded[k].spec, loaded[k].model.path, options), todo))

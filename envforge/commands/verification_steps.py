@@ -36,7 +36,7 @@ from envforge.execution import diagnose, platform_checks
 from envforge.execution.executor import RunnerOutput, execute_runner, note_sandbox, open_executor
 from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.input_policy import one_source
-from envforge.pipeline import Judging, LoadedModel, find_expectations, judge, load_model, note_env, note_model, open_env
+from envforge.pipeline import Judging, LoadedModel, env_as_of, find_expectations, judge, load_model, note_env, note_model, open_env
 from envforge.progress import Progress
 from envforge.result import UNVERIFIED, Step, VerifyResult
 
@@ -93,8 +93,7 @@ def env_checks(env: Env, backend: Backend) -> list[Missing]:
 def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step | None = None, shared_by: int = 1) -> None:
     """The env's part of one model's result (pipeline.note_env) and the native libraries it lacks."""
     assert check.loaded is not None
-    # A spec using another's env (building/same_resolution.py) resolved as of its own moment to that env's very packages.
-    note_env(check.result, env, step, shared_by=shared_by, as_of=None if check.loaded.spec.shared_key else check.loaded.as_of)
+    note_env(check.result, env, step, shared_by=shared_by, as_of=env_as_of(check.loaded, env))
     check.missing = missing
     platform_checks.note_native(check.result, missing)
 
