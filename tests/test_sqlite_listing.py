@@ -71,3 +71,18 @@ def test_what_the_reader_does_not_know_is_left_to_mlflow(registry: str, tmp_path
     with sqlite3.connect(prompts.removeprefix("sqlite:///")) as conn:  # what a registered prompt leaves (MLflow's rule, not the reader's)
         conn.execute("INSERT INTO registered_model_tags (name, key, value) VALUES ('a-prompt', 'mlflow.prompt.is_prompt', 'true')")
     assert sqlite_listing.listing(prompts) is None
+
+
+def test_the_artifact_store_of_a_run_or_logged_model_is_read_as_mlflow_reads_it(registry: str) -> None:
+    """The download cache's object-store pre-check (modeldir/resolve.py) reads it without opening MLflow's tracking store."""
+    from mlflow.tracking import MlflowClient
+
+    from envforge.modeldir.sqlite_registry import artifact_store
+
+    client = MlflowClient(tracking_uri=registry, registry_uri=registry)
+    run = client.create_run(client.create_experiment("listing-artifacts"))
+    assert artifact_store(registry, {"run_id": run.info.run_id}) == client.get_run(run.info.run_id).info.artifact_uri
+    logged = client.create_logged_model(run.info.experiment_id)
+    assert artifact_store(registry, {"model_id": logged.model_id}) == client.get_logged_model(logged.model_id).artifact_location
+    assert artifact_store(registry, {"run_id": "0" * 32}) is None  # not there: MLflow says what is wrong
+    assert artifact_store("http://127.0.0.1:5000", {"run_id": run.info.run_id}) is None
