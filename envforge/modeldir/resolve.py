@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
-from envforge.modeldir import download_digests
+from envforge.modeldir import download_digests, first_download
 from envforge.modeldir.access import check_store_client, explain, store_of, write_private
 from envforge.modeldir.light_registry import alias_version, model_version
 from envforge.modeldir.sqlite_registry import artifact_store
@@ -355,6 +355,7 @@ def _download(uri: str, tracking: str, where: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=where))
     try:
         try:
+            first_download.ready(tracking, m.group("name") if (m := _VERSION_RE.match(uri)) else None)  # once, not 8 at once
             with tracking_scope(tracking):
                 local = mlflow.artifacts.download_artifacts(
                     artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking, registry_uri=tracking
