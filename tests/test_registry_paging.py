@@ -34,6 +34,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(select_mod.sqlite_listing, "listing", lambda tracking: None)  # MLflow's pages, as for a server
     monkeypatch.setattr(select_mod, "MODELS_PAGE", 2)
     monkeypatch.setattr(select_mod, "VERSIONS_PAGE", 2)
 

@@ -6,8 +6,11 @@ same packages on different days, so each would get its own env, although the pac
 very same set. Before a registry run builds anything, each env it would have to build is resolved with
 uv (`uv pip compile`, with the build's own interpreter, indexes, constraints and cutoff: what the install
 would pick). Envs whose resolutions are identical, and that differ in nothing else, become one: the first
-one's key (`EnvSpec.shared_key`), one build, one runner. The finding is kept in the store so that the next
-run, a single `envforge verify` of either version and `envforge cache list` see it without resolving again:
+one's key (`EnvSpec.shared_key`), one build, one runner. An env whose exact pins already rule out every other
+(building/distinct_pins.py) is not resolved before the builds: it shares with none whatever uv says; its
+resolution is recorded in the background while the run builds (registry/run.py waits for it at the end).
+The finding is kept in the store so that the next run, a single `envforge verify` of either version and
+`envforge cache list` see it without resolving again:
 
     shared/<key[:24]>.json         this spec's env is the env of `key` (and why: the resolution's digest)
     resolutions/<digest[:24]>.json  the env that holds this resolution
@@ -22,11 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envforge.building import distinct_pins
 from envforge.errors import EnvforgeError
 from envforge.store.layout import KEY_CHARS, home
 
@@ -126,6 +131,12 @@ def merge(keys: Sequence[str], loaded: dict[str, Any], built: Callable[[str], bo
     todo = [k for k in keys if not built(k) and shareable(loaded[k].spec)]
     if not todo:
         return {}
+    alone = distinct_pins.distinct(todo, {k: loaded[k].spec.requirements for k in todo}, _holders(built))
+    if alone:  # they share with none (building/distinct_pins.py): recorded for the next run while this one builds
+        _record_later([k for k in todo if k in alone], loaded, built, options)
+        todo = [k for k in todo if k not in alone]
+    if not todo:
+        return {}
     with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
         digests = list(pool.map(lambda k: resolve(loaded[k].spec, loaded[k].model.path, options), todo))
     chosen: dict[str, str] = {}
@@ -144,4 +155,57 @@ def merge(keys: Sequence[str], loaded: dict[str, Any], built: Callable[[str], bo
     return chosen
 
 
-__all__ = ["adopt", "merge", "resolution_digest", "resolve", "shareable", "sharing"]
+def _holders(built: Callable[[str], bool]) -> list[list[str]] | None:
+    """The requirement lines of every built env a stored resolution names (the envs a new one could share); None when
+    one of them cannot be read (then every env is resolved, as before)."""
+    from envforge.store.layout import env_dir
+    from envforge.store.marker import read_marker
+
+    folder, found = _resolutions_dir(), []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        record = _read(path)
+        key = record.get("key") if record else None
+        if not isinstance(key, str):
+            return None
+        if not built(key):
+            continue  # not a holder: merge only shares with a built env
+        spec = (read_marker(env_dir(BACKEND, key)) or {}).get("spec")
+        lines = spec.get("requirements") if isinstance(spec, dict) else None
+        if not isinstance(lines, list):
+            return None
+        found.append([str(line) for line in lines])
+    return found
+
+
+_LATER: list[threading.Thread] = []
+
+
+def _record_later(keys: list[str], loaded: dict[str, Any], built: Callable[[str], bool], options: BuildOptions) -> None:
+    """Resolve `keys` one after another in a background thread and record each resolution as merge would (each is its
+    own: no other env can hold it), so that a later run's env that resolves alike shares it. settle() waits for it."""
+
+    def record() -> None:
+        for key in keys:
+            try:
+                digest = resolve(loaded[key].spec, loaded[key].model.path, options)
+            except Exception:  # noqa: BLE001 - bookkeeping never fails a run
+                continue
+            if digest is None:
+                continue
+            path = _resolutions_dir() / f"{digest[:KEY_CHARS]}.json"
+            known = _read(path)
+            if not (known and known.get("digest") == digest and isinstance(known.get("key"), str) and built(known["key"])):
+                _write(path, {"digest": digest, "key": key})
+
+    thread = threading.Thread(target=record, name="envforge-record-resolutions", daemon=True)
+    _LATER.append(thread)
+    thread.start()
+
+
+def settle() -> None:
+    """Wait for the resolutions merge left to record in the background (the end of a registry run)."""
+    while _LATER:
+        _LATER.pop().join()
+
+
+__all__ = ["adopt", "merge", "resolution_digest", "resolve", "settle", "shareable", "sharing"]

@@ -22,9 +22,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from envforge.errors import ResolveError
-from envforge.modeldir import download_digests
+from envforge.modeldir import download_digests, first_download
 from envforge.modeldir.access import check_store_client, explain, store_of, write_private
 from envforge.modeldir.light_registry import alias_version, model_version
+from envforge.modeldir.sqlite_registry import artifact_store
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
@@ -246,7 +247,8 @@ def _cached_download(
                 progress(f"{redact(uri)} is not the model version that was cached (another run or logged model)")
         if progress:
             progress(f"downloading {redact(uri)}")
-        check_store_client(_client_call(tracking, uri, lambda c: store_of(c, meta)))  # s3 without boto3 or AWS keys: said first
+        store = artifact_store(tracking, meta) or _client_call(tracking, uri, lambda c: store_of(c, meta))  # SQLite: no store open
+        check_store_client(str(store))  # s3 without boto3 or AWS keys: said first
         _download(uri, tracking, where)
         record = {"uri": redact(uri), "tracking_uri": redact(tracking), **meta, "files": download_digests.entries(where / "model")}
         write_private(marker, json.dumps(record))  # no credential on disk
@@ -353,6 +355,7 @@ def _download(uri: str, tracking: str, where: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=where))
     try:
         try:
+            first_download.ready(tracking, m.group("name") if (m := _VERSION_RE.match(uri)) else None)  # once, not 8 at once
             with tracking_scope(tracking):
                 local = mlflow.artifacts.download_artifacts(
                     artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking, registry_uri=tracking

@@ -92,3 +92,28 @@ def alias_version(tracking: str, name: str, alias: str) -> str | None:
         return None
     version = str(rows[0][0])
     return version if model_version(tracking, name, version) is not None else None
+
+
+def artifact_store(tracking: str, meta: dict[str, str | None]) -> str | None:
+    """Where the run or logged model `meta` names keeps its artifacts (MLflow's get_run(...).info.artifact_uri or
+    get_logged_model(...).artifact_location), read from the SQLite store `tracking`; None when MLflow must be asked."""
+    path = sqlite_path(tracking)
+    if path is None or not path.is_file() or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
+        return None
+    table, column, where, value = (("logged_models", "artifact_location", "model_id", meta.get("model_id")) if meta.get("model_id")
+                                   else ("runs", "artifact_uri", "run_uuid", meta.get("run_id")))
+    if not value:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
+    except sqlite3.Error:
+        return None
+    try:
+        if not {column, where} <= {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            return None
+        rows = conn.execute(f"SELECT {column} FROM {table} WHERE {where} = ?", [value]).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return str(rows[0][0]) if len(rows) == 1 and isinstance(rows[0][0], str) else None

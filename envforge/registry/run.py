@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from envforge.building import same_resolution
 from envforge.errors import EXIT_FAILED
 from envforge.registry.exit_rule import not_passed_code
 from envforge.registry.plan import Plan, RegistryOptions
@@ -106,5 +107,6 @@ def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", wo
     else:
         run.interrupted = run_local(plan.groups, options, workers or default_workers(), on_done, tell)
     run.results = [finished[t.uri] for t in plan.targets if t.uri in finished]
+    same_resolution.settle()  # the resolutions the plan recorded in the background (building/distinct_pins.py)
     run.seconds = time.monotonic() - start
     return run

@@ -12,6 +12,7 @@ from envforge.bounds import limits
 from envforge.errors import EnvforgeError, ResolveError, UsageError
 from envforge.modeldir.access import explain
 from envforge.redact import redact
+from envforge.registry import sqlite_listing
 
 
 @dataclass(frozen=True)
@@ -66,30 +67,46 @@ def _from_file(path: Path) -> list[Target]:
 
 
 def _from_registry(selection: Selection, tracking_uri: str) -> list[Target]:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     pattern = selection.models or "*"
-    names = sorted(n for n in _call(tracking_uri, lambda: _model_names(client)) if fnmatch.fnmatchcase(n, pattern))
-    targets: list[Target] = []
     bounded = not selection.latest and not selection.aliases  # else the selection is already narrowed
-    for name in names:
-        versions = _call(tracking_uri, lambda n=name, b=bounded: _versions(client, n, b))  # type: ignore[misc]
-        aliases_of: dict[str, list[str]] = {}
-        registered = _call(tracking_uri, lambda n=name: client.get_registered_model(n))  # type: ignore[misc]
-        for alias, number in (getattr(registered, "aliases", None) or {}).items():
-            aliases_of.setdefault(str(number), []).append(alias)
+    listed = sqlite_listing.listing(tracking_uri)  # a SQLite store: read without MLflow (registry/sqlite_listing.py)
+    if listed is None:
+        names = sorted(_mlflow_listing(tracking_uri, pattern, bounded).items(), key=lambda item: item[0])
+    else:
+        names = sorted(((n, m) for n, m in listed.items() if fnmatch.fnmatchcase(n, pattern)), key=lambda item: item[0])
+    targets: list[Target] = []
+    for name, model in names:
+        if listed is not None and bounded:
+            limits.REGISTRY_VERSIONS.check(len(model.versions), f"The registered model {name!r}", UsageError, _NARROW)
+        aliases_of = model.aliases
         chosen: list[str] = []
         if selection.aliases:
             chosen += [v for v, names_ in aliases_of.items() if set(names_) & set(selection.aliases)]
         if selection.latest:
-            chosen += [str(v.version) for v in sorted(versions, key=lambda v: int(v.version), reverse=True)[: selection.latest]]
+            chosen += [str(v) for v in sorted(model.versions, reverse=True)[: selection.latest]]
         if not selection.aliases and not selection.latest:
-            chosen = [str(v.version) for v in versions]
+            chosen = [str(v) for v in model.versions]
         for version_number in sorted(set(chosen), key=int):
             shown = tuple(a for a in sorted(aliases_of.get(version_number, ())) if not selection.aliases or a in selection.aliases)
             targets.append(Target(uri=f"models:/{name}/{version_number}", name=name, version=version_number, aliases=shown))
     return targets
+
+
+def _mlflow_listing(tracking_uri: str, pattern: str, bounded: bool) -> dict[str, sqlite_listing.Listed]:
+    """What MLflow's client lists: the names by pages, then for each matching name (in order; a model over the limit
+    stops the listing there) its versions by pages and its aliases."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    names = sorted(n for n in _call(tracking_uri, lambda: _model_names(client)) if fnmatch.fnmatchcase(n, pattern))
+    found = {}
+    for name in names:
+        versions = _call(tracking_uri, lambda n=name: _versions(client, n, bounded))  # type: ignore[misc]
+        registered = _call(tracking_uri, lambda n=name: client.get_registered_model(n))  # type: ignore[misc]
+        model = found[name] = sqlite_listing.Listed(name, sorted(int(v.version) for v in versions))
+        for alias, number in (getattr(registered, "aliases", None) or {}).items():
+            model.aliases.setdefault(str(number), []).append(alias)
+    return found
 
 
 def _model_names(client: Any) -> list[str]:
