@@ -46,10 +46,10 @@ class UvBackend(VenvBackend):
             on += f", as of {cutoff.moment}"
         with requirement_files(spec, model_dir) as (reqs, constraints):
             if spec.requirements or spec.build_dependencies:
-                wheel_check.check(uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds)
                 log("installing requirements")
-                argv = [*base, "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
-                cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)
+                argv = [*base, *wheel_check.install_args(options.allow_source_builds), "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
+                with wheel_check.explained(uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds):
+                    cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)
             if spec.code_wheels:
                 log(f"installing {len(spec.code_wheels)} code_path wheel(s)")
                 wheels = requirement_lines(spec, model_dir, spec.code_wheels)
