@@ -34,6 +34,8 @@ from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.execution import diagnose, platform_checks
 from envforge.execution.executor import RunnerOutput, execute_runner, note_sandbox, open_executor
+from envforge.execution.head_start import HeadStart
+from envforge.execution.head_start import start as start_ahead
 from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.input_policy import one_source
 from envforge.pipeline import Judging, LoadedModel, env_as_of, find_expectations, judge, load_model, note_env, note_model, open_env
@@ -61,6 +63,15 @@ def resolve(check: ModelCheck, uri: str, step: Step | None = None, **load: Any) 
     check.loaded = load_model(uri, **load)
     note_model(check.result, check.loaded, step)
     return check.loaded
+
+
+def head_start(stack: ExitStack, loaded: LoadedModel, options: BuildOptions, timeout: float) -> HeadStart | None:
+    """A group of one whose env is built: its runner started now, importing MLflow while the checks run
+    (execution/head_start.py); stopped when `stack` ends unless `run` handed it its request."""
+    head = start_ahead(loaded.backend, loaded.spec, loaded.model.path, options, timeout)
+    if head is not None:
+        stack.callback(head.abort)
+    return head
 
 
 def find_expected(check: ModelCheck, expected: str | None = None, tracking_uri: str | None = None) -> Expectations | None:
@@ -110,15 +121,20 @@ def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, 
 
 
 def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, Any]], options: BuildOptions, *,
-        timeout: float, log: Log, result: VerifyResult | None = None, freeze: bool = False) -> tuple[Executor, RunnerOutput]:
+        timeout: float, log: Log, result: VerifyResult | None = None, freeze: bool = False,
+        head: HeadStart | None = None) -> tuple[Executor, RunnerOutput]:
     """The predict step: the model's runner in the env's executor (open until `stack` ends, for its `finish`),
     `runs` run in it; with `result`, the sandbox it runs in is noted before the run and again after it (what the
-    run found out: a sandbox that could not start)."""
-    executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, log))
+    run found out: a sandbox that could not start). `head`: a runner started ahead (execution/head_start.py),
+    used when it runs in this very env, else stopped."""
+    if head is not None and not head.fits(env):
+        head.abort()
+        head = None
+    executor = head.executor if head is not None else stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, log))
     if result is not None:
         note_sandbox(result, executor)
     try:
-        return executor, execute_runner(executor, runs, timeout=timeout, freeze=freeze)
+        return executor, execute_runner(executor, runs, timeout=timeout, freeze=freeze, head=head)
     finally:
         if result is not None:
             note_sandbox(result, executor)

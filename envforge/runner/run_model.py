@@ -23,12 +23,19 @@ import traceback
 RUNNER_VERSION = 1
 
 
+EARLY_WARNINGS = []  # what importing mlflow warned when it was imported ahead of the request (head_start)
+
+
 def main(argv):
     request_path, result_path = argv[1], argv[2]
     if os.environ.get("ENVFORGE_LIFELINE") == "stdin":
         watch_lifeline()
+    if "--wait-for-request" in argv[3:]:
+        head_start(request_path)
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
+    if request.get("abort"):  # envforge's checks, done meanwhile, did not let this run go ahead
+        return 0
     result = {"runner_version": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3],
               "executable": sys.executable, "examples": []}
     try:
@@ -42,6 +49,21 @@ def main(argv):
         if "pyspark.context" in sys.modules:  # the JVM a Spark model started ends before the runner does
             helpers("spark_stop").stop()
     return 0
+
+
+def head_start(request_path):
+    """Started ahead of its request (envforge's execution/head_start.py): import what every model needs while
+    envforge finishes its checks, then wait for the request (written whole, renamed into place). Nothing of the
+    model is read before it. An import that fails here fails again, reported, when the model loads."""
+    catcher = helpers("warning_catch").Catcher().start()
+    try:
+        import mlflow.pyfunc  # noqa: F401
+    except BaseException:  # noqa: BLE001 - run_one imports it again and reports what it raises
+        pass
+    finally:
+        EARLY_WARNINGS.extend(catcher.stop())
+    while not os.path.exists(request_path):
+        time.sleep(0.005)
 
 
 def note_uncompiled(path):
@@ -133,7 +155,8 @@ def run(request, result):
     try:
         run_one(request, result)
     finally:
-        result["warnings"] = catcher.stop()
+        result["warnings"] = EARLY_WARNINGS + catcher.stop()
+        del EARLY_WARNINGS[:]
 
 
 def run_one(request, result):
