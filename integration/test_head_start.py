@@ -47,6 +47,8 @@ def _kind(argv: str) -> str | None:
         kind = "runner ahead" if "--wait-for-request" in argv else "runner"
     elif argv.endswith("-c import sys"):
         kind = "env health check"
+    elif argv.endswith("ldconfig -p"):
+        kind = "machine libraries"
     return f"{kind} ended" if kind and ended else kind
 
 
@@ -89,8 +91,7 @@ def test_a_runner_started_in_an_env_found_damaged_is_stopped_and_the_rebuilt_env
     result = envforge.verify(str(built))
     assert result.status == "passed" and not result.env_reused and "sklearn/__init__.py" in (result.env_rebuilt_because or "")
     runners = [k for k in map(_kind, started) if k in ("runner", "runner ahead")]
-    assert runners == ["runner ahead", "runner"], runners  # the one ahead stopped (the damaged env), a new one ran
-    assert not list(Path("/tmp").glob("envforge-run-*/request.json.tmp"))
+    assert runners == ["runner ahead", "runner ahead"], runners  # the first stopped (the damaged env); the rebuilt env's ran
 
 
 def test_a_model_whose_files_changed_is_failed_before_the_runner_ahead_reads_it(built: Path, started: list[str],
@@ -101,3 +102,16 @@ def test_a_model_whose_files_changed_is_failed_before_the_runner_ahead_reads_it(
     result = envforge.verify(str(edited))
     assert result.status == "failed" and (result.error or {}).get("kind") == "artifact-changed", (result.status, result.reason, result.error)
     assert [k for k in map(_kind, started) if k in ("runner", "runner ahead")] == ["runner ahead"]  # started, then stopped
+
+
+def test_a_new_env_starts_its_runner_before_the_machine_checks(built: Path, started: list[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from envforge.backends import native_libs
+
+    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "new-home"))
+    native_libs.system_libraries.cache_clear()  # asked once per process: this verify asks again
+    result = envforge.verify(str(built))
+    assert result.status == "passed" and not result.env_reused
+    kinds = [k for k in map(_kind, started) if k]
+    assert kinds.count("runner ahead") == 1 and "runner" not in kinds, kinds
+    assert kinds.index("runner ahead") < kinds.index("machine libraries ended"), kinds

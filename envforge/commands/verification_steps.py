@@ -65,13 +65,26 @@ def resolve(check: ModelCheck, uri: str, step: Step | None = None, **load: Any) 
     return check.loaded
 
 
-def head_start(stack: ExitStack, loaded: LoadedModel, options: BuildOptions, timeout: float) -> HeadStart | None:
-    """A group of one whose env is built: its runner started now, importing MLflow while the checks run
-    (execution/head_start.py); stopped when `stack` ends unless `run` handed it its request."""
-    head = start_ahead(loaded.backend, loaded.spec, loaded.model.path, options, timeout)
-    if head is not None:
-        stack.callback(head.abort)
-    return head
+@dataclass
+class Ahead:
+    """A group of one's runner, started before the checks (execution/head_start.py): `start()` once the model is
+    resolved (in its env if already built), `start(env)` once the build step has the env (a new or rebuilt env);
+    each stopped when `stack` ends unless `run` handed it its request (`current`)."""
+
+    stack: ExitStack
+    loaded: LoadedModel
+    options: BuildOptions
+    timeout: float
+    current: HeadStart | None = None
+
+    def start(self, env: Env | None = None) -> None:
+        if self.current is not None and env is not None and self.current.fits(env):
+            return
+        if self.current is not None:
+            self.current.abort()
+        self.current = start_ahead(self.loaded.backend, self.loaded.spec, self.loaded.model.path, self.options, self.timeout, env)
+        if self.current is not None:
+            self.stack.callback(self.current.abort)
 
 
 def find_expected(check: ModelCheck, expected: str | None = None, tracking_uri: str | None = None) -> Expectations | None:
@@ -110,12 +123,15 @@ def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step |
 
 
 def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, step: Step | None = None, *,
-          machine_checks: bool = True) -> Env:
+          machine_checks: bool = True, ahead: Callable[[Env], HeadStart | None] | None = None) -> Env:
     """The build step of a group of one: the model's env built (or reused), in use until `stack` ends, and
     noted in its result (note_built); `machine_checks` off skips env_checks (serve-check's verdict does not
-    name the shared libraries a failed load lacked)."""
+    name the shared libraries a failed load lacked). `ahead(env)`: called once the env is ready, before its
+    checks (verify: Ahead.start, the env's runner started meanwhile)."""
     assert check.loaded is not None, "build: the model is resolved first"
     env = stack.enter_context(open_env(check.loaded, options, log))
+    if ahead is not None:
+        ahead(env)
     note_built(check, env, env_checks(env, check.loaded.backend) if machine_checks else [], step)
     return env
 

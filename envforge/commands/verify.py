@@ -62,16 +62,17 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         check_before_work(opts.backend)  # its extra, its engine: an error result before the model is downloaded
         loaded = steps.resolve(check, uri, step, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
                                lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, progress=progress.update)
-        head = steps.head_start(stack, loaded, opts.build, opts.predict_timeout)  # a built env: its runner starts now
+        ahead = steps.Ahead(stack, loaded, opts.build, opts.predict_timeout)
+        ahead.start()  # its env is built: its runner starts now, importing MLflow while the checks run
         stopped = steps.before_build(check, expected=opts.expected, tracking_uri=opts.tracking_uri, inputs=opts.inputs,
                                      synthesize=opts.synthesize)
     if stopped is not None:
         return stopped  # its files changed (nothing built), or it cannot be verified here
-    with timed(result.steps, progress, "build") as step:
-        env = steps.build(stack, check, opts.build, progress.update, step)
+    with timed(result.steps, progress, "build") as step:  # a new (or rebuilt) env: its runner starts before the machine checks
+        env = steps.build(stack, check, opts.build, progress.update, step, ahead=ahead.start)
     with timed(result.steps, progress, "predict") as step:
         executor, output = steps.run(stack, loaded, env, check.runs, opts.build, timeout=opts.predict_timeout,
-                                     log=progress.update, result=result, head=head)
+                                     log=progress.update, result=result, head=ahead.current)
         steps.read_output(check, output, env)
         step.detail = f"{len(output.predictions())} of {len(check.runs)} example(s)"
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env

@@ -5,9 +5,10 @@ the inputs, the env's health and damage checks, the machine's shared libraries, 
 runner then spent seconds importing mlflow.pyfunc: one after the other, on a machine with a spare core (issue 33).
 
 Here, as soon as the model is resolved and its spec names an env that is already built (its marker says so), on
-a local backend: the env's Python starts in the very sandbox the run would use (executor.local_executor), imports
-mlflow.pyfunc (runner/run_model.head_start) and waits for its request; nothing of the model is read before it.
-envforge does all its checks as before, then `hand_over` gives the request only if the env it checked is the one
+a local backend (a new env: as soon as it is built, ahead of the check of the machine's shared libraries): the
+env's Python starts in the very sandbox the run would use (executor.local_executor), imports mlflow.pyfunc
+(runner/run_model.head_start) and waits for its request; nothing of the model is read before it. envforge
+does all its checks as before, then `hand_over` gives the request only if the env it checked is the one
 the runner runs in (reused as it was: same path, same interpreter) and the runner still waits; anything else is
 `abort`ed (a request saying so: the runner exits without reading the model) and the run starts as it always did.
 The --predict-timeout starts at the hand-over (processes/proc.Deadline); before it the runner may wait HOLD
@@ -51,7 +52,7 @@ class HeadStart:
 
     def fits(self, env: Env) -> bool:
         """The env envforge checked is the one this runner runs in, and the runner still waits for its request."""
-        return (env.reused and env.path == self.env.path and env.python == self.env.python
+        return (env.reused == self.env.reused and env.path == self.env.path and env.python == self.env.python
                 and not self.handed and self.thread.is_alive())
 
     def hand_over(self, request: dict[str, Any], timeout: float) -> tuple[Outcome, dict[str, Any] | None]:
@@ -83,17 +84,15 @@ class HeadStart:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: BuildOptions, timeout: float) -> HeadStart | None:
-    """The runner of an already built env, started ahead of its request; None where there is none to start."""
+def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: BuildOptions, timeout: float,
+          env: Env | None = None) -> HeadStart | None:
+    """The runner of `env` (default: the spec's env if it is already built, as its marker says), started ahead
+    of its request; None where there is none to start (a container backend, no built env)."""
     if isinstance(backend, ContainerBackend):
         return None
-    dest = env_dir(spec.backend, spec.key)
-    state = read_marker(dest)
-    if not state or state.get("key") != spec.key or not state.get("python"):
+    env = env or _built(spec)
+    if env is None:
         return None
-    env = Env(path=dest, key=spec.key, backend=spec.backend, python=str(state["python"]),
-              python_version=str(state.get("python_version")), interpreter_reason="", interpreter_warning=None,
-              installed=(), reused=True, build_seconds=0.0)
     executor = replace(local_executor(backend, env, [model_dir], options, str(model_dir)), wait_for_request=True)
     workdir = Path(tempfile.mkdtemp(prefix="envforge-run-"))
     deadline = Deadline(HOLD)
@@ -108,6 +107,17 @@ def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: BuildOption
     head.thread = threading.Thread(target=run, name="envforge-head-start", daemon=True)
     head.thread.start()
     return head
+
+
+def _built(spec: EnvSpec) -> Env | None:
+    """The spec's env as its marker describes it, not yet checked (get_env checks it meanwhile)."""
+    dest = env_dir(spec.backend, spec.key)
+    state = read_marker(dest)
+    if not state or state.get("key") != spec.key or not state.get("python"):
+        return None
+    return Env(path=dest, key=spec.key, backend=spec.backend, python=str(state["python"]),
+               python_version=str(state.get("python_version")), interpreter_reason="", interpreter_warning=None,
+               installed=(), reused=True, build_seconds=0.0)
 
 
 def _write(path: Path, request: dict[str, Any]) -> None:
