@@ -24,12 +24,26 @@ from urllib.parse import urlparse
 from envforge.errors import ResolveError
 from envforge.modeldir import download_digests
 from envforge.modeldir.access import check_store_client, explain, store_of, write_private
-from envforge.modeldir.light_registry import alias_version, model_version
 from envforge.modeldir.suggest import check_scheme, registered_hint
 from envforge.modeldir.tracking import check_reachable, needs_tracking, tracking_for
 from envforge.redact import redact
 from envforge.store.filelocks import locked
 from envforge.store.layout import models_dir
+
+
+def model_version(tracking: str, name: str, version: str) -> Any:
+    """modeldir/light_registry.model_version, imported when a registry is asked (a local path never is: its
+    REST client imports urllib.request, ssl and email, 30-40 ms of a warm local verify)."""
+    from envforge.modeldir import light_registry
+
+    return light_registry.model_version(tracking, name, version)
+
+
+def alias_version(tracking: str, name: str, alias: str) -> Any:
+    """modeldir/light_registry.alias_version, imported when a registry is asked (see model_version)."""
+    from envforge.modeldir import light_registry
+
+    return light_registry.alias_version(tracking, name, alias)
 
 _MARKER = download_digests.MARKER
 _VERSION_RE = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)(?P<rest>/.*)?$")

@@ -21,8 +21,6 @@ import time
 import traceback
 
 RUNNER_VERSION = 1
-
-
 EARLY_WARNINGS = []  # what importing mlflow warned when it was imported ahead of the request (head_start)
 
 
@@ -52,16 +50,14 @@ def main(argv):
 
 
 def head_start(request_path):
-    """Started ahead of its request (envforge's execution/head_start.py): import what every model needs while
-    envforge finishes its checks, then wait for the request (written whole, renamed into place). Nothing of the
-    model is read before it. An import that fails here fails again, reported, when the model loads."""
+    """Started ahead (envforge's execution/head_start.py): import mlflow while envforge checks, then wait for the
+    request (renamed into place whole); nothing of the model is read before it. A failed import fails again in run_one."""
     catcher = helpers("warning_catch").Catcher().start()
     try:
         import mlflow.pyfunc  # noqa: F401
-    except BaseException:  # noqa: BLE001 - run_one imports it again and reports what it raises
+    except BaseException:  # noqa: BLE001
         pass
-    finally:
-        EARLY_WARNINGS.extend(catcher.stop())
+    EARLY_WARNINGS.extend(catcher.stop())
     while not os.path.exists(request_path):
         time.sleep(0.005)
 
