@@ -115,3 +115,26 @@ def test_a_new_env_starts_its_runner_before_the_machine_checks(built: Path, star
     kinds = [k for k in map(_kind, started) if k]
     assert kinds.count("runner ahead") == 1 and "runner" not in kinds, kinds
     assert kinds.index("runner ahead") < kinds.index("machine libraries ended"), kinds
+
+
+def test_a_sandbox_that_no_longer_starts_drops_the_runner_ahead_and_the_run_probes_again(
+        built: Path, started: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The head start trusts a probe that passed on this boot (execution/probe_memo.py); a sandbox that fails
+    anyway ends that runner before its request, and the usual run probes and says so (a stand-in bubblewrap
+    that cannot create namespaces: the one thing here that cannot be made to fail for real)."""
+    from envforge.execution import probe_memo, sandbox
+
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{__import__('os').environ['PATH']}")
+    probe_memo.note_passed()  # as if this bubblewrap had passed its probe earlier on this boot
+    sandbox.unavailable.cache_clear()
+    try:
+        result = envforge.verify(str(built))
+    finally:
+        sandbox.unavailable.cache_clear()
+    assert result.status == "passed" and result.env_reused, (result.status, result.reason)
+    assert any("WITHOUT a sandbox" in w and "Permission denied" in w for w in result.warnings), result.warnings
+    assert [k for k in map(_kind, started) if k in ("runner", "runner ahead")] == ["runner ahead", "runner"]

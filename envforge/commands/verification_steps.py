@@ -143,7 +143,7 @@ def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, An
     `runs` run in it; with `result`, the sandbox it runs in is noted before the run and again after it (what the
     run found out: a sandbox that could not start). `head`: a runner started ahead (execution/head_start.py),
     used when it runs in this very env, else stopped."""
-    if head is not None and not head.fits(env):
+    if head is not None and not (head.fits(env) and head.ready()):
         head.abort()
         head = None
     executor = head.executor if head is not None else stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, log))

@@ -115,17 +115,18 @@ def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOpt
         yield local_executor(backend, env, [model_dir], options, str(model_dir))
 
 
-def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: BuildOptions, model_dir: str) -> LocalExecutor:
+def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: BuildOptions, model_dir: str,
+                   trust_earlier_probe: bool = False) -> LocalExecutor:
     """The runner as a host subprocess, in the sandbox that --sandbox chose (execution/sandbox.py)."""
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
                     open_files=options.max_open_files)
     jvm = java.for_env(env.path)  # pyspark in the env: the JRE's files outside /usr, PYSPARK_PYTHON
     read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs), *(jvm.read_only if jvm else ())]
-    sandbox, warning = choose(options.sandbox, limits, read_only)
+    sandbox, warning = choose(options.sandbox, limits, read_only, trust_earlier_probe)
     fresh = None if env.reused else env.path
     return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
                          {**child_env(passed_env(options.pass_env)), **(jvm.variables(env.python) if jvm else {})}, env.python, sandbox, warning,
-                         install_jail.describe(options.sandbox), fresh, pycache.first_imports(model_dirs) if fresh else ())
+                         install_jail.describe(options.sandbox, trust_earlier_probe), fresh, pycache.first_imports(model_dirs) if fresh else ())
 
 
 def note_sandbox(result: Any, executor: Executor) -> None:

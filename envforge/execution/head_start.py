@@ -11,8 +11,9 @@ env's Python starts in the very sandbox the run would use (executor.local_execut
 does all its checks as before, then `hand_over` gives the request only if the env it checked is the one
 the runner runs in (reused as it was: same path, same interpreter) and the runner still waits; anything else is
 `abort`ed (a request saying so: the runner exits without reading the model) and the run starts as it always did.
-The --predict-timeout starts at the hand-over (processes/proc.Deadline); before it the runner may wait HOLD
-seconds. Nothing is blamed on the model from a runner that ended before its request: that run is not used.
+The runner says when it waits (a file beside its request): one that ended before is never handed the model,
+whatever the timing, so nothing is blamed on the model from it. The --predict-timeout starts at the hand-over
+(processes/proc.Deadline); before it the runner may wait HOLD seconds.
 """
 
 from __future__ import annotations
@@ -51,9 +52,17 @@ class HeadStart:
     closed: bool = False
 
     def fits(self, env: Env) -> bool:
-        """The env envforge checked is the one this runner runs in, and the runner still waits for its request."""
-        return (env.reused == self.env.reused and env.path == self.env.path and env.python == self.env.python
-                and not self.handed and self.thread.is_alive())
+        """The env envforge checked is the one this runner runs in (and its request was not handed over yet)."""
+        return env.reused == self.env.reused and env.path == self.env.path and env.python == self.env.python and not self.handed
+
+    def ready(self) -> bool:
+        """Wait until the runner waits for its request (its sandbox up, MLflow imported: it said so) or has ended:
+        True for the first. A runner that ended before (a sandbox that no longer starts, an interpreter that
+        crashed) is never handed the model: the usual run goes ahead and finds out what is wrong itself."""
+        waiting = self.workdir / "request.json.waiting"
+        while self.thread.is_alive() and not waiting.exists():
+            time.sleep(0.005)
+        return self.thread.is_alive() and waiting.exists()
 
     def hand_over(self, request: dict[str, Any], timeout: float) -> tuple[Outcome, dict[str, Any] | None]:
         """Give the runner its request, start its --predict-timeout, wait for its answer (as _run_request)."""
@@ -93,7 +102,8 @@ def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: BuildOption
     env = env or _built(spec)
     if env is None:
         return None
-    executor = replace(local_executor(backend, env, [model_dir], options, str(model_dir)), wait_for_request=True)
+    executor = replace(local_executor(backend, env, [model_dir], options, str(model_dir), trust_earlier_probe=True),
+                       wait_for_request=True)  # a sandbox that cannot start ends the runner before hand_over: not used
     workdir = Path(tempfile.mkdtemp(prefix="envforge-run-"))
     deadline = Deadline(HOLD)
     head = HeadStart(executor, env, workdir, deadline, threading.Thread(target=lambda: None), time.monotonic())

@@ -50,14 +50,15 @@ def main(argv):
 
 
 def head_start(request_path):
-    """Started ahead (envforge's execution/head_start.py): import mlflow while envforge checks, then wait for the
-    request (renamed into place whole); nothing of the model is read before it. A failed import fails again in run_one."""
+    """Started ahead (envforge's execution/head_start.py): import mlflow, say so, wait for the whole request; nothing
+    of the model is read before it. A failed import fails again in run_one."""
     catcher = helpers("warning_catch").Catcher().start()
     try:
         import mlflow.pyfunc  # noqa: F401
     except BaseException:  # noqa: BLE001
         pass
     EARLY_WARNINGS.extend(catcher.stop())
+    open(request_path + ".waiting", "w").close()  # envforge hands the model only to a runner that got this far
     while not os.path.exists(request_path):
         time.sleep(0.005)
 
@@ -228,7 +229,6 @@ def helpers(name="introspect"):
     """introspect.py (or another NAME.py) shipped next to this script (`python -I` does not put this directory on sys.path)."""
     if name not in _HELPERS:
         import importlib.util
-
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
         spec = importlib.util.spec_from_file_location("envforge_runner_" + name, path)
         module = importlib.util.module_from_spec(spec)
