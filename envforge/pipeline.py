@@ -19,6 +19,7 @@ from typing import Any
 from envforge.backends import NAMES, get_backend
 from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
+from envforge.backends.run_options import RunOptions
 from envforge.building import same_resolution
 from envforge.building.cached_envs import get_env
 from envforge.commands import implied_checks
@@ -28,6 +29,7 @@ from envforge.execution.executor import RunnerOutput
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
 from envforge.modeldir import unstored
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.links import check_links
 from envforge.modeldir.resolve import ModelDir, resolve
@@ -60,15 +62,15 @@ class LoadedModel:
 
 def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None, refresh: bool = False,
                lock: str | None = None, stored_lock: bool = True, build: BuildOptions | None = None,
-               progress: Log | None = None) -> LoadedModel:
-    """Resolve `uri` and work out the EnvSpec; `lock` (a file) or the lock stored with the model
-    (unless stored_lock is False) replaces the model's requirements. `build` carries the user's
+               download: DownloadOptions | None = None, progress: Log | None = None) -> LoadedModel:
+    """Resolve `uri` (fetched as `download` says) and work out the EnvSpec; `lock` (a file) or the lock stored
+    with the model (unless stored_lock is False) replaces the model's requirements. `build` carries the user's
     index options, which are part of the env's key."""
     chosen = get_backend(backend)
+    options, fetch = build or BuildOptions(), download or DownloadOptions()
     model = resolve(uri, tracking_uri=tracking_uri, refresh=refresh, progress=progress,
-                    timeout=(build or BuildOptions()).download_timeout, check=(build or BuildOptions()).check)
-    options = build or BuildOptions()
-    check_links(model.path, options.allow_outside_links)  # before any file of the model is read
+                    timeout=fetch.download_timeout, check=options.check)
+    check_links(model.path, fetch.allow_outside_links)  # before any file of the model is read
     mlmodel = read_mlmodel(model.path)
     overrides = index_overrides(options, chosen.name)
     as_of, as_of_warnings = as_of_for(mlmodel, chosen, options)  # --resolve: the moment joins the key
@@ -92,20 +94,20 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
 
 
 @contextmanager
-def open_env(loaded: LoadedModel, options: BuildOptions, log: Log) -> Iterator[Env]:
-    """The built (or reused) env, marked as in use until the block ends."""
+def open_env(loaded: LoadedModel, options: BuildOptions, log: Log, *, run: RunOptions) -> Iterator[Env]:
+    """The built (or reused) env, marked as in use until the block ends (`run.sandbox` jails its install steps)."""
     from envforge.backends.ready import unavailable_error
 
     unavailable = unavailable_error(loaded.backend)  # the reason and the fix (the extra to install)
     if unavailable:
         raise unavailable
     with using(env_lock_name(loaded.spec.key)):
-        env = get_env(loaded.spec, loaded.model.path, loaded.backend, options, log)
+        env = get_env(loaded.spec, loaded.model.path, loaded.backend, options, log, run=run)
         note_use(env.path, env.key, str(loaded.model.path) if loaded.model.is_local else loaded.model.uri)
         yield env
 
 
-def write_lock(loaded: LoadedModel, uri: str, options: BuildOptions, log: Log) -> WrittenLock:
+def write_lock(loaded: LoadedModel, uri: str, options: BuildOptions, log: Log, *, run: RunOptions) -> WrittenLock:
     """`envforge lock`: the backend locks the env (building it first when its lock is read from a built env)."""
     from envforge.backends.ready import unavailable_error
 
@@ -114,7 +116,7 @@ def write_lock(loaded: LoadedModel, uri: str, options: BuildOptions, log: Log) -
         raise unavailable
     with ExitStack() as stack:
         return loaded.backend.lock(loaded.spec, loaded.model.path, uri, options, log,
-                                   lambda: stack.enter_context(open_env(loaded, options, log)))
+                                   lambda: stack.enter_context(open_env(loaded, options, log, run=run)))
 
 
 def _find_lock(model_dir: Path, explicit: str | None, stored: bool) -> Lock | None:

@@ -17,6 +17,7 @@ import pytest
 
 from envforge import interpreters
 from envforge.backends.base import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.backends.uv import UvBackend, uv_bin
 from envforge.building.cached_envs import get_env
 from envforge.spec import EnvSpec
@@ -45,7 +46,7 @@ def build(wheel: Path, logs: list[str]) -> Path:
     """The real uv backend and env cache, as `envforge verify` uses them (seed included)."""
     spec = EnvSpec(backend="uv", python=platform.python_version(), python_source="test", build_dependencies=(),
                    requirements=(str(wheel),), constraints=(), index_options=(), code_wheels=(), file_hashes=())
-    env = get_env(spec, wheel.parent, UvBackend(), BuildOptions(), logs.append)
+    env = get_env(spec, wheel.parent, UvBackend(), BuildOptions(), logs.append, run=RunOptions())
     assert not env.reused
     return env.path
 

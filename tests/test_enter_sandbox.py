@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.backends.build_options import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.execution import enter_sandbox
 from envforge.execution.sandbox import interpreter_paths
 from envforge.modeldir.unstored import origin
@@ -19,11 +19,11 @@ SECRET = "s3cr3t-value-91ab"
 
 def test_the_first_line_names_what_the_command_sees_and_never_a_value(tmp_path: Path) -> None:
     environ = {"PATH": "/usr/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": SECRET, "MLFLOW_TRACKING_TOKEN": SECRET, "LANG": "C"}
-    off = enter_sandbox.plan(BuildOptions(sandbox="off"), str(tmp_path))
+    off = enter_sandbox.plan(RunOptions(sandbox="off"), str(tmp_path))
     line = off.first_line(environ)
     assert line.startswith("UNSANDBOXED (--sandbox off)") and "AWS_SECRET_ACCESS_KEY" in line and "MLFLOW_TRACKING_TOKEN" in line
     assert SECRET not in line and off.base_env(environ) == environ
-    on = enter_sandbox.plan(BuildOptions(sandbox="on"), str(tmp_path))
+    on = enter_sandbox.plan(RunOptions(sandbox="on"), str(tmp_path))
     assert on.confined and "AWS_SECRET_ACCESS_KEY" not in on.base_env(environ)
     line = on.first_line(environ)
     assert line.startswith("sandboxed (--sandbox on): no network, not your home") and line.endswith("no credential")
@@ -32,13 +32,13 @@ def test_the_first_line_names_what_the_command_sees_and_never_a_value(tmp_path: 
 
 def test_the_home_is_never_the_shared_directory(tmp_path: Path) -> None:
     home = Path.home()
-    assert enter_sandbox.plan(BuildOptions(sandbox="on"), str(home)).shared_dir is None
-    assert enter_sandbox.plan(BuildOptions(sandbox="on"), "/").shared_dir is None
-    assert enter_sandbox.plan(BuildOptions(sandbox="on"), str(tmp_path)).shared_dir == str(tmp_path.resolve())
+    assert enter_sandbox.plan(RunOptions(sandbox="on"), str(home)).shared_dir is None
+    assert enter_sandbox.plan(RunOptions(sandbox="on"), "/").shared_dir is None
+    assert enter_sandbox.plan(RunOptions(sandbox="on"), str(tmp_path)).shared_dir == str(tmp_path.resolve())
 
 
 def test_a_sandboxed_command_sees_no_credential_no_network_and_only_the_shared_directory(tmp_path: Path) -> None:
-    entry = enter_sandbox.plan(BuildOptions(sandbox="on"), str(tmp_path))
+    entry = enter_sandbox.plan(RunOptions(sandbox="on"), str(tmp_path))
     variables = {**entry.base_env({"PATH": "/usr/bin:/bin", "AWS_SECRET_ACCESS_KEY": SECRET}), "MODEL_DIR": "/m"}
     script = ("import os, socket\nprint(sorted(os.environ))\nprint(os.getcwd(), os.environ['HOME'])\n"
               "open('made.txt', 'w').write('x')\n"
@@ -56,7 +56,7 @@ def test_a_sandboxed_command_sees_no_credential_no_network_and_only_the_shared_d
 
 
 def test_a_command_not_on_the_envs_path_is_not_found(tmp_path: Path) -> None:
-    entry = enter_sandbox.plan(BuildOptions(sandbox="on"), str(tmp_path))
+    entry = enter_sandbox.plan(RunOptions(sandbox="on"), str(tmp_path))
     with pytest.raises(FileNotFoundError):
         with enter_sandbox.wrapped(entry, ["no-such-command-here"], {"PATH": "/usr/bin"}, [], sys.executable, interactive=False):
             pass

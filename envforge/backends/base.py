@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from envforge.backends.build_options import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.errors import EnvBuildError
 from envforge.processes.proc import Outcome
 from envforge.redact import redact
@@ -115,8 +116,10 @@ class ContainerBackend(Backend, Protocol):
     """A backend whose environments are images: the runner runs in a container, not on the host.
     The other backends get a host subprocess built from `command()` (execution.executor.open_executor)."""
 
-    def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> AbstractContextManager[Executor]:
-        """A runner executor for `model_dir` in `env`, cleaned up when the block ends."""
+    def executor(self, env: Env, model_dir: Path, options: BuildOptions, run: RunOptions,
+                 log: Log) -> AbstractContextManager[Executor]:
+        """A runner executor for `model_dir` in `env` (the model image built with `options`, run within
+        `run`'s limits), cleaned up when the block ends."""
 
     def interactive(self, env_dir: Path, model_dir: Path | None, argv: list[str], *, tty: bool) -> list[str]:
         """argv for a user's command in a container of the env (`envforge shell` / `run`), the model mounted."""

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
+from envforge.backends.run_options import RunOptions
 from envforge.errors import EnvBuildError
 from envforge.execution import install_jail
 from envforge.spec import EnvSpec
@@ -33,8 +34,9 @@ def env_dir(spec: EnvSpec) -> Path:
     return _env_dir(spec.backend, spec.key)
 
 
-def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log) -> Env:
-    """Reuse the healthy env for spec.key, or build it (once, however many processes ask)."""
+def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log, *, run: RunOptions) -> Env:
+    """Reuse the healthy env for spec.key, or build it (once, however many processes ask); its install steps
+    are jailed unless `run.sandbox` is off."""
     dest = env_dir(spec)
     with locked(env_lock_name(spec.key), timeout=options.timeout,
                 on_wait=lambda: log("another envforge process is building this environment; waiting")):
@@ -57,7 +59,7 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
         elif dest.exists():
             log("removing an interrupted or outdated build")
         # Nothing of an interrupted build still runs (store/build_fence.py); install steps see no secrets (install_jail).
-        with fenced(spec.key), install_jail.confined(options.sandbox):
+        with fenced(spec.key), install_jail.confined(run.sandbox):
             _wipe(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()

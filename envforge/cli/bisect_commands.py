@@ -45,7 +45,7 @@ def cmd_bisect(args: argparse.Namespace, out: Any, err: Any) -> int:
                   highlight=False)
     opts = BisectOptions(start=args.start, end=args.end, backend=args.backend, tracking_uri=args.tracking_uri,
                          inputs=tuple(args.input), rtol=args.rtol, atol=args.atol, max_steps=args.max_steps,
-                         predict_timeout=args.predict_timeout, build=opt.build_options(args))
+                         predict_timeout=args.predict_timeout, **opt.option_parts(args).by_reader())
     from envforge.result import now_iso
 
     started = now_iso()

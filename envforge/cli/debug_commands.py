@@ -79,7 +79,8 @@ def _load(args: argparse.Namespace, err: Any) -> Any:
     from envforge.pipeline import load_model
 
     return load_model(args.uri, backend=args.backend, tracking_uri=args.tracking_uri, refresh=args.refresh, lock=args.lock,
-                      stored_lock=not args.no_stored_lock, build=opt.build_options(args), progress=say(err))
+                      stored_lock=not args.no_stored_lock, build=opt.build_options(args),
+                      download=opt.option_parts(args).download, progress=say(err))
 
 
 def cmd_shell(args: argparse.Namespace, out: Any, err: Any) -> int:
@@ -117,9 +118,10 @@ def cmd_run(args: argparse.Namespace, out: Any, err: Any) -> int:
 def _enter(args: argparse.Namespace, command: list[str] | None, err: Any) -> int:
     from envforge.commands.enter import enter
 
-    return enter(args.uri, command, python=bool(getattr(args, "repl", False)), build=opt.build_options(args), announce=say(err),
+    parts = opt.option_parts(args)
+    return enter(args.uri, command, python=bool(getattr(args, "repl", False)), build=parts.build, run=parts.run, announce=say(err),
                  backend=args.backend, tracking_uri=args.tracking_uri, refresh=args.refresh, lock=args.lock,
-                 stored_lock=not args.no_stored_lock)
+                 stored_lock=not args.no_stored_lock, download=parts.download)
 
 
 def cmd_diff(args: argparse.Namespace, out: Any, err: Any) -> int:
@@ -127,7 +129,7 @@ def cmd_diff(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.pipeline import find_expectations, open_env
 
     loaded = _load(args, err)
-    with open_env(loaded, opt.build_options(args), say(err)) as env:
+    with open_env(loaded, opt.build_options(args), say(err), run=opt.option_parts(args).run) as env:
         recorded = find_expectations(loaded.model.path, args.expected, args.tracking_uri)
         result = diff_env(loaded, env, recorded)
     about = {"uri": args.uri, "model_dir": str(loaded.model.path),
@@ -198,7 +200,7 @@ def cmd_serve_check(args: argparse.Namespace, out: Any, err: Any) -> int:
 def cmd_lock(args: argparse.Namespace, out: Any, err: Any) -> int:
     from envforge.pipeline import write_lock
 
-    written = write_lock(_load(args, err), args.uri, opt.build_options(args), say(err))
+    written = write_lock(_load(args, err), args.uri, opt.build_options(args), say(err), run=opt.option_parts(args).run)
     if args.output is None:
         print(written.text, end="")
         err.print(f"locked {escape(written.summary)}", highlight=False)  # its digest: the one `verify --attest` names

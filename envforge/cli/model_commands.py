@@ -102,7 +102,7 @@ def cmd_record(args: argparse.Namespace, out: Any, err: Any) -> int:
     where = f"the env rebuilt as of --resolve {args.resolve}" if args.resolve else "the current environment"
     with err.status(f"recording predictions in {where}…"):
         result = record(args.uri, tracking_uri=args.tracking_uri, inputs=tuple(args.input), python=args.python, lock=args.lock,
-                        synthesize=not args.no_synthesize, build=opt.build_options(args), backend=args.backend)
+                        synthesize=not args.no_synthesize, backend=args.backend, **opt.option_parts(args).by_reader())
     made = sorted(set(result.sources) - {"example", "file"})
     out.print(f"[bold green]recorded[/] {len(result.examples)} example(s)" + (f" (synthesized: {', '.join(made)})" if made else "")
               + f" with Python {result.python} in {escape(describe(result.baseline))} -> {escape(result.location)}", highlight=False)

@@ -1,17 +1,17 @@
 """Every command-line option, defined once (nox's _options.py); commands compose the groups they take.
 
-`build_options(args)` is the one way the parsed arguments become BuildOptions: an option a command
-does not define keeps BuildOptions' default.
+`option_parts(args)` is the one way the parsed arguments become options: BuildOptions, RunOptions and
+DownloadOptions (building/option_parts.py); an option a command does not define keeps its default.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from envforge.backends.build_options import BuildOptions
+from envforge.building.option_parts import KEYWORDS, OptionParts, parts_from
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.spec.backend_catalog import DEFAULT, NAMES, help_text
 
@@ -199,23 +199,25 @@ def add_sandbox(p: argparse.ArgumentParser) -> None:
                    help="accept model files that are symlinks to outside the model directory (DVC, git-annex caches)")
 
 
-# argparse dest -> BuildOptions field, where the names differ; the other fields share the dest's name.
+# argparse dest -> option field, where the names differ; the other fields share the dest's name.
 _RENAMED = {"interpreter": "python", "build_timeout": "timeout", "extra_index_url": "extra_index_urls",
             "channel": "channels"}
 _TUPLES = {"extra_index_urls", "find_links", "channels", "pass_env"}
 
 
+def option_parts(args: argparse.Namespace) -> OptionParts:
+    """The build, run and download options from whatever options the command defined."""
+    given = {_RENAMED.get(k, k): v for k, v in vars(args).items()}
+    values: dict[str, Any] = {name: tuple(value) if name in _TUPLES else value
+                              for name, value in given.items() if name in KEYWORDS and value is not None}
+    return parts_from(values)
+
+
 def build_options(args: argparse.Namespace) -> BuildOptions:
     """BuildOptions from whatever build options the command defined."""
-    given = {_RENAMED.get(k, k): v for k, v in vars(args).items()}
-    values: dict[str, Any] = {}
-    for f in fields(BuildOptions):
-        if f.name in given and given[f.name] is not None:
-            values[f.name] = tuple(given[f.name]) if f.name in _TUPLES else given[f.name]
-    return BuildOptions(**values)
+    return option_parts(args).build
 
 
 def build_keywords(args: argparse.Namespace) -> dict[str, Any]:
-    """build_options(args) as keywords for the Python API (envforge.verify(..., **keywords))."""
-    options = build_options(args)
-    return {f.name: getattr(options, f.name) for f in fields(BuildOptions)}
+    """option_parts(args) as keywords for the Python API (envforge.verify(..., **keywords))."""
+    return option_parts(args).keywords()

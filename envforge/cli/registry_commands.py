@@ -91,7 +91,7 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
                                    latest=args.latest, uris_file=args.uris_file), tracking)
     options = RegistryOptions(tracking_uri=tracking, backend=args.backend, model_timeout=args.model_timeout, rtol=args.rtol,
                               atol=args.atol, require_expected=args.require_expected, refresh=args.refresh,
-                              record_missing=args.record_missing, fail_on=args.fail_on, build=opt.build_options(args))
+                              record_missing=args.record_missing, fail_on=args.fail_on, **opt.option_parts(args).by_reader())
     started_ms = int(time.time() * 1000)
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")

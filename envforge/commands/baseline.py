@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from envforge.backends.base import BuildOptions, Env
+from envforge.backends.run_options import RunOptions
 from envforge.execution.executor import RunnerOutput
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.spec.asof import LATEST, LOGGED, AsOf
 
 AS_LOGGED, AS_OF_DATE, TODAY = "as-logged rebuild", "rebuild as of a date", "rebuild with today's packages"
@@ -38,7 +40,8 @@ def freeze_of(env: Env) -> list[dict[str, str]]:
 
 
 def run_rebuilt(uri: str, *, tracking_uri: str | None, inputs: tuple[str, ...], synthesize: bool, backend: str,
-                build: BuildOptions, predict_timeout: float) -> tuple[Any, list[dict[str, Any]], RunnerOutput | None, dict[str, Any]]:
+                build: BuildOptions, limits: RunOptions, download: DownloadOptions,
+                predict_timeout: float) -> tuple[Any, list[dict[str, Any]], RunnerOutput | None, dict[str, Any]]:
     """Load the model, build (or reuse) its env as of `build.resolve`, and run its inputs there with a
     freeze; returns (loaded model, runs, runner output, baseline field), no output (and no build) when there
     is nothing to run. A lock stored with the model is ignored: the baseline is of the resolution asked for."""
@@ -46,11 +49,11 @@ def run_rebuilt(uri: str, *, tracking_uri: str | None, inputs: tuple[str, ...], 
     from envforge.modeldir import input_policy
     from envforge.pipeline import env_as_of, load_model
 
-    loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=build)
+    loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=build, download=download)
     runs = input_policy.all_given(loaded.model.path, loaded.mlmodel, inputs, synthesize)  # record's policy
     if not runs:
         return loaded, runs, None, kind_for(loaded.as_of)
-    env, output = steps.run_unjudged(loaded, build, runs, timeout=predict_timeout, freeze=True)
+    env, output = steps.run_unjudged(loaded, build, limits, runs, timeout=predict_timeout, freeze=True)
     if not output.data.get("freeze"):
         output.data["freeze"] = freeze_of(env)
     return loaded, runs, output, kind_for(env_as_of(loaded, env))

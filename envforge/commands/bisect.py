@@ -17,10 +17,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from envforge.backends.base import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.commands.bisect_bounds import NEITHER, NO_BOUND, empty_range, unusable_bound
 from envforge.commands.bisect_probe import BUILD, OK, Probe, inputs_for, probe, resolved_set, same
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EXIT_ENV, EXIT_FAILED, EXIT_PASSED, UsageError
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.spec.asof import LATEST, LOGGED, format_moment, parse_moment, resolve_as_of
 
 AGREE, CULPRIT, RANGE, NEVER = "agree", "culprit", "range", "never-worked"
@@ -40,6 +42,8 @@ class BisectOptions:
     max_steps: int = 30                 # builds after the two ends
     predict_timeout: float = 900.0
     build: BuildOptions = field(default_factory=BuildOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    download: DownloadOptions = field(default_factory=DownloadOptions)
 
 
 @dataclass
@@ -82,7 +86,7 @@ class _Search:
         o = self.opts
         self.say(f"step {len(self.result.steps) + 1}: building {label}")
         found = probe(self.uri, when, label=label, backend=o.backend, tracking_uri=o.tracking_uri, build=o.build,
-                      runs=self.runs, pins=pins, predict_timeout=o.predict_timeout, log=None, stored_lock=stored_lock)
+                      limits=o.run, download=o.download, runs=self.runs, pins=pins, predict_timeout=o.predict_timeout, log=None, stored_lock=stored_lock)
         self.builds += found.kind != BUILD  # the budget is for builds: a set the resolver refuses costs a second
         return found
 
@@ -94,7 +98,7 @@ class _Search:
 
     def resolved(self, when: str) -> dict[str, str] | None:
         o = self.opts
-        return resolved_set(self.uri, when, backend=o.backend, tracking_uri=o.tracking_uri, build=o.build)
+        return resolved_set(self.uri, when, backend=o.backend, tracking_uri=o.tracking_uri, build=o.build, download=o.download)
 
 
 def bisect(uri: str, opts: BisectOptions, say: Any = None) -> BisectResult:
@@ -116,7 +120,8 @@ def _run(s: _Search) -> None:
 
     o, r = s.opts, s.result
     from_lock = o.start == LOCK
-    loaded = load_model(s.uri, backend=o.backend, tracking_uri=o.tracking_uri, stored_lock=from_lock, build=o.build)
+    loaded = load_model(s.uri, backend=o.backend, tracking_uri=o.tracking_uri, stored_lock=from_lock, build=o.build,
+                        download=o.download)
     s.runs = inputs_for(loaded.model.path, loaded.mlmodel, o.inputs)
     if from_lock and loaded.lock is None:
         raise UsageError("bisect --from lock: no lock is stored with this model, so there is no locked set to start from.",

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.commands import verification_steps as steps
 from envforge.compare import compare
 from envforge.errors import EnvforgeError
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.modeldir.input_policy import one_source
 from envforge.pipeline import headline as _headline
 from envforge.pipeline import load_model
@@ -54,7 +56,7 @@ def inputs_for(model_dir: Path, mlmodel: Any, inputs: tuple[str, ...]) -> list[d
 
 
 def probe(uri: str, when: str, *, label: str, backend: str, tracking_uri: str | None, build: BuildOptions,
-          runs: list[dict[str, Any]], pins: tuple[str, ...] = (), predict_timeout: float = 900.0,
+          limits: RunOptions, download: DownloadOptions, runs: list[dict[str, Any]], pins: tuple[str, ...] = (), predict_timeout: float = 900.0,
           log: Any = None, stored_lock: bool = False) -> Probe:
     """Build the model's env resolved as of `when` (a --resolve value), `pins` added as constraints
     (or, stored_lock, exactly the lock stored with the model), and run `runs` in it."""
@@ -63,11 +65,12 @@ def probe(uri: str, when: str, *, label: str, backend: str, tracking_uri: str | 
     options = replace(build, resolve=when)
     moment = None
     try:
-        loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=stored_lock, build=options)
+        loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=stored_lock, build=options,
+                            download=download)
         moment = loaded.spec.resolved_as_of
         if pins:
             loaded = replace(loaded, spec=replace(loaded.spec, constraints=loaded.spec.constraints + pins))
-        env, output = steps.run_unjudged(loaded, options, runs, timeout=predict_timeout, log=say)
+        env, output = steps.run_unjudged(loaded, options, limits, runs, timeout=predict_timeout, log=say)
     except EnvforgeError as exc:
         return Probe(label, moment, BUILD, exc.message.strip().splitlines()[0], seconds=time.monotonic() - start)
     found = Probe(label, moment, OK, installed={p.name: p.version for p in installed_packages(env.installed)},
@@ -91,7 +94,8 @@ def same(reference: Probe, other: Probe, rtol: float, atol: float) -> tuple[bool
     return comparison.ok, "" if comparison.ok else f"predicts differently: {comparison.summary()}"
 
 
-def resolved_set(uri: str, when: str, *, backend: str, tracking_uri: str | None, build: BuildOptions) -> dict[str, str] | None:
+def resolved_set(uri: str, when: str, *, backend: str, tracking_uri: str | None, build: BuildOptions,
+                 download: DownloadOptions) -> dict[str, str] | None:
     """name -> version that uv resolves the model's requirements to as of `when`, without building
     (uv and virtualenv backends); None when that cannot be known cheaply."""
     from envforge.backends import get_backend
@@ -103,7 +107,7 @@ def resolved_set(uri: str, when: str, *, backend: str, tracking_uri: str | None,
 
     options = replace(build, resolve=when)
     try:
-        loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=options)
+        loaded = load_model(uri, backend=backend, tracking_uri=tracking_uri, stored_lock=False, build=options, download=download)
         choice = choose_interpreter(loaded.spec, options, lambda text: None)
         with requirement_files(loaded.spec, loaded.model.path) as (reqs, constraints):
             pins = compile_pins(Cutoff(loaded.spec, options), loaded.spec, loaded.model.path, choice.interpreter.path,

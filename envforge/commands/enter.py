@@ -19,6 +19,7 @@ from pathlib import Path
 
 from envforge.backends import get_backend
 from envforge.backends.base import BuildOptions, ContainerBackend, Env
+from envforge.backends.run_options import RunOptions
 from envforge.errors import UsageError
 from envforge.execution import enter_sandbox, java
 from envforge.execution.sandbox import interpreter_paths
@@ -32,18 +33,18 @@ _CONTAINER = ("in a container (the container is the sandbox): no network, not yo
 
 
 def enter(uri: str, argv: list[str] | None, *, python: bool = False, build: BuildOptions | None = None,
-          announce: Callable[[str], None] | None = None, **load: object) -> int:
+          run: RunOptions | None = None, announce: Callable[[str], None] | None = None, **load: object) -> int:
     """Run `argv` (None: an interactive shell, or a Python REPL with python=True) in the model's
-    rebuilt env and return its exit code. `load` goes to envforge.pipeline.load_model."""
+    rebuilt env and return its exit code. `load` goes to envforge.pipeline.load_model (its `download` too)."""
     if argv is not None and not argv:
         raise UsageError("No command given to run.", "Put the command after `--`, e.g. `envforge run URI -- python my_debug.py`.")
-    build = build or BuildOptions()
+    build, run = build or BuildOptions(), run or RunOptions()
     say = announce or (lambda text: None)
     container = isinstance(get_backend(str(load.get("backend") or "uv")), ContainerBackend)
-    entry = enter_sandbox.plan(replace(build, sandbox="off") if container else build)  # a container is its own sandbox
+    entry = enter_sandbox.plan(replace(run, sandbox="off") if container else run)  # a container is its own sandbox
     say(_CONTAINER if container else entry.first_line())  # before anything else: what the command can see (issue 31)
     loaded = load_model(uri, build=build, **load)  # type: ignore[arg-type]
-    with open_env(loaded, build, say) as env:
+    with open_env(loaded, build, say, run=run) as env:
         command = argv if argv is not None else (["python"] if python else ["/bin/sh" if container else _shell()])
         interactive = argv is None and sys.stdin.isatty()
         if container:  # a container of the env image with the model mounted; the docker CLI gets the user's env

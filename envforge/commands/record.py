@@ -9,11 +9,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envforge.backends.base import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import run_runner
 from envforge.modeldir import download_digests, input_policy
 from envforge.modeldir import expectations as expectations_mod
 from envforge.modeldir import synthesize as synth
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.modeldir.resolve import ModelDir
 from envforge.modeldir.resolve import resolve as resolve_model
 from envforge.modeldir.unstored import not_stored
@@ -38,12 +40,12 @@ class RecordResult:
 def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...] = (),
            predict_timeout: float = 900.0, python: str | None = None, lock: bool = False,
            build: BuildOptions | None = None, synthesize: bool = True, backend: str = "uv",
-           resolve: str | None = None) -> RecordResult:
+           resolve: str | None = None, run: RunOptions | None = None, download: DownloadOptions | None = None) -> RecordResult:
     """Predict with the current interpreter (or `python`) in a subprocess and store the expectations;
     with `build.resolve` set (--resolve), predict in the model's env rebuilt as of then instead (`python`
     does not apply; `resolve` is a shorthand for it); with `lock`, also rebuild the model's env from its
     requirements and store its exact lock."""
-    build = build or BuildOptions()
+    build, run, download = build or BuildOptions(), run or RunOptions(), download or DownloadOptions()
     if resolve is not None:
         build = replace(build, resolve=resolve)
     rebuilt = build.resolve is not None
@@ -55,7 +57,8 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
         from envforge.commands.baseline import run_rebuilt
 
         loaded, runs, output, baseline = run_rebuilt(uri, tracking_uri=tracking_uri, inputs=inputs, synthesize=synthesize,
-                                                     backend=backend, build=build, predict_timeout=predict_timeout)
+                                                     backend=backend, build=build, limits=run, download=download,
+                                                     predict_timeout=predict_timeout)
         model, mlmodel = loaded.model, loaded.mlmodel
         where = f"the env rebuilt as of {baseline.get('resolved_as_of') or 'today'}"
     else:
@@ -87,7 +90,7 @@ def record(uri: str, *, tracking_uri: str | None = None, inputs: tuple[str, ...]
     runs = synth.settle(runs, output.examples)
     document = expectations_mod.build(runs, output.data, __version__, baseline, model_dir=model.path)
     local, location = store_document(model, document, mlmodel.model_id)
-    stored_lock = _store_lock(model, uri, tracking_uri, build, mlmodel.model_id) if lock else None
+    stored_lock = _store_lock(model, uri, tracking_uri, build, run, download, mlmodel.model_id) if lock else None
     return RecordResult(uri=uri, location=location, local_copy=str(local),
                         examples=tuple(r["name"] for r in runs), python=output.data.get("python"), lock=stored_lock,
                         sources=tuple(synth.source_of(r) for r in runs), baseline=baseline)
@@ -101,14 +104,16 @@ def store_document(model: ModelDir, document: dict[str, object], model_id: str |
     return local, (str(local) if model.is_local else _upload(model, local, model_id or model.model_id))
 
 
-def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, model_id: str | None) -> str:
+def _store_lock(model: ModelDir, uri: str, tracking_uri: str | None, build: BuildOptions, run: RunOptions,
+                download: DownloadOptions, model_id: str | None) -> str:
     """Lock the env rebuilt from the model's own requirements (a stored lock is ignored: this
     one replaces it) and store it next to the expectations."""
     from envforge.pipeline import load_model, write_lock
     from envforge.spec.envlock import LOCK_FILENAME
 
-    loaded = load_model(str(model.path) if model.is_local else uri, tracking_uri=tracking_uri, stored_lock=False, build=build)
-    text = write_lock(loaded, uri, build, lambda text: None).text
+    loaded = load_model(str(model.path) if model.is_local else uri, tracking_uri=tracking_uri, stored_lock=False, build=build,
+                        download=download)
+    text = write_lock(loaded, uri, build, lambda text: None, run=run).text
     local = model.path / LOCK_FILENAME
     tmp = local.with_suffix(".tmp")
     tmp.write_text(text)

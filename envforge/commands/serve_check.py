@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import Env
-from envforge.backends.build_options import BuildOptions, split_options
+from envforge.backends.build_options import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.bounds import limits
 from envforge.bounds.parsing import load_json
+from envforge.building.option_parts import split_options
 from envforge.commands import verification_steps as steps
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison
 from envforge.compare.serving import compare_served
@@ -29,6 +31,7 @@ from envforge.errors import EnvforgeError, ModelRunError, UsageError
 from envforge.execution.executor import local_executor, note_sandbox
 from envforge.execution.sandbox import Sandbox, sandboxed
 from envforge.modeldir import expectations as expectations_mod
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.modeldir.examples import MODEL_EXAMPLE
 from envforge.pipeline import LoadedModel
 from envforge.processes.proc import Background, child_env
@@ -51,12 +54,14 @@ class ServeOptions:
     start_timeout: float = 180.0
     request_timeout: float = 120.0
     build: BuildOptions = field(default_factory=BuildOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    download: DownloadOptions = field(default_factory=DownloadOptions)
 
 
 def serve_check(uri: str, *, progress: Progress | None = None, **options: Any) -> VerifyResult:
     """Serve the model from its rebuilt env and check the answer. Never raises EnvforgeError."""
-    build, own = split_options(options, ServeOptions)
-    opts = ServeOptions(build=build, **own)
+    parts, own = split_options(options, ServeOptions)
+    opts = ServeOptions(build=parts.build, run=parts.run, download=parts.download, **own)
     progress = progress or Silent()
     result = VerifyResult(uri=uri, backend=opts.backend)
     try:
@@ -71,14 +76,14 @@ def _serve_check(uri: str, opts: ServeOptions, progress: Progress, result: Verif
     check = steps.ModelCheck(result)
     with timed(result.steps, progress, "resolve") as step:
         loaded = steps.resolve(check, uri, step, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
-                               lock=opts.lock, build=opts.build, progress=progress.update)
+                               lock=opts.lock, build=opts.build, download=opts.download, progress=progress.update)
         payload = serving_payload(loaded)
         expected = steps.find_expected(check, opts.expected, opts.tracking_uri)
     with timed(result.steps, progress, "build") as step:
-        env = steps.build(stack, check, opts.build, progress.update, step, machine_checks=False)
+        env = steps.build(stack, check, opts.build, progress.update, step, limits=opts.run, machine_checks=False)
     with timed(result.steps, progress, "serve") as step:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="envforge-serve-")))
-        executor = local_executor(loaded.backend, env, [loaded.model.path], opts.build, str(loaded.model.path))
+        executor = local_executor(loaded.backend, env, [loaded.model.path], opts.run, str(loaded.model.path))
         sandbox = replace(executor.sandbox, network=True) if executor.sandbox else None
         server, port = _start(loaded, env, logs / "server.log", opts.start_timeout, stack, sandbox)
         note_sandbox(result, replace(executor, sandbox=sandbox))  # with the network: the host must reach the server

@@ -29,6 +29,7 @@ from typing import Any
 
 from envforge.backends.base import Backend, BuildOptions, Env, Executor, Log
 from envforge.backends.native_libs import Missing
+from envforge.backends.run_options import RunOptions
 from envforge.commands import implied_checks
 from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.commands.verdict_notes import note_drift_and_warnings
@@ -73,7 +74,7 @@ class Ahead:
 
     stack: ExitStack
     loaded: LoadedModel
-    options: BuildOptions
+    limits: RunOptions
     timeout: float
     current: HeadStart | None = None
 
@@ -82,7 +83,7 @@ class Ahead:
             return
         if self.current is not None:
             self.current.abort()
-        self.current = start_ahead(self.loaded.backend, self.loaded.spec, self.loaded.model.path, self.options, self.timeout, env)
+        self.current = start_ahead(self.loaded.backend, self.loaded.spec, self.loaded.model.path, self.limits, self.timeout, env)
         if self.current is not None:
             self.stack.callback(self.current.abort)
 
@@ -123,20 +124,20 @@ def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step |
 
 
 def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, step: Step | None = None, *,
-          machine_checks: bool = True, ahead: Callable[[Env], HeadStart | None] | None = None) -> Env:
+          limits: RunOptions, machine_checks: bool = True, ahead: Callable[[Env], HeadStart | None] | None = None) -> Env:
     """The build step of a group of one: the model's env built (or reused), in use until `stack` ends, and
     noted in its result (note_built); `machine_checks` off skips env_checks (serve-check's verdict does not
     name the shared libraries a failed load lacked). `ahead(env)`: called once the env is ready, before its
     checks (verify: Ahead.start, the env's runner started meanwhile)."""
     assert check.loaded is not None, "build: the model is resolved first"
-    env = stack.enter_context(open_env(check.loaded, options, log))
+    env = stack.enter_context(open_env(check.loaded, options, log, run=limits))
     if ahead is not None:
         ahead(env)
     note_built(check, env, env_checks(env, check.loaded.backend) if machine_checks else [], step)
     return env
 
 
-def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, Any]], options: BuildOptions, *,
+def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, Any]], options: BuildOptions, limits: RunOptions, *,
         timeout: float, log: Log, result: VerifyResult | None = None, freeze: bool = False,
         head: HeadStart | None = None) -> tuple[Executor, RunnerOutput]:
     """The predict step: the model's runner in the env's executor (open until `stack` ends, for its `finish`),
@@ -146,7 +147,8 @@ def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, An
     if head is not None and not (head.fits(env) and head.ready()):
         head.abort()
         head = None
-    executor = head.executor if head is not None else stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, log))
+    executor = head.executor if head is not None else stack.enter_context(
+        open_executor(loaded.backend, env, loaded.model.path, options, limits, log))
     if result is not None:
         note_sandbox(result, executor)
     try:
@@ -156,14 +158,14 @@ def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, An
             note_sandbox(result, executor)
 
 
-def run_unjudged(loaded: LoadedModel, options: BuildOptions, runs: list[dict[str, Any]], *, timeout: float,
+def run_unjudged(loaded: LoadedModel, options: BuildOptions, limits: RunOptions, runs: list[dict[str, Any]], *, timeout: float,
                  log: Log | None = None, freeze: bool = False) -> tuple[Env, RunnerOutput]:
     """The build and predict steps with no result to note and no verdict (record's baseline, bisect's probes):
     the env built (or reused), `runs` run in it, no image kept."""
     say = log or (lambda text: None)
     with ExitStack() as stack:
-        env = stack.enter_context(open_env(loaded, options, say))
-        executor, output = run(stack, loaded, env, runs, options, timeout=timeout, log=say, freeze=freeze)
+        env = stack.enter_context(open_env(loaded, options, say, run=limits))
+        executor, output = run(stack, loaded, env, runs, options, limits, timeout=timeout, log=say, freeze=freeze)
         executor.finish(False)
         return env, output
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from envforge.backends.build_options import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.execution.sandbox import HOME, Limits, _namespaces, _system, _unique, bwrap_path, choose, unavailable
 from envforge.processes.proc import child_env, passed_env
 from envforge.runner import sandbox_init_path, script_path
@@ -65,7 +65,7 @@ class Entry:
                 f"model read-only; it can see {variables}")
 
 
-def plan(options: BuildOptions, cwd: str | None = None) -> Entry:
+def plan(options: RunOptions, cwd: str | None = None) -> Entry:
     """The entry --sandbox asks for (--sandbox on where bubblewrap cannot run: EnvBuildError, exit 3)."""
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
                     open_files=options.max_open_files)

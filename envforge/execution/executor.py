@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env, Executor, Log
+from envforge.backends.run_options import RunOptions
 from envforge.bounds import limits
 from envforge.bounds.parsing import load_json
 from envforge.errors import EnvforgeError, ModelRunError
@@ -106,16 +107,17 @@ class LocalExecutor:
 
 
 @contextmanager
-def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> Iterator[Executor]:
-    """How to run the runner in `env`: in a container for container backends, else a host subprocess."""
+def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOptions, run: RunOptions, log: Log) -> Iterator[Executor]:
+    """How to run the runner in `env`: in a container for container backends (its model image built with
+    `options`), else a host subprocess; either within `run`'s limits."""
     if isinstance(backend, ContainerBackend):
-        with backend.executor(env, model_dir, options, log) as executor:
+        with backend.executor(env, model_dir, options, run, log) as executor:
             yield executor
     else:
-        yield local_executor(backend, env, [model_dir], options, str(model_dir))
+        yield local_executor(backend, env, [model_dir], run, str(model_dir))
 
 
-def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: BuildOptions, model_dir: str,
+def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: RunOptions, model_dir: str,
                    trust_earlier_probe: bool = False) -> LocalExecutor:
     """The runner as a host subprocess, in the sandbox that --sandbox chose (execution/sandbox.py)."""
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
@@ -216,7 +218,7 @@ def read_answer(path: Path) -> Any:
 OnOutput = Callable[[int, RunnerOutput], None]
 
 
-def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str, Any]]]], options: BuildOptions, *,
+def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str, Any]]]], options: BuildOptions, run: RunOptions, *,
               model_timeout: float, log: Log, startup_timeout: float = 300.0,
               on_output: OnOutput | None = None) -> list[RunnerOutput]:
     """Several models of one environment. On the host: ONE runner process for all of them (mlflow is imported
@@ -227,11 +229,11 @@ def run_group(backend: Backend, env: Env, models: list[tuple[Path, list[dict[str
     if isinstance(backend, ContainerBackend):
         outputs = []
         for i, (model_dir, runs) in enumerate(models):
-            outputs.append(_in_container(backend, env, model_dir, runs, options, model_timeout, log))
+            outputs.append(_in_container(backend, env, model_dir, runs, options, run, model_timeout, log))
             if on_output:
                 on_output(i, outputs[-1])
         return outputs
-    executor = local_executor(backend, env, [d for d, _ in models], options, "")
+    executor = local_executor(backend, env, [d for d, _ in models], run, "")
 
     def ran_by(output: RunnerOutput) -> RunnerOutput:
         return replace(output, executor=executor)  # each result gets the sandbox section verify's has
@@ -301,9 +303,9 @@ def _handed_on(outputs: list[RunnerOutput], on_output: OnOutput | None, handed: 
 
 
 def _in_container(backend: ContainerBackend, env: Env, model_dir: Path, runs: list[dict[str, Any]], options: BuildOptions,
-                  timeout: float, log: Log) -> RunnerOutput:
+                  run: RunOptions, timeout: float, log: Log) -> RunnerOutput:
     try:
-        with backend.executor(env, model_dir, options, log) as executor:
+        with backend.executor(env, model_dir, options, run, log) as executor:
             output = execute_runner(executor, runs, timeout=timeout)
             executor.finish(False)
             return replace(output, executor=executor)

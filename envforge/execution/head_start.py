@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from envforge.backends.base import Backend, BuildOptions, ContainerBackend, Env
+from envforge.backends.base import Backend, ContainerBackend, Env
+from envforge.backends.run_options import RunOptions
 from envforge.execution.executor import LocalExecutor, local_executor, read_answer
 from envforge.processes.proc import Deadline, Outcome
 from envforge.spec import EnvSpec
@@ -93,7 +94,7 @@ class HeadStart:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: BuildOptions, timeout: float,
+def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: RunOptions, timeout: float,
           env: Env | None = None) -> HeadStart | None:
     """The runner of `env` (default: the spec's env if it is already built, as its marker says), started ahead
     of its request; None where there is none to start (a container backend, no built env)."""

@@ -81,15 +81,15 @@ class ExampleItem(pytest.Item):
 
 def example_names(uri: str, options: dict[str, Any]) -> list[str]:
     """The names of the examples a verification of `uri` runs (modeldir/input_policy.one_source), without building anything."""
-    from envforge.backends.build_options import split_options
+    from envforge.building.option_parts import split_options
     from envforge.commands.verify import VerifyOptions
     from envforge.modeldir.input_policy import one_source
     from envforge.pipeline import find_expectations, load_model
 
-    build, own = split_options(options, VerifyOptions)
-    opts = VerifyOptions(build=build, **own)
+    parts, own = split_options(options, VerifyOptions)
+    opts = VerifyOptions(build=parts.build, run=parts.run, download=parts.download, **own)
     loaded = load_model(uri, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
-                        lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build)
+                        lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, download=opts.download)
     expected = find_expectations(loaded.model.path, opts.expected, opts.tracking_uri)
     runs = one_source(loaded.model.path, loaded.mlmodel, expected, opts.inputs, opts.synthesize)
     names = [str(run.get("name") or f"example-{i}") for i, run in enumerate(runs, 1)]

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from envforge.backends.base import BuildOptions
+from envforge.backends.run_options import RunOptions
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from envforge.errors import EnvforgeError
+from envforge.modeldir.download_options import DownloadOptions
 from envforge.registry.select import Target
 from envforge.result import Step, VerifyResult
 
@@ -31,6 +33,8 @@ class RegistryOptions:
     fail_on: tuple[str, ...] = ()  # --fail-on drift,warnings (report/gate.py)
     record_missing: bool = False  # a version without expectations gets a baseline recorded in its env (registry/missing_baselines.py)
     build: BuildOptions = field(default_factory=BuildOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    download: DownloadOptions = field(default_factory=DownloadOptions)
 
     @property
     def judging(self) -> Judging:
@@ -124,7 +128,7 @@ def _resolve(target: Target, options: RegistryOptions, log: object) -> Any:
         log(f"resolving {target.label}")
     try:
         return load_model(target.uri, backend=options.backend, tracking_uri=options.tracking_uri,
-                          refresh=options.refresh, build=options.build)
+                          refresh=options.refresh, build=options.build, download=options.download)
     except EnvforgeError as exc:
         result = VerifyResult(uri=target.uri, backend=options.backend)
         result.steps.append(Step("resolve", 0.0))

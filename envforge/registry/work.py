@@ -93,7 +93,7 @@ def _load(member: _Member, options: RegistryOptions) -> str:
     start, step = time.perf_counter(), Step("resolve", 0.0)
     try:
         steps.resolve(member.check, member.target.uri, step, backend=options.backend, tracking_uri=options.tracking_uri,
-                      build=options.build)
+                      build=options.build, download=options.download)
     except EnvforgeError as exc:
         member.result.steps.append(Step("resolve", time.perf_counter() - start, "failed"))
         member.result.error_from(exc)
@@ -143,7 +143,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         if not slot:
             return
         start = time.perf_counter()
-        outputs = run_group(first.backend, env, [(m.check.loaded.model.path, m.check.runs) for m in members], options.build,
+        outputs = run_group(first.backend, env, [(m.check.loaded.model.path, m.check.runs) for m in members], options.build, options.run,
                             model_timeout=options.model_timeout, log=lambda text: None, on_output=judged)
         outcome.runner_seconds = time.perf_counter() - start
         outcome.models_seconds = sum(output.seconds for output in outputs)
@@ -164,7 +164,7 @@ def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutco
             return None
         start = time.perf_counter()
         try:
-            env = stack.enter_context(open_env(members[0].check.loaded, options.build, lambda text: None))
+            env = stack.enter_context(open_env(members[0].check.loaded, options.build, lambda text: None, run=options.run))
         except EnvforgeError as exc:
             outcome.build_seconds = time.perf_counter() - start
             for m in members:

@@ -27,6 +27,7 @@ from envforge.backends.docker.build import build_image
 from envforge.backends.docker.container_run import ContainerExecutor
 from envforge.backends.docker.context import FORMAT, MODEL_DIR, VENV_PYTHON, default_base_image, env_context, env_tag, fingerprint, model_context
 from envforge.backends.docker.engine import base_image, connect, engine_errors, find_image, probe_env, python_version, sdk_missing
+from envforge.backends.run_options import RunOptions
 from envforge.errors import InterpreterNotFound, UsageError
 from envforge.processes.proc import passed_env
 from envforge.spec import EnvSpec
@@ -149,7 +150,7 @@ class DockerBackend:
         return ["docker", "run", *flags, "--entrypoint", program[0], str(info.get("tag") or info.get("id")), *program[1:]]
 
     @contextmanager
-    def executor(self, env: Env, model_dir: Path, options: BuildOptions, log: Log) -> Iterator[ContainerExecutor]:
+    def executor(self, env: Env, model_dir: Path, options: BuildOptions, run: RunOptions, log: Log) -> Iterator[ContainerExecutor]:
         client = connect(options.timeout)
         info = image_info(env.path) or {}
         print_ = fingerprint(model_dir)
@@ -175,7 +176,7 @@ class DockerBackend:
         try:
             # Spark starts its Python workers with PYSPARK_PYTHON (else the first `python` on PATH): the venv's, always.
             spark = {"PYSPARK_PYTHON": VENV_PYTHON, "PYSPARK_DRIVER_PYTHON": VENV_PYTHON, **SPARK_LOOPBACK}  # and its driver on loopback
-            yield ContainerExecutor(client, image_id, memory=options.memory, keep=keep, env={**spark, **passed_env(options.pass_env)})
+            yield ContainerExecutor(client, image_id, memory=run.memory, keep=keep, env={**spark, **passed_env(run.pass_env)})
         finally:
             if run_tag not in report["kept"]:
                 try:
