@@ -10,6 +10,7 @@ Real uv, logged by a shim on its path that runs the real binary (the only stand-
 
 from __future__ import annotations
 
+import json
 import platform
 import tarfile
 from pathlib import Path
@@ -119,3 +120,19 @@ def test_a_kept_resolution_the_cache_cannot_serve_falls_back_to_resolving_online
     assert second == first == ["efsettled==1.0"]
     assert [("--offline" in c) for c in installs(uv_calls)] == [False, True, False]
     assert any("resolving online" in line for line in said), said
+
+
+def test_the_notes_of_a_kept_resolution_are_said_again(tmp_path: Path, uv_calls: Path) -> None:
+    """What the index left out of the first resolution (cutoff's notes) is as true of the set installed from it."""
+    def noted() -> None:
+        kept = next((tmp_path / "home" / "settled").glob("*.json"))
+        data = json.loads(kept.read_text())
+        assert data["notes"] == []  # a local find-links file has no upload time to miss: nothing to say
+        kept.write_text(json.dumps({**data, "notes": ["the package index serves no upload time for `x.whl`"]}))
+
+    links = make_wheel(tmp_path / "links", "efsettled", "1.0", "VALUE = 1\n").parent
+    spec, options = spec_for("efsettled", "2025-06-01T23:59:59Z"), BuildOptions(find_links=(str(links),))
+    UvBackend().build(spec, tmp_path, tmp_path / "env1", options, lambda _: None)
+    noted()
+    again = UvBackend().build(spec, tmp_path, tmp_path / "env2", options, lambda _: None)
+    assert again.notes == ("the package index serves no upload time for `x.whl`",)

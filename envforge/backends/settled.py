@@ -50,8 +50,9 @@ def applies(spec: EnvSpec, moment: str | None, now: datetime | None = None) -> b
         return False
 
 
-def recall(spec: EnvSpec, python: str, moment: str | None) -> list[str] | None:
-    """The pins a build of this spec on this Python installed, resolved after its moment had passed; or None."""
+def recall(spec: EnvSpec, python: str, moment: str | None) -> tuple[list[str], list[str]] | None:
+    """(the pins a build of this spec on this Python installed, resolved after its moment had passed, and the notes
+    that resolution left: the build's own, said again); or None."""
     if not applies(spec, moment):
         return None
     try:
@@ -61,11 +62,14 @@ def recall(spec: EnvSpec, python: str, moment: str | None) -> list[str] | None:
     pins = data.get("pins") if isinstance(data, dict) and data.get("moment") == moment and data.get("python") == python else None
     if not isinstance(pins, list) or not pins or not all(isinstance(p, str) and "==" in p for p in pins):
         return None
-    return pins
+    notes = data.get("notes")
+    return pins, [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
 
 
-def remember(spec: EnvSpec, python: str, moment: str | None, installed: tuple[str, ...], resolved_at: datetime) -> bool:
-    """Keep what a build installed when its moment had passed before it resolved; True when kept."""
+def remember(spec: EnvSpec, python: str, moment: str | None, installed: tuple[str, ...], resolved_at: datetime,
+             notes: list[str] | None = None) -> bool:
+    """Keep what a build installed (and the notes its resolution left) when its moment had passed before it
+    resolved; True when kept."""
     if not applies(spec, moment, now=resolved_at):
         return False
     pins = [line.strip() for line in installed if "==" in line and " @ " not in line and not line.startswith(("-", "#"))]
@@ -76,7 +80,7 @@ def remember(spec: EnvSpec, python: str, moment: str | None, installed: tuple[st
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"moment": moment, "resolved_at": resolved_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   "python": python, "pins": sorted(pins)}))
+                                   "python": python, "pins": sorted(pins), "notes": list(notes or ())}))
         os.replace(tmp, path)
     except OSError:
         return False
