@@ -10,7 +10,7 @@ env's Python starts in the very sandbox the run would use (executor.local_execut
 (runner/run_model.head_start) and waits for its request; nothing of the model is read before it. envforge
 does all its checks as before, then `hand_over` gives the request only if the env it checked is the one
 the runner runs in (reused as it was: same path, same interpreter) and the runner still waits; anything else is
-`abort`ed (a request saying so: the runner exits without reading the model) and the run starts as it always did.
+`abort`ed (killed: it has read nothing of the model) and the run starts as it always did.
 The runner says when it waits (a file beside its request): one that ended before is never handed the model,
 whatever the timing, so nothing is blamed on the model from it. The --predict-timeout starts at the hand-over
 (processes/proc.Deadline); before it the runner may wait HOLD seconds.
@@ -37,7 +37,6 @@ from envforge.store.layout import env_dir
 from envforge.store.marker import read_marker
 
 HOLD = 3600.0  # seconds a runner started ahead may wait for its request (then it is killed, and not used)
-ABORT_GRACE = 10.0  # seconds an aborted runner has to exit before it is killed
 
 
 @dataclass
@@ -80,16 +79,13 @@ class HeadStart:
         return replace(ended, seconds=max(0.0, ended.seconds - waited)), data if isinstance(data, dict) else None
 
     def abort(self) -> None:
-        """Stop the runner (before its request: it exits without reading the model; after: killed) and clean up."""
+        """Stop the runner now (its process group killed: before its request it has read nothing of the model;
+        after, the run was interrupted) and clean up."""
         if self.closed:
             return
         self.closed = True
         if self.thread.is_alive():
-            if self.handed:  # interrupted while the model runs (Ctrl-C): its process group is killed now
-                self.deadline.restart(0)
-            else:
-                _write(self.workdir / "request.json", {"abort": True})
-                self.deadline.restart(ABORT_GRACE)
+            self.deadline.restart(0)
             self.thread.join()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
