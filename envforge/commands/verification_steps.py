@@ -124,7 +124,7 @@ def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step |
 
 
 def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, step: Step | None = None, *,
-          limits: RunOptions, machine_checks: bool = True, ahead: Callable[[Env], HeadStart | None] | None = None) -> Env:
+          limits: RunOptions, machine_checks: bool = True, ahead: Callable[[Env], None] | None = None) -> Env:
     """The build step of a group of one: the model's env built (or reused), in use until `stack` ends, and
     noted in its result (note_built); `machine_checks` off skips env_checks (serve-check's verdict does not
     name the shared libraries a failed load lacked). `ahead(env)`: called once the env is ready, before its

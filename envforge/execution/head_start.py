@@ -47,6 +47,7 @@ class HeadStart:
     deadline: Deadline
     thread: threading.Thread
     started: float
+    timeout: float  # the run's --predict-timeout
     ended: list[Any] = field(default_factory=list)  # the runner's Outcome once it exited, or what execute raised
     handed: bool = False
     closed: bool = False
@@ -60,6 +61,8 @@ class HeadStart:
         True for the first. A runner that ended before (a sandbox that no longer starts, an interpreter that
         crashed) is never handed the model: the usual run goes ahead and finds out what is wrong itself."""
         waiting = self.workdir / "request.json.waiting"
+        if not waiting.exists():  # still starting: it gets the --predict-timeout to get there, as a run would
+            self.deadline.restart(self.timeout)
         while self.thread.is_alive() and not waiting.exists():
             time.sleep(0.005)
         return self.thread.is_alive() and waiting.exists()
@@ -103,7 +106,7 @@ def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: RunOptions,
                        wait_for_request=True)  # a sandbox that cannot start ends the runner before hand_over: not used
     workdir = Path(tempfile.mkdtemp(prefix="envforge-run-"))
     deadline = Deadline(HOLD)
-    head = HeadStart(executor, env, workdir, deadline, threading.Thread(target=lambda: None), time.monotonic())
+    head = HeadStart(executor, env, workdir, deadline, threading.Thread(target=lambda: None), time.monotonic(), timeout)
 
     def run() -> None:
         try:
