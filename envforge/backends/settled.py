@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from envforge.spec import EnvSpec
 from envforge.spec.asof import parse_moment
+from envforge.store.bookkeeping import read_record, write_record
 from envforge.store.layout import home
 
 MARGIN = timedelta(hours=1)  # an index's upload times settle: a mirror may publish a file some minutes after its upload time
@@ -55,10 +55,7 @@ def recall(spec: EnvSpec, python: str, moment: str | None) -> tuple[list[str], l
     that resolution left: the build's own, said again); or None."""
     if not applies(spec, moment):
         return None
-    try:
-        data = json.loads(_path(spec, python).read_text())
-    except (OSError, ValueError):
-        return None
+    data = read_record(_path(spec, python))
     pins = data.get("pins") if isinstance(data, dict) and data.get("moment") == moment and data.get("python") == python else None
     if not isinstance(pins, list) or not pins or not all(isinstance(p, str) and "==" in p for p in pins):
         return None
@@ -75,16 +72,8 @@ def remember(spec: EnvSpec, python: str, moment: str | None, installed: tuple[st
     pins = [line.strip() for line in installed if "==" in line and " @ " not in line and not line.startswith(("-", "#"))]
     if not pins or len(pins) != len([line for line in installed if line.strip()]):
         return False  # a line that is not an exact pin (a local file, an editable): the set is not the index's alone
-    path = _path(spec, python)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"moment": moment, "resolved_at": resolved_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   "python": python, "pins": sorted(pins), "notes": list(notes or ())}))
-        os.replace(tmp, path)
-    except OSError:
-        return False
-    return True
+    return write_record(_path(spec, python), {"moment": moment, "resolved_at": resolved_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                              "python": python, "pins": sorted(pins), "notes": list(notes or ())})
 
 
 def install(argv: list[str], pins: list[str], folder: Path, cutoff_args: list[str], timeout: float, env: dict[str, str]) -> bool:

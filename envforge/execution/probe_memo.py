@@ -10,10 +10,10 @@ request is handed over: head_start then drops that runner, and the run goes the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
+from envforge.store.bookkeeping import read_record, write_record
 from envforge.store.layout import home
 
 FILE = "sandbox-probe.json"
@@ -37,22 +37,11 @@ def _identity() -> dict[str, object] | None:
 def passed_before() -> bool:
     """A probe passed on this boot with this bwrap (and this user)."""
     identity = _identity()
-    try:
-        return identity is not None and json.loads((home() / FILE).read_text()) == identity
-    except (OSError, ValueError):
-        return False
+    return identity is not None and read_record(home() / FILE) == identity
 
 
 def note_passed() -> None:
     """Remember a passing probe; best effort (without it, the next head start probes)."""
     identity = _identity()
-    if identity is None:
-        return
-    path = home() / FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(identity))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    if identity is not None:
+        write_record(home() / FILE, identity)
