@@ -30,6 +30,7 @@ from typing import Any
 
 from envforge.backends.base import Backend, ContainerBackend, Env
 from envforge.backends.run_options import RunOptions
+from envforge.errors import EnvforgeError
 from envforge.execution.executor import LocalExecutor, local_executor, read_answer
 from envforge.processes.proc import Deadline, Outcome
 from envforge.spec import EnvSpec
@@ -102,8 +103,11 @@ def start(backend: Backend, spec: EnvSpec, model_dir: Path, options: RunOptions,
     env = env or _built(spec)
     if env is None:
         return None
-    executor = replace(local_executor(backend, env, [model_dir], options, str(model_dir), trust_earlier_probe=True),
-                       wait_for_request=True)  # a sandbox that cannot start ends the runner before hand_over: not used
+    try:  # a sandbox that cannot start ends the runner before hand_over: not used
+        executor = replace(local_executor(backend, env, [model_dir], options, str(model_dir), trust_earlier_probe=True),
+                           wait_for_request=True)
+    except EnvforgeError:  # --sandbox on where it cannot run, say: the usual run says so, at its own step
+        return None
     workdir = Path(tempfile.mkdtemp(prefix="envforge-run-"))
     deadline = Deadline(HOLD)
     head = HeadStart(executor, env, workdir, deadline, threading.Thread(target=lambda: None), time.monotonic(), timeout)
