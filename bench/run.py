@@ -27,7 +27,7 @@ FLOOR_SCRIPT = (
     "import sys, mlflow.pyfunc; from mlflow.models import Model; d = sys.argv[1]; "
     "ex = Model.load(d).load_input_example(d); print(mlflow.pyfunc.load_model(d).predict(ex))"
 )
-TARGETS = {"warm/floor": ("<=", 1.1), "mlflow_uv/cold": (">=", 2.5), "warm_skinny/floor": ("<=", 1.1),
+TARGETS = {"warm/floor": ("<=", 1.1), "mlflow_uv/cold": (">=", 2.5), "mlflow_uv/cold_settled": (">=", 2.5), "warm_skinny/floor": ("<=", 1.1),
            "mlflow_uv/cold_skinny": (">=", 2.5), "cold_fresh_home/first_run_bound": ("<=", 1.1),
            "cold_fresh_home_skinny/first_run_bound": ("<=", 1.1), "warm_registered_full/floor": ("<=", 1.1),
            "warm_registered_skinny/floor": ("<=", 1.1)}
@@ -61,6 +61,29 @@ def save_model(model_dir: Path) -> None:
     X, y = load_iris(return_X_y=True, as_frame=True)
     clf = LogisticRegression(max_iter=1000).fit(X, y)
     mlflow.sklearn.save_model(clf, str(model_dir), input_example=X.head(5))
+
+
+def compile_envforge() -> None:
+    """envforge's own modules compiled, as installing its wheel does: a source checkout run with
+    PYTHONDONTWRITEBYTECODE set (as on these machines) would otherwise compile them in every timed call."""
+    import envforge
+
+    check(run([sys.executable, "-m", "compileall", "-q", str(Path(envforge.__file__).parent)], child_env())[1], "compileall envforge")
+
+
+def logged_earlier(model_dir: Path, dest: Path, days: int = 3) -> Path:
+    """A copy of the model as if logged `days` ago (MLmodel's utc_time_created): the realistic case for a nightly
+    or pre-deployment run, whose default --resolve logged cutoff has passed (backends/settled.py applies)."""
+    import datetime
+
+    import yaml
+
+    shutil.copytree(model_dir, dest)
+    mlmodel = yaml.safe_load((dest / "MLmodel").read_text())
+    then = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
+    mlmodel["utc_time_created"] = then.strftime("%Y-%m-%d %H:%M:%S.%f")
+    (dest / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))
+    return dest
 
 
 def verify(model_dir: Path, home: Path, report: Path, envforge: str = str(BIN / "envforge")) -> tuple[float, dict]:
@@ -124,6 +147,7 @@ def sample_mlflow(model_dir: Path) -> dict:
 def ratios(med: dict[str, float]) -> dict[str, float]:
     bound = first_run_bound(med)
     return {"warm/floor": med["warm"] / med["floor"], "mlflow_uv/cold": med["mlflow_uv"] / med["cold"],
+            **({"mlflow_uv/cold_settled": med["mlflow_uv"] / med["cold_settled"]} if "cold_settled" in med else {}),
             "mlflow_uv/cold_fresh_home": med["mlflow_uv"] / med["cold_fresh_home"],
             "cold/floor": med["cold"] / med["floor"], "mlflow_uv/warm": med["mlflow_uv"] / med["warm"],
             "mlflow_uv/first_run_bound": med["mlflow_uv"] / bound, "cold_fresh_home/first_run_bound": med["cold_fresh_home"] / bound,
@@ -166,10 +190,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="envforge-bench-"))
     model_dir, warm_home, cold_home = tmp / "model", tmp / "home-warm", tmp / "home-cold"
     try:
+        print("untimed: compiling envforge's own modules (as a wheel install does)")
+        compile_envforge()
         print(f"saving model -> {model_dir}")
         save_model(model_dir)
-        check(run([str(BIN / "envforge"), "record", str(model_dir)], child_env(ENVFORGE_HOME=str(warm_home)))[1],
-              "envforge record")
+        earlier, settled_home = logged_earlier(model_dir, tmp / "model-earlier"), tmp / "home-settled"
+        for model in (model_dir, earlier):
+            check(run([str(BIN / "envforge"), "record", str(model)], child_env(ENVFORGE_HOME=str(warm_home)))[1],
+                  "envforge record")
 
         print("untimed warm-up: envforge verify (builds the warm env, warms the uv package cache)")
         secs, result = verify(model_dir, warm_home, tmp / "warmup.json")
@@ -177,6 +205,8 @@ def main() -> None:
         print(f"  {secs:.2f} s, env {result['env']['path']} (python {result['env']['python']})")
         print("untimed warm-up: envforge verify with the cold ENVFORGE_HOME (fills its package caches)")
         print(f"  {verify(model_dir, cold_home, tmp / 'warmup-cold.json')[0]:.2f} s")
+        print("untimed warm-up: envforge verify of the model logged 3 days ago (its resolution is kept: backends/settled.py)")
+        print(f"  {verify(earlier, settled_home, tmp / 'warmup-settled.json')[0]:.2f} s")
 
         skinny = None
         if not args.no_skinny:
@@ -190,13 +220,14 @@ def main() -> None:
         print("untimed: a bare env of the model's packages (for floor_uncompiled)")
         bare_python = bare_env(model_dir, tmp / "bare-env", python)
 
-        samples: dict[str, list[dict]] = {"floor": [], "floor_uncompiled": [], "warm": [], "cold": [],
+        samples: dict[str, list[dict]] = {"floor": [], "floor_uncompiled": [], "warm": [], "cold": [], "cold_settled": [],
                                           "cold_fresh_home": [], "mlflow_uv": []}
         if skinny:
             samples.update({"warm_skinny": [], "cold_skinny": [], "cold_fresh_home_skinny": []})
         for i in range(1, args.repeat + 1):  # interleaved rounds, so drift hits every measurement alike
             fresh_home = tmp / f"home-fresh-{i}"
             shutil.rmtree(cold_home / "envs")  # untimed: empty env cache, envforge's package caches kept
+            shutil.rmtree(settled_home / "envs")
             if skinny:
                 shutil.rmtree(tmp / "home-cold-skinny" / "envs")
             round_ = {
@@ -204,6 +235,7 @@ def main() -> None:
                 "floor_uncompiled": sample_floor_uncompiled(bare_python, model_dir),
                 "warm": sample_verify(model_dir, warm_home, tmp / "warm.json", want_reused=True),
                 "cold": sample_verify(model_dir, cold_home, tmp / "cold.json", want_reused=False),
+                "cold_settled": sample_verify(earlier, settled_home, tmp / "cold-settled.json", want_reused=False),
                 "cold_fresh_home": sample_verify(model_dir, fresh_home, tmp / "fresh.json", want_reused=False),
                 "mlflow_uv": sample_mlflow(model_dir),
             }

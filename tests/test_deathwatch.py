@@ -127,3 +127,14 @@ def test_the_build_fence_is_held_until_every_survivor_of_a_killed_build_is_gone(
                 os.kill(supervisor, signal.SIGCONT)
         for pid in _alive(tag[:5]):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_childs_end_is_seen_when_it_happens_and_a_timeout_still_kills_its_group(monkeypatch) -> None:
+    """run() waits without polling (issue 33): Popen.wait(timeout) slept up to 50 ms between looks at the child."""
+    slept: list[float] = []
+    monkeypatch.setattr(subprocess.time, "sleep", lambda seconds: slept.append(seconds))  # the polling wait's only pause
+    done = run([sys.executable, "-c", "import time; time.sleep(0.3)"], timeout=30)
+    assert done.ok and not done.timed_out and slept == []
+    start = time.monotonic()
+    stuck = run(["sh", "-c", "sleep 30 & sleep 30"], timeout=0.5)  # the timeout kills the child and what it started
+    assert stuck.timed_out and not stuck.ok and time.monotonic() - start < 10

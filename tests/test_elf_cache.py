@@ -47,3 +47,23 @@ def test_the_machine_is_asked_every_time_and_a_broken_cache_is_no_cache(tmp_path
     (env / elf_cache.CACHE).write_text("{not json")
     assert [m.library for m in missing_libraries(env)] == ["libenvforgetest.so.1"]
     assert json.loads((env / elf_cache.CACHE).read_text())["version"] == elf_cache.VERSION  # rewritten
+
+
+def test_a_new_env_of_the_same_hardlinked_files_is_not_parsed_again_but_a_copy_is(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "home"))
+    env, ext = _build(tmp_path)
+    reads: list[Path] = []
+    first = elf_cache.read_all(env, [ext], _counting(reads))
+    linked, copied = tmp_path / "env-linked" / ext.name, tmp_path / "env-copied" / ext.name
+    linked.parent.mkdir()
+    copied.parent.mkdir()
+    os.link(ext, linked)  # as uv installs from its cache: the same inode in a new env
+    copied.write_bytes(ext.read_bytes())
+    assert elf_cache.read_all(linked.parent, [linked], _counting(reads))[linked] == first[ext]
+    assert reads == [ext]  # known machine-wide by its inode: not parsed again
+    assert elf_cache.read_all(copied.parent, [copied], _counting(reads))[copied] == first[ext] and reads == [ext, copied]
+    # The shared inode rewritten in place (another size): every env sees the new answer, read once more.
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "new.so"), "-x", "c", "-"], input=b"int ext(void) { return 1; }\n", check=True)
+    ext.write_bytes((tmp_path / "new.so").read_bytes())
+    again = elf_cache.read_all(linked.parent, [linked], _counting(reads))
+    assert reads == [ext, copied, linked] and again[linked][0] != first[ext][0]

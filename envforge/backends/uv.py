@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
-from envforge.backends import wheel_check
+from envforge.backends import settled, wheel_check
 from envforge.backends.base import Built, Log, check
 from envforge.backends.build_options import BuildOptions
 from envforge.backends.cutoff import Cutoff
@@ -44,12 +45,21 @@ class UvBackend(VenvBackend):
         cutoff = Cutoff(spec, options)  # --exclude-newer: resolved as of the --resolve moment
         if cutoff.moment:
             on += f", as of {cutoff.moment}"
+        kept = settled.recall(spec, choice.interpreter.version, cutoff.moment)  # a resolution that can no longer change
+        resolved_at = None  # when the index was asked (kept for the next build where the moment had passed)
         with requirement_files(spec, model_dir) as (reqs, constraints):
             if spec.requirements or spec.build_dependencies:
-                wheel_check.check(uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds)
                 log("installing requirements")
-                argv = [*base, "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
-                cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)
+                argv = [*base, *wheel_check.install_args(options.allow_source_builds), "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
+                if kept and settled.install(argv, kept[0], reqs.parent, cutoff.args(), options.timeout, env):
+                    log(f"installed the resolution kept for {cutoff.moment} from uv's cache (backends/settled.py)")
+                    cutoff.notes.extend(kept[1])
+                else:
+                    if kept:
+                        log("the kept resolution is no longer all in uv's cache: resolving online")
+                    resolved_at = datetime.now(timezone.utc)
+                    with wheel_check.explained(uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds):
+                        cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)
             if spec.code_wheels:
                 log(f"installing {len(spec.code_wheels)} code_path wheel(s)")
                 wheels = requirement_lines(spec, model_dir, spec.code_wheels)
@@ -59,4 +69,6 @@ class UvBackend(VenvBackend):
         if seeded:
             log(f"reused {seeded} compiled module(s) from envforge's bytecode store")
         frozen = run([uv, "pip", "freeze", "--python", python], timeout=120, env=env)
+        if frozen.ok and resolved_at:
+            settled.remember(spec, choice.interpreter.version, cutoff.moment, tuple(frozen.stdout.splitlines()), resolved_at, cutoff.notes)
         return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else (), cutoff)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from envforge.building import distinct_pins
 from envforge.errors import EnvforgeError
+from envforge.store.bookkeeping import read_record, write_record
 from envforge.store.layout import KEY_CHARS, home
 
 if TYPE_CHECKING:
@@ -51,22 +51,13 @@ def _resolutions_dir() -> Path:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    data = read_record(path)
     return data if isinstance(data, dict) else None
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     """Atomically, best effort: bookkeeping never fails a run (without it each spec simply keeps its own env)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    write_record(path, data)
 
 
 def adopt(spec: EnvSpec) -> EnvSpec:

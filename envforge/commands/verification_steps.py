@@ -35,6 +35,8 @@ from envforge.commands.artifact_gate import check_artifacts, settle
 from envforge.commands.verdict_notes import note_drift_and_warnings
 from envforge.execution import diagnose, platform_checks
 from envforge.execution.executor import RunnerOutput, execute_runner, note_sandbox, open_executor
+from envforge.execution.head_start import HeadStart
+from envforge.execution.head_start import start as start_ahead
 from envforge.modeldir.expectations import Expectations
 from envforge.modeldir.input_policy import one_source
 from envforge.pipeline import Judging, LoadedModel, env_as_of, find_expectations, judge, load_model, note_env, note_model, open_env
@@ -62,6 +64,28 @@ def resolve(check: ModelCheck, uri: str, step: Step | None = None, **load: Any) 
     check.loaded = load_model(uri, **load)
     note_model(check.result, check.loaded, step)
     return check.loaded
+
+
+@dataclass
+class Ahead:
+    """A group of one's runner, started before the checks (execution/head_start.py): `start()` once the model is
+    resolved (in its env if already built), `start(env)` once the build step has the env (a new or rebuilt env);
+    each stopped when `stack` ends unless `run` handed it its request (`current`)."""
+
+    stack: ExitStack
+    loaded: LoadedModel
+    limits: RunOptions
+    timeout: float
+    current: HeadStart | None = None
+
+    def start(self, env: Env | None = None) -> None:
+        if self.current is not None and env is not None and self.current.fits(env):
+            return
+        if self.current is not None:
+            self.current.abort()
+        self.current = start_ahead(self.loaded.backend, self.loaded.spec, self.loaded.model.path, self.limits, self.timeout, env)
+        if self.current is not None:
+            self.stack.callback(self.current.abort)
 
 
 def find_expected(check: ModelCheck, expected: str | None = None, tracking_uri: str | None = None) -> Expectations | None:
@@ -100,26 +124,35 @@ def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step |
 
 
 def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, step: Step | None = None, *,
-          limits: RunOptions, machine_checks: bool = True) -> Env:
+          limits: RunOptions, machine_checks: bool = True, ahead: Callable[[Env], None] | None = None) -> Env:
     """The build step of a group of one: the model's env built (or reused), in use until `stack` ends, and
     noted in its result (note_built); `machine_checks` off skips env_checks (serve-check's verdict does not
-    name the shared libraries a failed load lacked)."""
+    name the shared libraries a failed load lacked). `ahead(env)`: called once the env is ready, before its
+    checks (verify: Ahead.start, the env's runner started meanwhile)."""
     assert check.loaded is not None, "build: the model is resolved first"
     env = stack.enter_context(open_env(check.loaded, options, log, run=limits))
+    if ahead is not None:
+        ahead(env)
     note_built(check, env, env_checks(env, check.loaded.backend) if machine_checks else [], step)
     return env
 
 
 def run(stack: ExitStack, loaded: LoadedModel, env: Env, runs: list[dict[str, Any]], options: BuildOptions, limits: RunOptions, *,
-        timeout: float, log: Log, result: VerifyResult | None = None, freeze: bool = False) -> tuple[Executor, RunnerOutput]:
+        timeout: float, log: Log, result: VerifyResult | None = None, freeze: bool = False,
+        head: HeadStart | None = None) -> tuple[Executor, RunnerOutput]:
     """The predict step: the model's runner in the env's executor (open until `stack` ends, for its `finish`),
     `runs` run in it; with `result`, the sandbox it runs in is noted before the run and again after it (what the
-    run found out: a sandbox that could not start)."""
-    executor = stack.enter_context(open_executor(loaded.backend, env, loaded.model.path, options, limits, log))
+    run found out: a sandbox that could not start). `head`: a runner started ahead (execution/head_start.py),
+    used when it runs in this very env, else stopped."""
+    if head is not None and not (head.fits(env) and head.ready()):
+        head.abort()
+        head = None
+    executor = head.executor if head is not None else stack.enter_context(
+        open_executor(loaded.backend, env, loaded.model.path, options, limits, log))
     if result is not None:
         note_sandbox(result, executor)
     try:
-        return executor, execute_runner(executor, runs, timeout=timeout, freeze=freeze)
+        return executor, execute_runner(executor, runs, timeout=timeout, freeze=freeze, head=head)
     finally:
         if result is not None:
             note_sandbox(result, executor)

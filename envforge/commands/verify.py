@@ -68,15 +68,17 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
         loaded = steps.resolve(check, uri, step, backend=opts.backend, tracking_uri=opts.tracking_uri, refresh=opts.refresh,
                                lock=opts.lock, stored_lock=opts.stored_lock, build=opts.build, download=opts.download,
                                progress=progress.update)
+        ahead = steps.Ahead(stack, loaded, opts.run, opts.predict_timeout)
+        ahead.start()  # its env is built: its runner starts now, importing MLflow while the checks run
         stopped = steps.before_build(check, expected=opts.expected, tracking_uri=opts.tracking_uri, inputs=opts.inputs,
                                      synthesize=opts.synthesize)
     if stopped is not None:
         return stopped  # its files changed (nothing built), or it cannot be verified here
-    with timed(result.steps, progress, "build") as step:
-        env = steps.build(stack, check, opts.build, progress.update, step, limits=opts.run)
+    with timed(result.steps, progress, "build") as step:  # a new (or rebuilt) env: its runner starts before the machine checks
+        env = steps.build(stack, check, opts.build, progress.update, step, limits=opts.run, ahead=ahead.start)
     with timed(result.steps, progress, "predict") as step:
         executor, output = steps.run(stack, loaded, env, check.runs, opts.build, opts.run, timeout=opts.predict_timeout,
-                                     log=progress.update, result=result)
+                                     log=progress.update, result=result, head=ahead.current)
         steps.read_output(check, output, env)
         step.detail = f"{len(output.predictions())} of {len(check.runs)} example(s)"
         if not env.reused:  # keep the .pyc files this first run compiled, for the next new env

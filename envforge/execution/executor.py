@@ -17,7 +17,7 @@ from envforge.bounds.parsing import load_json
 from envforge.errors import EnvforgeError, ModelRunError
 from envforge.execution import answer_watch, install_jail, java, pycache
 from envforge.execution.sandbox import UNSANDBOXED, Limits, Sandbox, choose, interpreter_paths
-from envforge.processes.proc import Outcome, child_env, passed_env, run
+from envforge.processes.proc import Deadline, Outcome, child_env, passed_env, run
 from envforge.redact import redact
 from envforge.runner import script_path
 
@@ -80,16 +80,20 @@ class LocalExecutor:
     installs: str | None = None      # what the env's install steps could reach (execution/install_jail.py)
     fresh_env: Path | None = None    # a new env: its first run's imports are compiled ahead (execution/pycache.py)
     first_imports: tuple[str, ...] = ()  # the modules that run will import (pycache.first_imports)
+    wait_for_request: bool = False   # started ahead of its request (execution/head_start.py)
 
-    def execute(self, workdir: Path, timeout: float) -> Outcome:
+    def execute(self, workdir: Path, timeout: float, deadline: Deadline | None = None) -> Outcome:
+        """Run the runner on workdir's request; killed after `timeout` seconds, or when `deadline` passes."""
         argv = [*self.python_argv, str(script_path()), str(workdir / "request.json"), str(workdir / "result.json")]
+        if self.wait_for_request:
+            argv.append("--wait-for-request")
         env = self.env if self.env is not None else child_env()
         keep = limits.OUTPUT_BYTES.value  # what the model prints is held only up to this (head and tail)
         if self.sandbox is None:
             with pycache.compiling_ahead(self.fresh_env, self.python, self.first_imports, workdir):
-                return run(argv, timeout=timeout, env=env, cwd=str(workdir), keep=keep)
+                return run(argv, timeout=deadline or timeout, env=env, cwd=str(workdir), keep=keep)
         with self.sandbox.wrap(argv, self.python, workdir, env, timeout, self.fresh_env, self.first_imports) as (wrapped, wrapped_env):
-            return run(wrapped, timeout=timeout, env=wrapped_env, cwd=str(workdir), keep=keep)
+            return run(wrapped, timeout=deadline or timeout, env=wrapped_env, cwd=str(workdir), keep=keep)
 
     def sandbox_report(self) -> dict[str, Any]:
         """The JSON report's `sandbox`: what confined the model (or that nothing did, and why)."""
@@ -113,17 +117,18 @@ def open_executor(backend: Backend, env: Env, model_dir: Path, options: BuildOpt
         yield local_executor(backend, env, [model_dir], run, str(model_dir))
 
 
-def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: RunOptions, model_dir: str) -> LocalExecutor:
+def local_executor(backend: Backend, env: Env, model_dirs: list[Path], options: RunOptions, model_dir: str,
+                   trust_earlier_probe: bool = False) -> LocalExecutor:
     """The runner as a host subprocess, in the sandbox that --sandbox chose (execution/sandbox.py)."""
     limits = Limits(memory=options.memory, processes=options.max_processes, file_size=options.max_file_size,
                     open_files=options.max_open_files)
     jvm = java.for_env(env.path)  # pyspark in the env: the JRE's files outside /usr, PYSPARK_PYTHON
     read_only = [*interpreter_paths(env.path, env.python), *(str(d.resolve()) for d in model_dirs), *(jvm.read_only if jvm else ())]
-    sandbox, warning = choose(options.sandbox, limits, read_only)
+    sandbox, warning = choose(options.sandbox, limits, read_only, trust_earlier_probe)
     fresh = None if env.reused else env.path
     return LocalExecutor(backend.command(env.path, env.python, ["python", "-I"]), model_dir,
                          {**child_env(passed_env(options.pass_env)), **(jvm.variables(env.python) if jvm else {})}, env.python, sandbox, warning,
-                         install_jail.describe(options.sandbox), fresh, pycache.first_imports(model_dirs) if fresh else ())
+                         install_jail.describe(options.sandbox, trust_earlier_probe), fresh, pycache.first_imports(model_dirs) if fresh else ())
 
 
 def note_sandbox(result: Any, executor: Executor) -> None:
@@ -137,10 +142,12 @@ def note_sandbox(result: Any, executor: Executor) -> None:
         result.warnings.append(warning)
 
 
-def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeout: float, freeze: bool = False) -> RunnerOutput:
-    """One model: write the request, run the runner through `executor`, read back what it wrote."""
+def execute_runner(executor: Executor, examples: list[dict[str, Any]], *, timeout: float, freeze: bool = False,
+                   head: Any = None) -> RunnerOutput:
+    """One model: write the request, run the runner through `executor`, read back what it wrote; with `head`
+    (execution/head_start.py: a runner of `executor` started ahead), the request is handed to that runner."""
     request = {"model_dir": executor.model_dir, "examples": examples, "freeze": freeze}
-    outcome, data = _run_request(executor, request, timeout)
+    outcome, data = head.hand_over(request, timeout) if head is not None else _run_request(executor, request, timeout)
     sandbox = getattr(executor, "sandbox", None)
     if sandbox is not None:
         sandbox.check(data, outcome)  # a limit hit, a process left running: named

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+from envforge.execution import probe_memo
 from envforge.execution import sandbox as model_sandbox
 from envforge.processes.proc import wrapping
 
@@ -67,11 +68,12 @@ def prefix(home: Path | None = None) -> list[str]:
     return [*args, "--"]
 
 
-def describe(mode: str) -> str:
-    """What the install steps of a build with --sandbox `mode` could reach (for notes and the README)."""
+def describe(mode: str, trust_earlier_probe: bool = False) -> str:
+    """What the install steps of a build with --sandbox `mode` could reach (for notes and the README);
+    `trust_earlier_probe`: as sandbox.choose's."""
     if mode == "off":
         return "install steps run unconfined (--sandbox off): with your files and secrets"
-    why = model_sandbox.unavailable()
+    why = None if trust_earlier_probe and probe_memo.passed_before() else model_sandbox.unavailable()
     if why:
         return f"install steps run unconfined ({why}): with your files and secrets"
     return "install steps run with the network, with credentials and container sockets hidden"

@@ -28,7 +28,7 @@ from typing import Any
 from envforge.bounds.limits import read_bounded
 from envforge.bounds.parsing import load_json
 from envforge.errors import EnvBuildError, ModelRunError, UsageError
-from envforge.execution import pycache
+from envforge.execution import probe_memo, pycache
 from envforge.execution.cgroup import PidsCgroup
 from envforge.processes.proc import Outcome, run
 from envforge.runner import sandbox_init_path, script_path
@@ -228,20 +228,23 @@ def unavailable() -> str | None:
     if not shutil.which("bwrap"):
         return "bubblewrap is not installed (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install bubblewrap`)"
     probe = run([bwrap_path(), *_namespaces(), *_system(), "--", "/usr/bin/env", "true"], timeout=30)
-    if not probe.ok:
+    if probe.ok:
+        probe_memo.note_passed()
+    else:
         return (f"bubblewrap cannot create its namespaces here ({probe.tail(3) or probe.describe()}); unprivileged user "
                 "namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, or AppArmor's "
                 "kernel.apparmor_restrict_unprivileged_userns)")
     return None
 
 
-def choose(mode: str, limits: Limits, read_only: Sequence[str]) -> tuple[Sandbox | None, str | None]:
-    """(the sandbox or None, a warning): `auto` runs unsandboxed with a warning where it cannot; `on` refuses."""
+def choose(mode: str, limits: Limits, read_only: Sequence[str], trust_earlier_probe: bool = False) -> tuple[Sandbox | None, str | None]:
+    """(the sandbox or None, a warning): `auto` runs unsandboxed with a warning where it cannot; `on` refuses.
+    `trust_earlier_probe`: a probe that passed on this boot counts (execution/probe_memo.py: head starts only)."""
     if mode not in MODES:
         raise UsageError(f"--sandbox {mode}: not one of {', '.join(MODES)}.", "")
     if mode == "off":
         return None, None
-    why = unavailable()
+    why = None if trust_earlier_probe and probe_memo.passed_before() else unavailable()
     if why and mode == "on":
         raise EnvBuildError(f"--sandbox on: the model cannot be run in a sandbox here: {why}.",
                             "Install bubblewrap and allow user namespaces, or pass --sandbox auto/off to run the model "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from envforge.modeldir import rest_registry, sqlite_registry
+from envforge.modeldir import sqlite_registry
 from envforge.modeldir.sqlite_registry import VersionRow
 
 
@@ -19,11 +19,15 @@ def _over_http(tracking: str) -> bool:
 
 def model_version(tracking: str, name: str, version: str) -> VersionRow | None:
     if _over_http(tracking):
+        from envforge.modeldir import rest_registry  # its urllib.request imports ssl and email: only for a server
+
         return rest_registry.model_version(tracking, name, version)
     return sqlite_registry.model_version(tracking, name, version)
 
 
 def alias_version(tracking: str, name: str, alias: str) -> str | None:
     if _over_http(tracking):
+        from envforge.modeldir import rest_registry
+
         return rest_registry.alias_version(tracking, name, alias)
     return sqlite_registry.alias_version(tracking, name, alias)

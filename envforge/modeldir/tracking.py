@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -102,6 +101,8 @@ def check_reachable(tracking: str, progress: Callable[[str], None] | None = None
 
 
 def _proxied(scheme: str, host: str) -> bool:
+    import urllib.request  # only when a server is asked: it imports http.client, ssl and email (15 ms)
+
     proxies = urllib.request.getproxies()
     return bool(proxies.get(scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host)
 

@@ -21,12 +21,15 @@ import time
 import traceback
 
 RUNNER_VERSION = 1
+EARLY_WARNINGS = []  # what importing mlflow warned when it was imported ahead of the request (head_start)
 
 
 def main(argv):
     request_path, result_path = argv[1], argv[2]
     if os.environ.get("ENVFORGE_LIFELINE") == "stdin":
         watch_lifeline()
+    if "--wait-for-request" in argv[3:]:
+        head_start(request_path)
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
     result = {"runner_version": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3],
@@ -42,6 +45,20 @@ def main(argv):
         if "pyspark.context" in sys.modules:  # the JVM a Spark model started ends before the runner does
             helpers("spark_stop").stop()
     return 0
+
+
+def head_start(request_path):
+    """Started ahead (envforge's execution/head_start.py): import mlflow, say so, wait for the whole request; nothing
+    of the model is read before it. A failed import fails again in run_one."""
+    catcher = helpers("warning_catch").Catcher().start()
+    try:
+        import mlflow.pyfunc  # noqa: F401
+    except BaseException:  # noqa: BLE001
+        pass
+    EARLY_WARNINGS.extend(catcher.stop())
+    open(request_path + ".waiting", "w").close()  # envforge hands the model only to a runner that got this far
+    while not os.path.exists(request_path):
+        time.sleep(0.005)
 
 
 def note_uncompiled(path):
@@ -133,7 +150,8 @@ def run(request, result):
     try:
         run_one(request, result)
     finally:
-        result["warnings"] = catcher.stop()
+        result["warnings"] = EARLY_WARNINGS + catcher.stop()
+        del EARLY_WARNINGS[:]
 
 
 def run_one(request, result):
@@ -209,7 +227,6 @@ def helpers(name="introspect"):
     """introspect.py (or another NAME.py) shipped next to this script (`python -I` does not put this directory on sys.path)."""
     if name not in _HELPERS:
         import importlib.util
-
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
         spec = importlib.util.spec_from_file_location("envforge_runner_" + name, path)
         module = importlib.util.module_from_spec(spec)

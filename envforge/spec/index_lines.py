@@ -11,7 +11,6 @@ wherever they are printed (redact.py) and they are never dropped: another index 
 from __future__ import annotations
 
 import re
-import urllib.request
 from dataclasses import replace
 
 from envforge.redact import redact
@@ -41,6 +40,8 @@ def release_pins(requirements: tuple[str, ...]) -> tuple[tuple[str, ...], list[s
 
 def _answers(url: str) -> bool:
     try:
+        import urllib.request  # only when an index is probed: it imports http.client, ssl and email
+
         request = urllib.request.Request(url, method="HEAD")
         with urllib.request.urlopen(request, timeout=PROBE_SECONDS) as response:  # noqa: S310 (http/https only, checked by the caller)
             return int(response.status) < 400

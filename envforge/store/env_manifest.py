@@ -58,6 +58,7 @@ def record_files(env_dir: Path) -> list[Path]:
 def build_manifest(env_dir: Path) -> list[list[object]]:
     """[[path relative to env_dir, size, sha256 hex], ...] of every file a RECORD lists and that exists."""
     env = os.path.normpath(env_dir)
+    start = len(env) + len(os.sep)
     entries: dict[str, list[object]] = {}
     for record in record_files(env_dir):
         site = record.parent.parent
@@ -65,7 +66,7 @@ def build_manifest(env_dir: Path) -> list[list[object]]:
             path = os.path.normpath(os.path.join(site, row[0]))
             if path.endswith(".pyc") or not path.startswith(env + os.sep):
                 continue  # bytecode, or a file outside the env (an absolute path in a RECORD)
-            relative = os.path.relpath(path, env)
+            relative = path[start:]  # inside env (checked above), both normalized: what os.path.relpath says, ~10x cheaper
             if relative in entries:
                 continue
             try:

@@ -1,0 +1,138 @@
+"""The uv backend resolves once, and a resolution that can no longer change not again (issue 33).
+
+- Its install runs wheels-only, and the dry resolve that explains a refused source build (backends/wheel_check.py)
+  runs only when the install refused one: a cold build paid for a whole `uv pip compile` before every install.
+- A build whose cutoff moment had passed keeps the set it installed (backends/settled.py); the next build of the
+  same spec installs it offline, from uv's cache, and resolves online only when the cache lost a file.
+
+Real uv, logged by a shim on its path that runs the real binary (the only stand-in: it counts the calls).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from envforge.backends import tools
+from envforge.backends.build_options import BuildOptions
+from envforge.backends.uv import UvBackend
+from envforge.errors import EnvBuildError
+from envforge.spec import EnvSpec
+from tests.support.models import make_wheel
+
+
+@pytest.fixture
+def uv_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """uv's calls, one line each, from a shim that execs the real uv."""
+    log, shim = tmp_path / "uv-calls.log", tmp_path / "uv-shim"
+    shim.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "{tools.uv_bin()}" "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setattr(tools, "_uv", str(shim))
+    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "home"))
+    return log
+
+
+def spec_for(requirement: Path | str, as_of: str | None = None) -> EnvSpec:
+    return EnvSpec(backend="uv", python=platform.python_version(), python_source="test", build_dependencies=(),
+                   requirements=(str(requirement),), constraints=(), index_options=(), code_wheels=(), file_hashes=(),
+                   resolved_as_of=as_of)
+
+
+def sdist(where: Path) -> Path:
+    (where / "src" / "nowheel-0.1").mkdir(parents=True)
+    (where / "src" / "nowheel-0.1" / "setup.py").write_text("from setuptools import setup\nsetup(name='nowheel', version='0.1')\n")
+    with tarfile.open(where / "nowheel-0.1.tar.gz", "w:gz") as tar:
+        tar.add(where / "src" / "nowheel-0.1", arcname="nowheel-0.1")
+    return where / "nowheel-0.1.tar.gz"
+
+
+def test_a_build_of_wheels_resolves_once_with_the_install_itself_wheels_only(tmp_path: Path, uv_calls: Path) -> None:
+    wheel = make_wheel(tmp_path / "wheels", "efonce", "1.0", "VALUE = 1\n")
+    built = UvBackend().build(spec_for(wheel), tmp_path, tmp_path / "env", BuildOptions(offline=True), lambda _: None)
+    assert built.installed and any(line.startswith("efonce") for line in built.installed)
+    calls = uv_calls.read_text().splitlines()
+    assert not [c for c in calls if c.startswith("pip compile")], calls  # no dry resolve before the install
+    installs = [c for c in calls if c.startswith("pip install")]
+    assert len(installs) == 1 and "--only-binary :all:" in installs[0] and "--no-binary pyspark" in installs[0], calls
+
+
+def test_a_refused_source_build_is_explained_by_the_dry_resolve(tmp_path: Path, uv_calls: Path) -> None:
+    links = sdist(tmp_path / "links").parent  # a pin found in a --find-links directory, as an index serves it
+    with pytest.raises(EnvBuildError) as err:
+        UvBackend().build(spec_for("nowheel==0.1"), tmp_path, tmp_path / "env", BuildOptions(offline=True, find_links=(str(links),)),
+                          lambda _: None)
+    assert "finds no wheel for `nowheel==0.1`: installing would build from source" in str(err.value), err.value
+    assert "--allow-source-builds" in err.value.remedy
+    calls = uv_calls.read_text().splitlines()
+    assert [c.split()[:2] for c in calls if c.startswith("pip ")][:2] == [["pip", "install"], ["pip", "compile"]], calls
+
+
+def test_allow_source_builds_installs_without_wheels_only(tmp_path: Path, uv_calls: Path) -> None:
+    built = UvBackend().build(spec_for(sdist(tmp_path / "links")), tmp_path, tmp_path / "env",
+                              BuildOptions(offline=True, allow_source_builds=True), lambda _: None)
+    assert any(line.startswith("nowheel") for line in built.installed), built.installed
+    calls = uv_calls.read_text().splitlines()
+    assert not [c for c in calls if "--only-binary" in c or c.startswith("pip compile")], calls
+
+
+def installs(log: Path) -> list[str]:
+    return [c for c in log.read_text().splitlines() if c.startswith("pip install")]
+
+
+def build_twice(tmp_path: Path, as_of: str, between=lambda: None) -> tuple[list[str], list[str], list[str]]:
+    """Two builds of one spec (the env removed between, as a cold verify finds it); their installed sets and logs."""
+    links = make_wheel(tmp_path / "links", "efsettled", "1.0", "VALUE = 1\n").parent
+    spec, options, said = spec_for("efsettled", as_of), BuildOptions(find_links=(str(links),)), []
+    first = UvBackend().build(spec, tmp_path, tmp_path / "env1", options, said.append)
+    between()
+    second = UvBackend().build(spec, tmp_path, tmp_path / "env2", options, said.append)
+    return list(first.installed), list(second.installed), said
+
+
+def test_a_settled_resolution_is_installed_again_offline(tmp_path: Path, uv_calls: Path) -> None:
+    first, second, said = build_twice(tmp_path, "2025-06-01T23:59:59Z")
+    assert first == second == ["efsettled==1.0"]
+    one, two = installs(uv_calls)
+    assert "--offline" not in one and "settled-constraints" not in one, one
+    assert "--offline" in two and "settled-constraints" in two and "--exclude-newer 2025-06-01T23:59:59Z" in two, two
+    assert any("installed the resolution kept for 2025-06-01T23:59:59Z" in line for line in said), said
+
+
+def test_a_moment_not_yet_passed_is_resolved_online_each_time(tmp_path: Path, uv_calls: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    build_twice(tmp_path, soon)
+    assert [("--offline" in c) for c in installs(uv_calls)] == [False, False]
+    assert not (tmp_path / "home" / "settled").exists()
+
+
+def test_a_kept_resolution_the_cache_cannot_serve_falls_back_to_resolving_online(tmp_path: Path, uv_calls: Path) -> None:
+    def lose_the_file() -> None:  # the kept pin names a release uv's cache never held (as after `uv cache clean`)
+        kept = next((tmp_path / "home" / "settled").glob("*.json"))
+        kept.write_text(kept.read_text().replace("efsettled==1.0", "efsettled==9.9"))
+
+    first, second, said = build_twice(tmp_path, "2025-06-01T23:59:59Z", lose_the_file)
+    assert second == first == ["efsettled==1.0"]
+    assert [("--offline" in c) for c in installs(uv_calls)] == [False, True, False]
+    assert any("resolving online" in line for line in said), said
+
+
+def test_the_notes_of_a_kept_resolution_are_said_again(tmp_path: Path, uv_calls: Path) -> None:
+    """What the index left out of the first resolution (cutoff's notes) is as true of the set installed from it."""
+    def noted() -> None:
+        kept = next((tmp_path / "home" / "settled").glob("*.json"))
+        data = json.loads(kept.read_text())
+        assert data["notes"] == []  # a local find-links file has no upload time to miss: nothing to say
+        kept.write_text(json.dumps({**data, "notes": ["the package index serves no upload time for `x.whl`"]}))
+
+    links = make_wheel(tmp_path / "links", "efsettled", "1.0", "VALUE = 1\n").parent
+    spec, options = spec_for("efsettled", "2025-06-01T23:59:59Z"), BuildOptions(find_links=(str(links),))
+    UvBackend().build(spec, tmp_path, tmp_path / "env1", options, lambda _: None)
+    noted()
+    again = UvBackend().build(spec, tmp_path, tmp_path / "env2", options, lambda _: None)
+    assert again.notes == ("the package index serves no upload time for `x.whl`",)
