@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from envforge.errors import UsageError
+from envforge.reporters import plugin_index
 from envforge.reporters.stream import Context, Dispatcher, Reporter
 
 ENTRY_POINTS = "envforge.reporters"
@@ -40,14 +41,12 @@ def subscribe(context: Context) -> Dispatcher:
 
 
 def _installed() -> list[Callable[[Context], Reporter | None]]:
-    from importlib.metadata import entry_points
-
     out = []
-    for point in entry_points(group=ENTRY_POINTS):
+    for name, value in plugin_index.points(ENTRY_POINTS):  # scanned again only when what is installed changed
         try:
-            loaded: Any = point.load()
+            loaded: Any = plugin_index.load(value)
         except Exception as exc:  # a plug-in's own bug: name it, never a traceback of envforge's
-            raise UsageError(f"The report plug-in {point.name} ({point.value}, entry point {ENTRY_POINTS}) could not be "
+            raise UsageError(f"The report plug-in {name} ({value}, entry point {ENTRY_POINTS}) could not be "
                              f"loaded: {type(exc).__name__}: {exc}.",
                              "Fix or uninstall the package that provides it; envforge's own reports need nothing from it.") from None
         out.append(getattr(loaded, "reporter", loaded))
