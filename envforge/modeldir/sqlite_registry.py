@@ -37,15 +37,25 @@ class VersionRow:
     model_id: str | None = None  # MLflow's SQL store leaves a ModelVersion's model_id unset too
 
 
-def model_version(tracking: str, name: str, version: str) -> VersionRow | None:
-    """The registry's row for NAME/VERSION in the SQLite store `tracking`; None when it must be asked through MLflow."""
+def open_read_only(tracking: str) -> sqlite3.Connection | None:
+    """The SQLite store `tracking` opened read-only, where this module's readers may answer for MLflow (a SQLite
+    file that exists, no workspace variable set); None otherwise. The caller closes it."""
     path = sqlite_path(tracking)
     if path is None or not path.is_file() or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
         return None
     try:
-        number = int(version)
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
-    except (ValueError, sqlite3.Error):
+        return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
+    except sqlite3.Error:
+        return None
+
+
+def model_version(tracking: str, name: str, version: str) -> VersionRow | None:
+    """The registry's row for NAME/VERSION in the SQLite store `tracking`; None when it must be asked through MLflow."""
+    if not version.isdigit():
+        return None
+    number = int(version)
+    conn = open_read_only(tracking)
+    if conn is None:
         return None
     try:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(model_versions)")}
@@ -70,12 +80,8 @@ def model_version(tracking: str, name: str, version: str) -> VersionRow | None:
 def alias_version(tracking: str, name: str, alias: str) -> str | None:
     """The version NAME@ALIAS points at in the SQLite store `tracking` (a version that is there, not deleted); None when
     MLflow must answer ('latest' is MLflow's own rule, an unknown alias MLflow's error)."""
-    path = sqlite_path(tracking)
-    if path is None or not path.is_file() or alias.lower() == "latest" or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
-    except sqlite3.Error:
+    conn = None if alias.lower() == "latest" else open_read_only(tracking)
+    if conn is None:
         return None
     try:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(registered_model_aliases)")}
@@ -97,16 +103,10 @@ def alias_version(tracking: str, name: str, alias: str) -> str | None:
 def artifact_store(tracking: str, meta: dict[str, str | None]) -> str | None:
     """Where the run or logged model `meta` names keeps its artifacts (MLflow's get_run(...).info.artifact_uri or
     get_logged_model(...).artifact_location), read from the SQLite store `tracking`; None when MLflow must be asked."""
-    path = sqlite_path(tracking)
-    if path is None or not path.is_file() or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
-        return None
     table, column, where, value = (("logged_models", "artifact_location", "model_id", meta.get("model_id")) if meta.get("model_id")
                                    else ("runs", "artifact_uri", "run_uuid", meta.get("run_id")))
-    if not value:
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
-    except sqlite3.Error:
+    conn = open_read_only(tracking) if value else None
+    if conn is None:
         return None
     try:
         if not {column, where} <= {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:

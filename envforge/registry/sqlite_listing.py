@@ -12,13 +12,10 @@ holding prompts (MLflow lists registered models without them; which rows are pro
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
-from envforge.modeldir.sqlite_registry import _BUSY_TIMEOUT, _DEFAULT_WORKSPACE, _DELETED, _WORKSPACE_VARIABLES
-from envforge.modeldir.sqlite_store import sqlite_path
+from envforge.modeldir.sqlite_registry import _DEFAULT_WORKSPACE, _DELETED, open_read_only
 
 _PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow's IS_PROMPT_TAG_KEY
 
@@ -34,12 +31,8 @@ class Listed:
 
 def listing(tracking: str) -> dict[str, Listed] | None:
     """{name: Listed} for every registered model of the SQLite store `tracking`; None when MLflow must be asked."""
-    path = sqlite_path(tracking)
-    if path is None or not path.is_file() or any(os.environ.get(v) for v in _WORKSPACE_VARIABLES):
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT)
-    except sqlite3.Error:
+    conn = open_read_only(tracking)
+    if conn is None:
         return None
     try:
         return _read(conn)
