@@ -136,3 +136,17 @@ def test_the_notes_of_a_kept_resolution_are_said_again(tmp_path: Path, uv_calls:
     noted()
     again = UvBackend().build(spec, tmp_path, tmp_path / "env2", options, lambda _: None)
     assert again.notes == ("the package index serves no upload time for `x.whl`",)
+
+
+def test_constraints_that_pin_a_source_only_release_build_it_as_before(tmp_path: Path, uv_calls: Path) -> None:
+    """A runtime profile's constraints may pin a release with no wheel for the env's Python (Databricks 15.4 pins
+    sqlalchemy 1.4.39, sdist-only on 3.11): the requirements alone resolve to wheels, so the dry resolve lets the
+    build go ahead, and the install builds the pinned release, as it did when the dry resolve ran first."""
+    links = sdist(tmp_path / "links").parent  # nowheel 0.1: a source archive only
+    make_wheel(links, "nowheel", "0.2", "VALUE = 2\n")  # nowheel 0.2: a wheel
+    spec = EnvSpec(backend="uv", python=platform.python_version(), python_source="test", build_dependencies=(),
+                   requirements=("nowheel",), constraints=("nowheel==0.1",), index_options=(), code_wheels=(), file_hashes=())
+    built = UvBackend().build(spec, tmp_path, tmp_path / "env", BuildOptions(offline=True, find_links=(str(links),)), lambda _: None)
+    assert "nowheel==0.1" in built.installed, built.installed
+    calls = [c.split()[:2] + (["wheels-only"] if "--only-binary" in c else []) for c in uv_calls.read_text().splitlines() if c.startswith("pip ")]
+    assert calls[:3] == [["pip", "install", "wheels-only"], ["pip", "compile", "wheels-only"], ["pip", "install"]], calls

@@ -50,7 +50,7 @@ class UvBackend(VenvBackend):
         with requirement_files(spec, model_dir) as (reqs, constraints):
             if spec.requirements or spec.build_dependencies:
                 log("installing requirements")
-                argv = [*base, *wheel_check.install_args(options.allow_source_builds), "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
+                argv = [*base, "-r", str(reqs)] + (["-c", str(constraints)] if constraints else [])
                 if kept and settled.install(argv, kept[0], reqs.parent, cutoff.args(), options.timeout, env):
                     log(f"installed the resolution kept for {cutoff.moment} from uv's cache (backends/settled.py)")
                     cutoff.notes.extend(kept[1])
@@ -58,8 +58,10 @@ class UvBackend(VenvBackend):
                     if kept:
                         log("the kept resolution is no longer all in uv's cache: resolving online")
                     resolved_at = datetime.now(timezone.utc)
-                    with wheel_check.explained(uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds):
-                        cutoff.run(argv, timeout=options.timeout, env=env, what=f"Installing the model's requirements with uv{on}", remedy=remedy)
+                    wheel_check.install(
+                        lambda extra: cutoff.run([*argv[:5], *extra, *argv[5:]], timeout=options.timeout, env=env,
+                                                 what=f"Installing the model's requirements with uv{on}", remedy=remedy),
+                        uv, reqs, choice.interpreter.version, base[5:], cutoff.args(), env, options.allow_source_builds)
             if spec.code_wheels:
                 log(f"installing {len(spec.code_wheels)} code_path wheel(s)")
                 wheels = requirement_lines(spec, model_dir, spec.code_wheels)

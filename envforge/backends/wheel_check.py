@@ -4,8 +4,8 @@ An old pin (scikit-learn 0.23.2 on Python 3.9) has no wheel for the chosen inter
 source runs past any reasonable time. A dry resolve (`uv pip compile --only-binary :all:` for the env's
 Python, with the build's own index options and --resolve cutoff) says so in seconds: the build stops with
 exit 3 naming the pins, the Pythons that do have wheels for all of them, and the ways forward. The uv
-backend's install itself runs wheels-only (install_args): that resolve is the check, and only when it
-refuses a source build does the dry resolve run, to explain (explained). The virtualenv backend's pip has
+backend's install itself runs wheels-only (`install`): that resolve is the check, and only when it
+refuses a source build does the dry resolve run, to explain. The virtualenv backend's pip has
 no such option: it runs the dry resolve first (check_venv). Source builds are refused by default, because
 the verdict should come within a minute whatever the model; `--allow-source-builds` goes ahead.
 """
@@ -13,9 +13,8 @@ the verdict should come within a minute whatever the model; `--allow-source-buil
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from envforge.backends import pure_sdists
@@ -40,23 +39,22 @@ def no_wheels(output: str) -> list[str]:
     return sorted({f"{name}=={version}" for name, version in _NO_WHEEL.findall(output)})
 
 
-def install_args(allow: bool) -> list[str]:
-    """The uv install's own wheels-only arguments: the install refuses a source build itself (one resolution, not
-    a dry one before it), letting the packages through that only package (backends/pure_sdists.py)."""
-    return [] if allow else ["--only-binary", ":all:", *pure_sdists.dry_resolve_args()]
-
-
-@contextmanager
-def explained(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str], env: Mapping[str, str],
-              allow: bool) -> Iterator[None]:
-    """Around an install run with install_args: when it fails because a requirement has no wheel, raise the dry
-    resolve's explanation instead (the pins, the Pythons that have wheels for all of them, the ways forward)."""
+def install(run_install: Callable[[list[str]], object], uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str],
+            env: Mapping[str, str], allow: bool) -> None:
+    """The uv install, wheels-only: `run_install(extra_args)` runs it (raising EnvBuildError). That resolve is the
+    check; only when it refused a source build does the dry resolve of the requirements run: it raises the
+    explanation when they need one, and when only the constraints pin a source-only release (a runtime profile's,
+    say), the install goes ahead without wheels-only, building it, as it did when the dry resolve ran first."""
+    if allow:
+        run_install([])
+        return
     try:
-        yield
+        run_install(["--only-binary", ":all:", *pure_sdists.dry_resolve_args()])
     except EnvBuildError as exc:
-        if not allow and any(word in str(exc) for word in _SOURCE_WORDS):
-            check(uv, reqs, python, index, cutoff, env, allow)
-        raise
+        if not any(word in str(exc) for word in _SOURCE_WORDS):
+            raise
+        check(uv, reqs, python, index, cutoff, env, allow)
+        run_install([])
 
 
 def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str], env: Mapping[str, str],
