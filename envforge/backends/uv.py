@@ -71,6 +71,7 @@ class UvBackend(VenvBackend):
         if seeded:
             log(f"reused {seeded} compiled module(s) from envforge's bytecode store")
         frozen = run([uv, "pip", "freeze", "--python", python], timeout=120, env=env)
+        cutoff.notes[:] = dict.fromkeys(cutoff.notes)  # an install run twice (wheels-only, then not) notes the index once
         if frozen.ok and resolved_at:
             settled.remember(spec, choice.interpreter.version, cutoff.moment, tuple(frozen.stdout.splitlines()), resolved_at, cutoff.notes)
         return built_from(choice, python, tuple(frozen.stdout.splitlines()) if frozen.ok else (), cutoff)
