@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-from envforge.execution import probe_memo
 from envforge.execution import sandbox as model_sandbox
 from envforge.processes.proc import wrapping
 
@@ -73,7 +72,7 @@ def describe(mode: str, trust_earlier_probe: bool = False) -> str:
     `trust_earlier_probe`: as sandbox.choose's."""
     if mode == "off":
         return "install steps run unconfined (--sandbox off): with your files and secrets"
-    why = None if trust_earlier_probe and probe_memo.passed_before() else model_sandbox.unavailable()
+    why = model_sandbox.why_unavailable(trust_earlier_probe)
     if why:
         return f"install steps run unconfined ({why}): with your files and secrets"
     return "install steps run with the network, with credentials and container sockets hidden"

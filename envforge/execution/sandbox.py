@@ -237,6 +237,12 @@ def unavailable() -> str | None:
     return None
 
 
+def why_unavailable(trust_earlier_probe: bool = False) -> str | None:
+    """unavailable(), or None at once where a probe passed on this boot and the caller may trust it
+    (execution/probe_memo.py: head starts only)."""
+    return None if trust_earlier_probe and probe_memo.passed_before() else unavailable()
+
+
 def choose(mode: str, limits: Limits, read_only: Sequence[str], trust_earlier_probe: bool = False) -> tuple[Sandbox | None, str | None]:
     """(the sandbox or None, a warning): `auto` runs unsandboxed with a warning where it cannot; `on` refuses.
     `trust_earlier_probe`: a probe that passed on this boot counts (execution/probe_memo.py: head starts only)."""
@@ -244,7 +250,7 @@ def choose(mode: str, limits: Limits, read_only: Sequence[str], trust_earlier_pr
         raise UsageError(f"--sandbox {mode}: not one of {', '.join(MODES)}.", "")
     if mode == "off":
         return None, None
-    why = None if trust_earlier_probe and probe_memo.passed_before() else unavailable()
+    why = why_unavailable(trust_earlier_probe)
     if why and mode == "on":
         raise EnvBuildError(f"--sandbox on: the model cannot be run in a sandbox here: {why}.",
                             "Install bubblewrap and allow user namespaces, or pass --sandbox auto/off to run the model "
