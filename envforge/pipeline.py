@@ -21,7 +21,7 @@ from envforge.backends.base import Backend, BuildOptions, Env, WrittenLock
 from envforge.backends.index import index_overrides
 from envforge.backends.run_options import RunOptions
 from envforge.building import same_resolution
-from envforge.building.cached_envs import get_env
+from envforge.building.cached_envs import Early, get_env
 from envforge.commands import implied_checks
 from envforge.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare
 from envforge.errors import EXIT_FAILED, UsageError
@@ -94,15 +94,16 @@ def load_model(uri: str, *, backend: str = "uv", tracking_uri: str | None = None
 
 
 @contextmanager
-def open_env(loaded: LoadedModel, options: BuildOptions, log: Log, *, run: RunOptions) -> Iterator[Env]:
-    """The built (or reused) env, marked as in use until the block ends (`run.sandbox` jails its install steps)."""
+def open_env(loaded: LoadedModel, options: BuildOptions, log: Log, *, run: RunOptions, early: Early | None = None) -> Iterator[Env]:
+    """The built (or reused) env, marked as in use until the block ends (`run.sandbox` jails its install steps;
+    `early`: building/cached_envs.get_env's)."""
     from envforge.backends.ready import unavailable_error
 
     unavailable = unavailable_error(loaded.backend)  # the reason and the fix (the extra to install)
     if unavailable:
         raise unavailable
     with using(env_lock_name(loaded.spec.key)):
-        env = get_env(loaded.spec, loaded.model.path, loaded.backend, options, log, run=run)
+        env = get_env(loaded.spec, loaded.model.path, loaded.backend, options, log, run=run, early=early)
         note_use(env.path, env.key, str(loaded.model.path) if loaded.model.is_local else loaded.model.uri)
         yield env
 

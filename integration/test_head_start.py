@@ -49,6 +49,8 @@ def _kind(argv: str) -> str | None:
         kind = "env health check"
     elif argv.endswith("ldconfig -p"):
         kind = "machine libraries"
+    elif " pip compile " in argv:
+        kind = "index confirms"
     return f"{kind} ended" if kind and ended else kind
 
 
@@ -106,15 +108,25 @@ def test_a_model_whose_files_changed_is_failed_before_the_runner_ahead_reads_it(
 
 def test_a_new_env_starts_its_runner_before_the_machine_checks(built: Path, started: list[str], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from envforge.backends import native_libs
+    from envforge.backends import native_libs, speculative
 
     monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "new-home"))
     native_libs.system_libraries.cache_clear()  # asked once per process: this verify asks again
+    awaited = speculative.Confirmation.wait  # the build awaits the index's answer: said in the record, then awaited
+
+    def wait(self, installed):  # type: ignore[no-untyped-def]
+        started.append("confirmation awaited")
+        return awaited(self, installed)
+
+    monkeypatch.setattr(speculative.Confirmation, "wait", wait)
     result = envforge.verify(str(built))
     assert result.status == "passed" and not result.env_reused
-    kinds = [k for k in map(_kind, started) if k]
+    kinds = [k for k in (_kind(e) or (e if e == "confirmation awaited" else None) for e in started) if k]
     assert kinds.count("runner ahead") == 1 and "runner" not in kinds, kinds
     assert kinds.index("runner ahead") < kinds.index("machine libraries ended"), kinds
+    # the env's requirements came from uv's cache (the module's first verify filled it), and the runner started in
+    # the env while the index was still to confirm them (backends/speculative.py)
+    assert kinds.index("index confirms") < kinds.index("runner ahead") < kinds.index("confirmation awaited"), kinds
 
 
 def test_a_sandbox_that_no_longer_starts_drops_the_runner_ahead_and_the_run_probes_again(

@@ -38,6 +38,9 @@ class Built:
     installed: tuple[str, ...] = field(default=())  # "name==version" lines
     resolved_as_of: str | None = None  # the cutoff the installer really used (None: today's index)
     notes: tuple[str, ...] = field(default=())  # warnings about the build (e.g. the cutoff dropped)
+    # Set when the install is not yet confirmed (backends/speculative.py): confirm(stop) waits for it; None once
+    # confirmed, else it calls stop() (a runner started in the env ends), rebuilds, and returns the new report.
+    confirm: Callable[[Callable[[], None]], Built | None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,17 @@ class Cutoff:
     def args(self) -> list[str]:
         return ["--exclude-newer", self.moment] if self.moment else []
 
+    def note_left_out(self, missing: list[str]) -> None:
+        """uv resolved, leaving out `missing` files (no upload time): the env says so."""
+        self.notes.append(f"the package index serves no upload time for {_files(missing)}: uv left "
+                          f"{'it' if len(missing) == 1 else 'them'} out of the resolution as of {self.moment}")
+
     def run(self, argv: list[str], *, timeout: float, env: Mapping[str, str], what: str, remedy: str,
             cwd: str | None = None) -> Outcome:
         """Run a uv command (argv without the cutoff), with it; check() the outcome like every install."""
         outcome = run([*argv, *self.args()], timeout=timeout, env=env, cwd=cwd)
         output = outcome.stdout + "\n" + outcome.stderr
-        missing = sorted(set(_MISSING.findall(output)))
+        missing = missing_upload_times(output)
         if self.moment and missing and not outcome.ok:
             if self.explicit:
                 raise EnvBuildError(redact(
@@ -57,8 +62,7 @@ class Cutoff:
             self.moment = None
             outcome = run(argv, timeout=timeout, env=env, cwd=cwd)
         elif missing:
-            self.notes.append(f"the package index serves no upload time for {_files(missing)}: uv left "
-                              f"{'it' if len(missing) == 1 else 'them'} out of the resolution as of {self.moment}")
+            self.note_left_out(missing)
         if not outcome.ok and self.moment:
             hint = _FILTERED.search(output)
             if hint:
@@ -68,6 +72,23 @@ class Cutoff:
                     "The pin (or the package) is newer than that date: resolve as of a later date (--resolve YYYY-MM-DD, or "
                     "--resolve latest), or fix the pin in the model's requirements.")
         return check(outcome, what, remedy)
+
+
+def missing_upload_times(output: str) -> list[str]:
+    """The files uv's output says it left out for want of an upload time (with a cutoff set)."""
+    return sorted(set(_MISSING.findall(output)))
+
+
+def exact_pins(compiled: str) -> list[str]:
+    """`name==version` for each line of `uv pip compile` output that pins a release of the index (not the model's
+    own files, `name @ file://...`)."""
+    pins = []
+    for line in compiled.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line and " @ " not in line and not line.startswith("-"):
+            name, version = line.split(";", 1)[0].split("==", 1)
+            pins.append(f"{name.split('[', 1)[0].strip()}=={version.strip()}")
+    return pins
 
 
 def _files(names: list[str]) -> str:
@@ -85,11 +106,4 @@ def compile_pins(cutoff: Cutoff, spec: EnvSpec, model_dir: Path, python: str, re
     argv = [uv_bin(), "pip", "compile", str(reqs), *(["-c", str(constraints)] if constraints else []), "--python", python,
             "--no-header", "--no-annotate", "--quiet", "--no-strip-extras", *index_args(spec, options, "uv", model_dir=model_dir)]
     env = installer_env("uv", options, {"UV_PYTHON_DOWNLOADS": "never"})
-    outcome = cutoff.run(argv, timeout=options.timeout, env=env, what=what, remedy=remedy)
-    pins = []
-    for line in outcome.stdout.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line and " @ " not in line and not line.startswith("-"):
-            name, version = line.split(";", 1)[0].split("==", 1)
-            pins.append(f"{name.split('[', 1)[0].strip()}=={version.strip()}")
-    return pins
+    return exact_pins(cutoff.run(argv, timeout=options.timeout, env=env, what=what, remedy=remedy).stdout)

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from envforge.backends import pure_sdists
 from envforge.errors import EnvBuildError
-from envforge.processes.proc import run
+from envforge.processes.proc import carry, run
 
 _NO_WHEEL = re.compile(r"([A-Za-z0-9][A-Za-z0-9._\-]*)(?:==|\s+)([0-9][^\s,]*) has no (?:usable )?wheels?")
 # uv's words when a source distribution exists but --only-binary refuses it. Not "has no wheels with a matching Python
 # version tag": that pin has no source to build (a wheel whose tags lie), and the install itself says so.
 _SOURCE_WORDS = ("has no usable wheels", "building from source is disabled")
 OTHER_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12")
+WHEELS_ONLY = ("--only-binary", ":all:", *pure_sdists.dry_resolve_args())  # the uv install's (pure-Python sdists may still build)
 
 
 def _compile(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str], env: Mapping[str, str], timeout: float):
@@ -49,7 +50,7 @@ def install(run_install: Callable[[list[str]], object], uv: str, reqs: Path, pyt
         run_install([])
         return
     try:
-        run_install(["--only-binary", ":all:", *pure_sdists.dry_resolve_args()])
+        run_install(list(WHEELS_ONLY))
     except EnvBuildError as exc:
         if not any(word in str(exc) for word in _SOURCE_WORDS):
             raise
@@ -70,7 +71,8 @@ def check(uv: str, reqs: Path, python: str, index: list[str], cutoff: list[str],
     pins = no_wheels(output) or ["(uv named no single requirement: see its message)"]
     candidates = [v for v in OTHER_PYTHONS if v != minor]
     with ThreadPoolExecutor(max_workers=len(candidates)) as pool:  # one dry resolve per Python, at once
-        resolved = list(pool.map(lambda v: _compile(uv, reqs, v, index, cutoff, env, timeout).ok, candidates))
+        resolved = [f.result() for f in [pool.submit(carry(lambda v=v: _compile(uv, reqs, v, index, cutoff, env, timeout).ok))
+                                         for v in candidates]]  # in this build's install jail and fence
     others = [v for v, ok in zip(candidates, resolved, strict=True) if ok]
     where = f"Python {' or '.join(others)} has wheels for all of them: pass --python with a Python {others[0]} interpreter" if others else \
         "no Python from 3.8 to 3.12 has wheels for all of them"

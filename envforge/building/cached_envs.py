@@ -15,6 +15,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from envforge.backends.base import Backend, BuildOptions, Built, Env, Log
 from envforge.backends.run_options import RunOptions
@@ -34,9 +35,19 @@ def env_dir(spec: EnvSpec) -> Path:
     return _env_dir(spec.backend, spec.key)
 
 
-def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log, *, run: RunOptions) -> Env:
+class Early(Protocol):
+    """What may start in a new env before its install is confirmed (backends/speculative.py): verify's runner."""
+
+    def start(self, env: Env) -> None: ...
+
+    def drop(self) -> None: ...
+
+
+def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOptions, log: Log, *, run: RunOptions,
+            early: Early | None = None) -> Env:
     """Reuse the healthy env for spec.key, or build it (once, however many processes ask); its install steps
-    are jailed unless `run.sandbox` is off."""
+    are jailed unless `run.sandbox` is off. `early`: started in a new env while the index confirms its install
+    (backends/speculative.py), dropped before the env is wiped."""
     dest = env_dir(spec)
     with locked(env_lock_name(spec.key), timeout=options.timeout,
                 on_wait=lambda: log("another envforge process is building this environment; waiting")):
@@ -65,18 +76,37 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             start = time.monotonic()
             try:
                 built = backend.build(spec, model_dir, dest, options, log)
-                write_manifest(dest)  # what the build installed, before the marker makes the env reusable
+                if built.confirm is not None:
+                    built = _confirmed(built, dest, _state(spec, built, options, time.monotonic() - start), early)
+                else:
+                    write_manifest(dest)  # what the build installed, before the marker makes the env reusable
                 if damaged:  # the installer's cache may hold the damaged file (uv links from it): hash the new env once
                     env_check.confirm_rebuilt(dest, damaged)
                 state = _state(spec, built, options, time.monotonic() - start)
                 write_marker(dest, state)
             except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
+                if early is not None:
+                    early.drop()
                 _wipe(dest)
                 no_space = _out_of_space(exc)
                 if no_space:
                     raise no_space from None
                 raise
         return replace(_env(dest, state, reused=False), rebuilt_because=why)
+
+
+def _confirmed(built: Built, dest: Path, state: dict[str, object], early: Early | None) -> Built:
+    """The report of a build whose install the index confirms meanwhile: `early` starts in the env at once and the
+    manifest is written, then the confirmation is awaited; an install it does not confirm is rebuilt (early dropped)."""
+    assert built.confirm is not None
+    if early is not None:
+        early.start(_env(dest, state, reused=False))
+    write_manifest(dest)
+    rebuilt = built.confirm(early.drop if early is not None else lambda: None)
+    if rebuilt is None:
+        return built
+    write_manifest(dest)  # the online install's files
+    return rebuilt
 
 
 def _state(spec: EnvSpec, built: Built, options: BuildOptions, seconds: float) -> dict[str, object]:

@@ -87,6 +87,12 @@ class Ahead:
         if self.current is not None:
             self.stack.callback(self.current.abort)
 
+    def drop(self) -> None:
+        """Stop the runner started ahead (its env is about to be wiped: building/cached_envs.Early)."""
+        if self.current is not None:
+            self.current.abort()
+            self.current = None
+
 
 def find_expected(check: ModelCheck, expected: str | None = None, tracking_uri: str | None = None) -> Expectations | None:
     """What the model's predictions are compared with (--expected, else those stored with it)."""
@@ -124,15 +130,15 @@ def note_built(check: ModelCheck, env: Env, missing: list[Missing], step: Step |
 
 
 def build(stack: ExitStack, check: ModelCheck, options: BuildOptions, log: Log, step: Step | None = None, *,
-          limits: RunOptions, machine_checks: bool = True, ahead: Callable[[Env], None] | None = None) -> Env:
+          limits: RunOptions, machine_checks: bool = True, ahead: Ahead | None = None) -> Env:
     """The build step of a group of one: the model's env built (or reused), in use until `stack` ends, and
     noted in its result (note_built); `machine_checks` off skips env_checks (serve-check's verdict does not
-    name the shared libraries a failed load lacked). `ahead(env)`: called once the env is ready, before its
-    checks (verify: Ahead.start, the env's runner started meanwhile)."""
+    name the shared libraries a failed load lacked). `ahead`: its runner started once the env is ready, before
+    its checks (a new env's: while the index confirms its install, building/cached_envs.Early)."""
     assert check.loaded is not None, "build: the model is resolved first"
-    env = stack.enter_context(open_env(check.loaded, options, log, run=limits))
+    env = stack.enter_context(open_env(check.loaded, options, log, run=limits, early=ahead))
     if ahead is not None:
-        ahead(env)
+        ahead.start(env)
     note_built(check, env, env_checks(env, check.loaded.backend) if machine_checks else [], step)
     return env
 

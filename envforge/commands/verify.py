@@ -75,7 +75,7 @@ def _verify(uri: str, opts: VerifyOptions, progress: Progress, result: VerifyRes
     if stopped is not None:
         return stopped  # its files changed (nothing built), or it cannot be verified here
     with timed(result.steps, progress, "build") as step:  # a new (or rebuilt) env: its runner starts before the machine checks
-        env = steps.build(stack, check, opts.build, progress.update, step, limits=opts.run, ahead=ahead.start)
+        env = steps.build(stack, check, opts.build, progress.update, step, limits=opts.run, ahead=ahead)
     with timed(result.steps, progress, "predict") as step:
         executor, output = steps.run(stack, loaded, env, check.runs, opts.build, opts.run, timeout=opts.predict_timeout,
                                      log=progress.update, result=result, head=ahead.current)

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from envforge.bounds.child_output import TOOL_OUTPUT_BYTES, Capped
 from envforge.processes import pipe_holders
@@ -29,6 +29,7 @@ _BASE_ENV = (
     "PYENV_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME",
 )
 _PASS_PREFIXES = ("UV_",)
+T = TypeVar("T")
 
 
 def child_env(extra: Mapping[str, str] | None = None, *, prefixes: Sequence[str] = _PASS_PREFIXES) -> dict[str, str]:
@@ -252,6 +253,17 @@ def wrapping(prefix: Sequence[str]) -> Iterator[None]:
         yield
     finally:
         _HOLDING.prefix = previous
+
+
+def carry(fn: Callable[[], T]) -> Callable[[], T]:
+    """`fn`, to run in another thread as if in this one: the children it starts through run() keep this thread's
+    held fds (the build fence) and its wrapper (the install jail)."""
+    fds, prefix = getattr(_HOLDING, "fds", ()), getattr(_HOLDING, "prefix", None)
+
+    def carried() -> T:
+        _HOLDING.fds, _HOLDING.prefix = fds, prefix
+        return fn()
+    return carried
 
 
 def _held() -> tuple[int, ...]:

@@ -50,15 +50,36 @@ def write_tree(root: Path, wheels: list[Path]) -> None:
     (simple / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{index}</body></html>\n")
 
 
+# http.server's handler, saying `Cache-Control: no-cache` (an index whose new uploads a client sees at once: uv
+# revalidates each page), and waiting `delay-seconds` (a file beside www/, when present) before each answer.
+_NO_CACHE_SERVER = """
+import functools, http.server, pathlib, sys, time
+www = pathlib.Path(sys.argv[1]); delay = www.parent / "delay-seconds"
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+    def send_head(self):
+        if delay.exists():
+            time.sleep(float(delay.read_text()))
+        return super().send_head()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(www)))
+print(f"Serving HTTP on 127.0.0.1 port {server.server_address[1]}", flush=True)
+server.serve_forever()
+"""
+
+
 @contextmanager
-def serve(root: Path, wheels: list[Path]) -> Iterator[Index]:
-    """Write the tree under root/www and serve it on 127.0.0.1 (a port the OS picks) until the block exits."""
+def serve(root: Path, wheels: list[Path], *, no_cache: bool = False) -> Iterator[Index]:
+    """Write the tree under root/www and serve it on 127.0.0.1 (a port the OS picks) until the block exits;
+    `no_cache`: every page is revalidated by its clients, and root/delay-seconds delays the answers."""
     www = root / "www"
     write_tree(www, wheels)
     log = root / "requests.log"
+    argv = [sys.executable, "-u", "-c", _NO_CACHE_SERVER, str(www)] if no_cache else \
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(www)]
     with log.open("w") as errors:
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(www)],
-                                stdout=subprocess.PIPE, stderr=errors, text=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 40123 (...)", or "" if it died
