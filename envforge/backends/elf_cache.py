@@ -1,8 +1,8 @@
 """The ELF reads of an env's shared objects, kept beside the env so that a reused env is not parsed again.
 
-backends/native_libs.py reads every `.so` of an env (pyelftools, pure Python) after each build *and* on each reuse:
-hundreds of files, seconds of one core on a warm verify, before the model starts, for files that have not changed
-since the env was built. Each read (DT_NEEDED, RPATH/RUNPATH) is kept in `.envforge-elf.json` in the env, keyed by
+backends/native_libs.py reads every `.so` of an env after each build *and* on each reuse: hundreds of files (seconds
+of one core with pyelftools; ~0.1 s with backends/elf_dynamic.py's `struct` reader), before the model starts, for
+files that have not changed since the env was built. Each read (DT_NEEDED, RPATH/RUNPATH) is kept in `.envforge-elf.json` in the env, keyed by
 the file's path, size and mtime (as the download cache checks its files: modeldir/download_digests.py), and read
 again only when those differ. What the machine provides (`ldconfig -p`, LD_LIBRARY_PATH) is never kept: it is looked
 up on every call, so a library installed or removed since is seen at once. An unreadable or unwritable cache is
