@@ -10,7 +10,6 @@ import argparse
 import importlib
 import os
 import signal
-import sys
 from typing import Any
 
 from envforge.cli import stdout_report, unknown_options
@@ -131,7 +130,10 @@ def _on_sigterm() -> Any:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The `envforge` console script: main(), then a quick exit (cli/quick_exit.py) once nothing is left to clean up."""
+    from envforge.cli.quick_exit import leave
+
+    leave(main())
 
 
 if __name__ == "__main__":

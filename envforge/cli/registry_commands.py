@@ -96,7 +96,9 @@ def cmd_verify_registry(args: argparse.Namespace, out: Any, err: Any) -> int:
     if not targets:
         raise UsageError("No model version matched the selection.", "Check --models, --aliases and --latest (or --uris-file).")
     steps = drift.passes(options, drift.parse_resolutions(args.resolutions))
-    with err.status(f"resolving {len(targets)} model version(s)…"):
+    from envforge.report.console import spinner
+
+    with spinner(err, f"resolving {len(targets)} model version(s)…"):
         drift.plan_all(targets, steps)
     for step in steps:
         if len(steps) > 1:

@@ -2,9 +2,9 @@
 
 RLIMIT_NPROC does not bind root (the kernel exempts uid 0, in a user namespace too), so for root the
 sandbox's process limit is a child cgroup of our own with `pids.max` (cgroup v2, or v1's pids
-controller), which the launcher below joins before it executes bubblewrap: everything the model
-starts is born inside it. Not root, or no writable cgroup: None, and RLIMIT_NPROC (set inside the
-sandbox's user namespace, where it counts only the model's processes) does the job.
+controller), which bubblewrap joins before it is executed (processes/proc.in_cgroup: under proc.run, the supervisor's
+forked child joins it, processes/deathwatch.py): everything the model starts is born inside it. Not root, or no
+writable cgroup: None, and RLIMIT_NPROC (set inside the sandbox's user namespace, where it counts only the model's processes) does the job.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
-# Joins the cgroup (argv[1] is its cgroup.procs) and executes argv[3:] (argv[2] is "--"); run by envforge's Python.
-LAUNCHER = "import os,sys\nopen(sys.argv[1],'w').write(str(os.getpid()))\nos.execv(sys.argv[3],sys.argv[3:])"
+from envforge.processes.proc import in_cgroup
+
 _COUNT = itertools.count()
 
 
@@ -44,7 +43,7 @@ class PidsCgroup:
         return None
 
     def launcher(self) -> list[str]:
-        return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(self.path / "cgroup.procs"), "--"]
+        return in_cgroup(str(self.path / "cgroup.procs"))
 
     def hit(self) -> bool:
         """Whether a fork failed on pids.max (pids.events: `max N`)."""

@@ -4,7 +4,7 @@
 on writing into the env directory that the next run rebuilds and then trusts. PR_SET_PDEATHSIG alone
 does not cover it: the kernel clears it on fork, so the build backend `uv` starts for an sdist (a
 grandchild of envforge) would outlive everything. So envforge starts each child through this small
-supervisor, run by path as `python -I -S processes/deathwatch.py PARENT_PID HELD_FDS EXECUTABLE ARGV...` (stdlib only, never imports
+supervisor, run by path as `python -I -S processes/deathwatch.py PARENT_PID HELD_FDS CGROUP EXECUTABLE ARGV...` (stdlib only, never imports
 envforge; about one bare interpreter start per child: 30 ms at best on a loaded 2-core machine
 where `python -I -S -c pass` takes 22), which
 
@@ -19,6 +19,11 @@ where `python -I -S -c pass` takes 22), which
 HELD_FDS (comma-separated, or -): descriptors the supervisor keeps open, closed in the command, until
 its whole tree is dead. store/build_fence.py passes its lock this way, so a later build of the same env
 waits until every process of an interrupted one is gone before it wipes the directory.
+
+CGROUP (a cgroup's `cgroup.procs` file, or -): the command joins that cgroup before it is executed (its forked
+process writes "0" there, which moves the writer), so everything it starts is born inside it; the sandbox's pids
+cgroup (execution/cgroup.py) is joined this way, without a launcher interpreter of its own between this supervisor
+and bubblewrap. A cgroup that cannot be joined: the command is not run (exit 126, the reason on stderr).
 
 SIGUSR1, not SIGTERM: `Background.stop()` sends TERM to the process group for a graceful shutdown,
 which the supervisor ignores (its command gets the TERM from the group) while it waits for the command.
@@ -143,8 +148,21 @@ def prctl(option, value):
         return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
+def join(procs):
+    """Move this process into the cgroup whose cgroup.procs is `procs` (writing 0 moves the writer), or exit 126."""
+    try:
+        fd = os.open(procs, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        os.write(2, f"deathwatch: cannot join the cgroup {procs}: {exc}\n".encode())
+        os._exit(126)
+
+
 def main(argv):
-    parent, held, executable, command = int(argv[1]), argv[2], argv[3], argv[4:]
+    parent, held, cgroup, executable, command = int(argv[1]), argv[2], argv[3], argv[4], argv[5:]
     held_fds = [int(fd) for fd in held.split(",") if fd.isdigit()]
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(DEATH_SIGNAL, on_parent_death)
@@ -158,6 +176,8 @@ def main(argv):
             signal.signal(sig, signal.SIG_DFL)
         for fd in held_fds:  # the supervisor holds them for its tree; the command has no business with them
             os.close(fd)
+        if cgroup != "-":
+            join(cgroup)
         try:
             os.execv(executable, command)
         except OSError as exc:

@@ -1,7 +1,13 @@
-"""Console output with rich: a line per finished step with its timing, then the verdict."""
+"""Console output with rich: a line per finished step with its timing, then the verdict.
+
+A spinner only on a terminal: rich's status is a Live display whose thread redraws it 12.5 times a second, and
+off a terminal (CI, a pipe, a log file) it draws nothing, so there the thread would run for nothing; plain lines only.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from envforge.redact import redact
@@ -11,8 +17,18 @@ from envforge.result import ERROR, FAILED, PASSED, UNVERIFIED, Step, VerifyResul
 _STYLE = {PASSED: "bold green", FAILED: "bold red", ERROR: "bold red", UNVERIFIED: "bold yellow"}
 
 
+@contextlib.contextmanager
+def spinner(console: Any, text: str) -> Iterator[None]:
+    """`console.status(text)` while the block runs, on a terminal; nothing elsewhere (no thread)."""
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(text):
+        yield
+
+
 class ConsoleProgress:
-    """Progress shown on stderr: a spinner while a step runs, a line with its timing when done."""
+    """Progress shown on stderr: a spinner while a step runs (on a terminal), a line with its timing when done."""
 
     def __init__(self, console: Any) -> None:
         self.console = console
@@ -23,6 +39,8 @@ class ConsoleProgress:
         if getattr(self.console, "envforge_quiet", False):  # -q: no progress rows
             return
         self._step = step
+        if not self.console.is_terminal:  # the line at done() is all that is shown there
+            return
         self._status = self.console.status(f"[bold]{step}[/]…")
         self._status.start()
 
