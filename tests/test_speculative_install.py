@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from envforge.backends import tools
 from envforge.backends.build_options import BuildOptions
 from envforge.backends.run_options import RunOptions
 from envforge.backends.speculative import differs
@@ -21,15 +20,12 @@ from envforge.spec import EnvSpec
 from envforge.store.marker import read_marker
 from tests.support import pep503
 from tests.support.models import make_wheel
+from tests.support.uv_log import log_uv_calls
 
 
 @pytest.fixture
 def uv_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    log, shim = tmp_path / "uv-calls.log", tmp_path / "uv-shim"
-    shim.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "{tools.uv_bin()}" "$@"\n')
-    shim.chmod(0o755)
-    monkeypatch.setattr(tools, "_uv", str(shim))
-    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "home"))
+    log = log_uv_calls(tmp_path, monkeypatch)
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # what this test's builds leave there, only
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     return log

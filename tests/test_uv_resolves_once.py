@@ -24,17 +24,13 @@ from envforge.backends.uv import UvBackend
 from envforge.errors import EnvBuildError
 from envforge.spec import EnvSpec
 from tests.support.models import make_wheel
+from tests.support.uv_log import log_uv_calls
 
 
 @pytest.fixture
 def uv_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """uv's calls, one line each, from a shim that execs the real uv."""
-    log, shim = tmp_path / "uv-calls.log", tmp_path / "uv-shim"
-    shim.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "{tools.uv_bin()}" "$@"\n')
-    shim.chmod(0o755)
-    monkeypatch.setattr(tools, "_uv", str(shim))
-    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "home"))
-    return log
+    return log_uv_calls(tmp_path, monkeypatch)
 
 
 def spec_for(requirement: Path | str, as_of: str | None = None) -> EnvSpec:
