@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -20,8 +21,15 @@ def test_quickstart_runs_the_whole_job(tmp_path: Path, home: Path) -> None:
     assert proc.stderr is not None
     first = proc.stderr.readline()
     first_seconds = time.monotonic() - started
-    stdout, rest = proc.communicate(timeout=1800)
-    run = CliRun(proc.returncode, stdout, first + rest)
+    # the rest read through the same buffered stream: communicate() reads the descriptor, and would lose what
+    # readline() already buffered (the next line, when both arrived in one chunk)
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.append(proc.stderr.read()))
+    reader.start()
+    stdout = proc.stdout.read()
+    proc.wait(timeout=1800)
+    reader.join()
+    run = CliRun(proc.returncode, stdout, first + rest[0])
     assert run.returncode == 0, run.output
     # Issue 30, point 6: progress from the first second (not ~29 s of silence), every step timed, MLflow kept out
     assert first.startswith("envforge quickstart") and first_seconds < 15, (first, first_seconds)
