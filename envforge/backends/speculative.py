@@ -105,8 +105,9 @@ def _pins(lines: Iterable[str]) -> dict[str, Version | str]:
     pins: dict[str, Version | str] = {}
     for line in lines:
         name, _, version = line.partition("==")
+        key = canonicalize_name(name.split("[", 1)[0].strip())
         try:
-            pins[canonicalize_name(name.split("[", 1)[0].strip())] = Version(version.strip())  # 1.0 == 1.0.0
+            pins[key] = Version(version.strip())  # 1.0 == 1.0.0
         except InvalidVersion:
-            pins[canonicalize_name(name.split("[", 1)[0].strip())] = version.strip()
+            pins[key] = version.strip()
     return pins
