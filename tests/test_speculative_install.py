@@ -6,7 +6,10 @@ own folder; uv's calls logged by a shim on its path that runs the real binary (t
 
 from __future__ import annotations
 
+import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +147,26 @@ def test_differs_compares_canonical_names_and_versions() -> None:
     assert differs(["numpy==2.1"], ["numpy==2.0"]) == "the index resolves otherwise now: numpy 2.0 -> 2.1"
     assert differs(["a==1"], ["a==1", "b==2"]) == "the index resolves otherwise now: b 2 -> absent"
     assert "not a release of the index" in differs(["a==1"], ["a @ file:///x.whl"])
+
+
+def test_a_confirmation_still_asking_when_the_process_exits_leaves_no_folder(tmp_path: Path, index) -> None:
+    served, _, _ = index
+    (tmp_path / "index" / "delay-seconds").write_text("30")  # the compile is still waiting for the index at exit
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("efspec\n")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from envforge.backends.speculative import Confirmation\n"
+        "from envforge.backends.tools import uv_bin\n"
+        f"c = Confirmation(uv_bin(), sys.executable, Path({str(reqs)!r}), None, ['--index-url', {served.simple!r}], 60, {{}})\n"
+        "import os, tempfile\n"
+        "print(os.listdir(tempfile.gettempdir()), flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp)})
+    assert done.returncode == 3, done.stderr
+    assert "envforge-confirm-" in done.stdout  # the copy of the requirements the compile reads, while it runs
+    assert not list(tmp.iterdir())  # removed at exit although the compile's thread never reached its `finally`

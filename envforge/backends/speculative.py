@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -51,10 +52,13 @@ class Confirmation:
 
     def __init__(self, uv: str, python: str, reqs: Path, constraints: Path | None, args: list[str], timeout: float,
                  env: Mapping[str, str]) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix="envforge-confirm-"))  # the build's own files go with its block
-        files = [shutil.copy(reqs, self._folder / "requirements.txt")]
+        folder = Path(tempfile.mkdtemp(prefix="envforge-confirm-"))  # the build's own files go with its block
+        # Removed when the compile ends, or at the latest when the process exits (atexit, also on envforge's quick
+        # exit): a daemon thread still compiling then is stopped where it stands and never reaches its `finally`.
+        self._remove = weakref.finalize(self, shutil.rmtree, folder, True)
+        files = [shutil.copy(reqs, folder / "requirements.txt")]
         if constraints is not None:
-            files += ["-c", shutil.copy(constraints, self._folder / "constraints.txt")]
+            files += ["-c", shutil.copy(constraints, folder / "constraints.txt")]
         self._argv = [uv, "pip", "compile", *map(str, files), "--python", python, "--no-header", "--no-annotate", "--quiet", *args]
         self._deadline = Deadline(timeout)
         self._env = dict(env)
@@ -68,7 +72,7 @@ class Confirmation:
         except BaseException as exc:  # noqa: BLE001 - said by wait() as the reason the install is not confirmed
             self._outcome.append(exc)
         finally:
-            shutil.rmtree(self._folder, ignore_errors=True)
+            self._remove()
 
     def abandon(self) -> None:
         """Stop the compile now: the build installs online itself."""
