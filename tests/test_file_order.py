@@ -46,3 +46,11 @@ def test_the_checked_in_record_names_files_that_exist() -> None:
     known = file_order.seconds()
     assert known, "tests/support/file_seconds.json is missing or empty"
     assert [p for p in known if not (file_order.ROOT / p).is_file()] == []
+
+
+def test_keep_larger_keeps_each_files_worst_run() -> None:
+    cold = {"integration/test_bisect.py": 280.0, "integration/test_docker.py": 200.0}
+    warm = {"integration/test_bisect.py": 60.0, "integration/test_docker.py": 250.0, "tests/test_unit.py": 3.0}
+    assert file_order.merged(cold, warm) == {"integration/test_bisect.py": 280.0, "integration/test_docker.py": 250.0,
+                                             "tests/test_unit.py": 3.0}
+    assert list(file_order.merged(cold, warm)) == ["integration/test_bisect.py", "integration/test_docker.py", "tests/test_unit.py"]
