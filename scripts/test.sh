@@ -3,8 +3,7 @@
 # Safe to re-run: pip's and uv's caches persist between runs on one machine.
 #   scripts/test.sh                 # the whole suite (unit + integration)
 #   scripts/test.sh tests -k spec   # any pytest arguments
-# Test files run two at a time (pytest-xdist, one file per worker so module fixtures are built once), the longest
-# first (tests/support/file_order.py; each run writes .test-report.xml, JUnit, the record it is refreshed from);
+# Test files run two at a time (pytest-xdist, one file per worker so module fixtures are built once);
 # ENVFORGE_TEST_WORKERS=0 runs them in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,4 +53,4 @@ DOCKER_HOST=$(cat "$DOCKER_HOST_FILE"); export DOCKER_HOST
 echo "scripts/test.sh: set up in ${SECONDS} s" >&2
 
 WORKERS=${ENVFORGE_TEST_WORKERS:-2}
-.venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile --no-loadscope-reorder --junitxml=.test-report.xml --durations=30 "$@"  # where the time goes
+.venv/bin/python -m pytest -p no:cacheprovider -n "$WORKERS" --dist loadfile --durations=30 "$@"  # where the time goes
