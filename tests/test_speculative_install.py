@@ -155,12 +155,11 @@ def test_a_confirmation_still_asking_when_the_process_exits_leaves_no_folder(tmp
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("efspec\n")
     script = (
-        "import sys\n"
+        "import os, sys, tempfile\n"
         "from pathlib import Path\n"
         "from envforge.backends.speculative import Confirmation\n"
         "from envforge.backends.tools import uv_bin\n"
         f"c = Confirmation(uv_bin(), sys.executable, Path({str(reqs)!r}), None, ['--index-url', {served.simple!r}], 60, {{}})\n"
-        "import os, tempfile\n"
         "print(os.listdir(tempfile.gettempdir()), flush=True)\n"
         "sys.exit(3)\n"
     )

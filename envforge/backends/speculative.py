@@ -52,7 +52,7 @@ class Confirmation:
 
     def __init__(self, uv: str, python: str, reqs: Path, constraints: Path | None, args: list[str], timeout: float,
                  env: Mapping[str, str]) -> None:
-        folder = Path(tempfile.mkdtemp(prefix="envforge-confirm-"))  # the build's own files go with its block
+        folder = Path(tempfile.mkdtemp(prefix="envforge-confirm-"))  # its own copies: the build removes its files when it ends
         # Removed when the compile ends, or at the latest when the process exits (atexit, also on envforge's quick
         # exit): a daemon thread still compiling then is stopped where it stands and never reaches its `finally`.
         self._remove = weakref.finalize(self, shutil.rmtree, folder, True)
