@@ -49,6 +49,27 @@ def _session_dir(factory: pytest.TempPathFactory, name: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def _bytecode_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    store = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "bytecode-store"  # both workers'
+    store.mkdir(exist_ok=True)
+    _SESSION_DIRS.add(store)
+    return store
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shared_bytecode_store(_bytecode_store_path: Path) -> Iterator[None]:
+    """One bytecode store (ENVFORGE_BYTECODE_DIR, store/bytecode.py) for the whole run, both xdist workers: every test
+    has an empty ENVFORGE_HOME, and without this each new env's first run compiled mlflow, pandas and scikit-learn
+    again (about 10 s of CPU per test), as on a machine whose CI cache kept uv's cache and lost envforge's.
+    Set per module (the unit tests in tests/ never see it); a module testing the store itself keeps one in its own
+    home (tests/support/bytecode_store.py)."""
+    os.environ["ENVFORGE_BYTECODE_DIR"] = str(_bytecode_store_path)
+    yield
+    os.environ.pop("ENVFORGE_BYTECODE_DIR", None)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _module_scratch_removed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A module's own directories (module-scoped homes with built envs, corpus copies: up to 7 GB each) are removed

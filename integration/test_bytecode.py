@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,19 @@ from envforge.building.cached_envs import get_env
 from envforge.spec import EnvSpec
 from envforge.store import bytecode
 from envforge.store.layout import envs_dir
+from tests.support.bytecode_store import private_bytecode_store
 from tests.support.cli import envforge, report
 from tests.support.models import make_wheel
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_bytecode_store() -> Iterator[None]:
+    """These tests read the store in their home (conftest's shared one would hold other tests' .pyc files)."""
+    with private_bytecode_store():
+        yield
+
 
 SOURCE = "VALUE = 42\n\n\ndef where():\n    return where.__code__.co_filename\n"
 PROBE = "import efbytepkg as m; print(m.VALUE, m.where() == m.__file__, m.__cached__)"
@@ -92,6 +102,22 @@ def test_next_env_gets_the_harvested_pyc_and_cpython_uses_it(wheel: Path) -> Non
     assert f"# code object from '{pyc}'" in run.stderr  # loaded from the seeded .pyc, not compiled
     after = pyc.stat()
     assert os.path.samestat(after, before) and after.st_mtime_ns == before.st_mtime_ns  # not rewritten
+
+
+def test_two_homes_share_the_store_named_by_envforge_bytecode_dir(wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$ENVFORGE_BYTECODE_DIR: a CI job's new ENVFORGE_HOME still starts from the .pyc an earlier home harvested."""
+    monkeypatch.setenv("ENVFORGE_BYTECODE_DIR", str(tmp_path / "machine-bytecode"))
+    first = build(wheel, [])
+    python(first, "-c", PROBE)
+    assert bytecode.harvest(first) == 1
+    assert stored_pyc(module(first)[0]).parent.parent == tmp_path / "machine-bytecode"
+    assert not (tmp_path / "home" / "bytecode").exists()  # nothing in the home
+
+    monkeypatch.setenv("ENVFORGE_HOME", str(tmp_path / "another-home"))
+    logs: list[str] = []
+    source, pyc = module(build(wheel, logs))
+    assert any("reused 1 compiled module(s)" in line for line in logs), logs
+    assert os.path.samestat(pyc.stat(), stored_pyc(source).stat())
 
 
 def test_a_different_file_with_the_same_size_and_mtime_is_not_seeded(wheel: Path, tmp_path: Path) -> None:

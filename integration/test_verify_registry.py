@@ -13,17 +13,26 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.support.bytecode_store import private_bytecode_store
 from tests.support.cli import envforge
 from tests.support.models import SCALE
 from tests.support.oracle import assert_same_as_truth
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_bytecode_store() -> Iterator[None]:
+    """These tests read the store in their home (conftest's shared one would hold other tests' .pyc files)."""
+    with private_bytecode_store():
+        yield
 
 CODE = SCALE  # x * {factor}
 # name, version -> extra pin (the pin decides the environment), factor. fraud-c pins a six older than the one fraud-a's

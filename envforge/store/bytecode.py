@@ -5,7 +5,7 @@ envs is the same inode in both. A timestamp-based .pyc is valid for a source who
 match its header, and CPython rewrites the code's file name to the real path when it loads one, so
 a .pyc compiled in env A is right for env B when B's source *is* A's source file (same inode).
 
-The store, $ENVFORGE_HOME/bytecode/cpython-<X.Y.Z>/, holds per source inode `<dev>-<ino>.py`, a
+The store, $ENVFORGE_HOME/bytecode/cpython-<X.Y.Z>/ (or under $ENVFORGE_BYTECODE_DIR), holds per source inode `<dev>-<ino>.py`, a
 hardlink to the source itself (it pins the inode, so the number cannot be reused for other content
 while the store holds it), and `<dev>-<ino>.pyc`. `harvest` fills it from a freshly built env after
 its first run; `seed` links stored .pyc files into a new env. Both are best effort: any OSError
@@ -20,14 +20,14 @@ import logging
 import os
 from pathlib import Path
 
-from envforge.store.layout import home
+from envforge.store.layout import bytecode_dir
 
 log = logging.getLogger(__name__)
 _HEADER = 16  # magic, flags, source mtime, source size
 
 
 def store_dir(name: str) -> Path:
-    return home() / "bytecode" / name
+    return bytecode_dir(name)
 
 
 def env_layout(env_dir: Path) -> tuple[Path, str, str] | None:

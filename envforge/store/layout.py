@@ -3,7 +3,7 @@
     envs/<backend>-<key[:24]>/   a built env; its state marker (store/marker.py) is written last
     models/<digest>/             downloaded model artifacts (modeldir/resolve.py)
     locks/env-<key[:24]>.lock    the per-key build lock; .use: the shared "in use" lock (store/filelocks.py)
-    bytecode/cpython-X.Y.Z/      .pyc files shared between envs (store/bytecode.py)
+    bytecode/cpython-X.Y.Z/      .pyc files shared between envs (store/bytecode.py); $ENVFORGE_BYTECODE_DIR moves it
     shared/, resolutions/        which keys use another key's env: identical resolutions (building/same_resolution.py)
 
 Everything else builds these paths by calling the functions here, and reads an env directory's name
@@ -40,7 +40,10 @@ def locks_dir() -> Path:
 
 
 def bytecode_dir(name: str) -> Path:
-    return home() / "bytecode" / name
+    """The bytecode store of one CPython: under $ENVFORGE_BYTECODE_DIR when set, which lets several homes on one
+    machine (CI jobs, each with an ENVFORGE_HOME of its own, sharing uv's cache) share compiled .pyc files."""
+    explicit = os.environ.get("ENVFORGE_BYTECODE_DIR")
+    return (Path(explicit).expanduser().resolve() if explicit else home() / "bytecode") / name
 
 
 def env_dir(backend: str, key: str) -> Path:
