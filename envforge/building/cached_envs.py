@@ -87,8 +87,9 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
                 if early is not None:
                     early.drop()
+                full = isinstance(exc, (EnvBuildError, OSError)) and _disk_full(dest.parent)  # before the wipe frees it
                 _wipe(dest)
-                no_space = _out_of_space(exc)
+                no_space = _out_of_space(exc, full)
                 if no_space:
                     raise no_space from None
                 raise
@@ -120,10 +121,23 @@ def _state(spec: EnvSpec, built: Built, options: BuildOptions, seconds: float) -
     }
 
 
-def _out_of_space(exc: BaseException) -> EnvBuildError | None:
+def _disk_full(folder: Path) -> bool:
+    """Less than 1 MiB (or no inode) left to this user on folder's filesystem: an installer that failed there met a full
+    disk, whatever it said (uv, out of space while copying a package, has reported the METADATA it could not write as
+    missing)."""
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return False
+    blocks, inodes = (fs.f_bfree, fs.f_ffree) if os.geteuid() == 0 else (fs.f_bavail, fs.f_favail)  # root may use reserved blocks
+    return blocks * fs.f_frsize < 1 << 20 or (fs.f_files > 0 and inodes == 0)
+
+
+def _out_of_space(exc: BaseException, disk_full: bool = False) -> EnvBuildError | None:
     """A full disk, whether envforge's own write or an installer's met it, as one clear error."""
     text = exc.message if isinstance(exc, EnvBuildError) else ""
-    if not (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) and "No space left on device" not in text:
+    said = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text
+    if not said and not (disk_full and isinstance(exc, (EnvBuildError, OSError))):
         return None
     return EnvBuildError(
         f"The disk holding envforge's cache ({envs_dir()}) ran out of space while building the environment; "
