@@ -96,6 +96,8 @@ def _mlflow_server(root: Path) -> Iterator[str]:
          "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
          "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
+        # No job runner: its ~8 huey consumers each import mlflow, then poll for the server's lifetime; no test uses jobs.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     deadline = time.monotonic() + 300  # an mlflow server on a loaded 2-core machine took over 120 s to start
     while True:
