@@ -137,7 +137,7 @@ def _out_of_space(exc: BaseException, disk_full: bool = False) -> EnvBuildError 
     """A full disk, whether envforge's own write or an installer's met it, as one clear error."""
     text = exc.message if isinstance(exc, EnvBuildError) else ""
     said = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text
-    if not said and not (disk_full and isinstance(exc, (EnvBuildError, OSError))):
+    if not said and not disk_full:  # disk_full: asked by the caller only for a failed build, never for Ctrl-C
         return None
     return EnvBuildError(
         f"The disk holding envforge's cache ({envs_dir()}) ran out of space while building the environment; "
