@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -32,9 +33,16 @@ def envforge(*args: str, home: Path, env: dict[str, str] | None = None, timeout:
 
 
 def start_envforge(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """envforge started in the background, its output on pipes. Ctrl-C (SIGINT) reaches it as from a terminal even when
+    this test run was started with SIGINT ignored (a script's `cmd &`, nohup, some CI runners): an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler, so a test sending SIGINT would see it lost."""
     full_env = {**os.environ, "ENVFORGE_HOME": str(home), "COLUMNS": "200", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "envforge", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=full_env)
+                            stderr=subprocess.PIPE, text=True, env=full_env, preexec_fn=_sigint_as_from_a_terminal)
+
+
+def _sigint_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # in the child, before exec: Python installs its own handler then
 
 
 def report(path: Path) -> dict:
