@@ -146,6 +146,36 @@ def test_get_env_starts_early_before_the_marker_and_drops_it_before_a_rebuild(tm
     assert "efspec==2.0" in env.installed and read_marker(env.path)["installed"] == list(env.installed)
 
 
+class FailingEarly(Early):
+    def start(self, env) -> None:
+        self.dest = env.path
+        raise RuntimeError("the runner could not start")
+
+
+def test_a_build_failing_after_an_install_from_the_cache_stops_the_confirmation(tmp_path: Path, uv_calls: Path, index,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index's confirmation (`uv pip compile`, online) is stopped when the build fails before it is awaited: it would
+    otherwise go on asking the index, in a long verify-registry, until the build timeout."""
+    import tempfile
+
+    import psutil
+
+    served, _, _ = index
+    options, spec = BuildOptions(index_url=served.simple), spec_for("efspec", "efdep")
+    UvBackend().build(spec, tmp_path, tmp_path / "warmup", options, lambda _: None)  # fills uv's cache
+    (tmp_path / "index" / "delay-seconds").write_text("30")  # the compile is still waiting for the index when the build fails
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    with pytest.raises(RuntimeError, match="could not start"):
+        get_env(spec_for("efspec", "efdep", "efdep>=0.1"), tmp_path, UvBackend(), options, lambda _: None,
+                run=RunOptions(sandbox="off"), early=FailingEarly())
+    assert "compile" in calls(uv_calls)  # the case under test: the install came from the cache, the index was being asked
+    compiling = [p for p in psutil.Process().children(recursive=True) if "compile" in " ".join(p.cmdline())]
+    assert not compiling, [p.cmdline() for p in compiling]
+    assert not list(private.glob("envforge-confirm-*"))
+
+
 def test_differs_compares_canonical_names_and_versions() -> None:
     assert differs(["Scikit_Learn==1.0", "numpy==2.0.0"], ["scikit-learn==1.0.0", "numpy==2.0"]) is None
     assert differs(["numpy==2.1"], ["numpy==2.0"]) == "the index resolves otherwise now: numpy 2.0 -> 2.1"

@@ -41,6 +41,8 @@ class Built:
     # Set when the install is not yet confirmed (backends/speculative.py): confirm(stop) waits for it; None once
     # confirmed, else it calls stop() (a runner started in the env ends), rebuilds, and returns the new report.
     confirm: Callable[[Callable[[], None]], Built | None] | None = field(default=None, compare=False, repr=False)
+    # With confirm: stops the index's confirmation (its `uv pip compile`) when the build fails before confirm is called.
+    abandon: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

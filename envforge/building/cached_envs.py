@@ -74,6 +74,7 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             _wipe(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
+            built = None
             try:
                 built = backend.build(spec, model_dir, dest, options, log)
                 if built.confirm is not None:
@@ -87,6 +88,8 @@ def get_env(spec: EnvSpec, model_dir: Path, backend: Backend, options: BuildOpti
             except BaseException as exc:  # interrupted or failed: nothing half-built stays where the next run looks
                 if early is not None:
                     early.drop()
+                if built is not None and built.abandon is not None:  # the index's confirmation, if still asking
+                    built.abandon()
                 full = isinstance(exc, (EnvBuildError, OSError)) and _disk_full(dest.parent)  # before the wipe frees it
                 _wipe(dest)
                 no_space = _out_of_space(exc, full)
