@@ -127,6 +127,7 @@ def grouped_figures(report: dict, secs: float, workers: int, both: dict[str, tup
             "groups_other": sum(e.get("timing", {}).get("other", 0.0) for e in reg["envs"]),
             "groups_harvest": sum(e.get("timing", {}).get("harvest", 0.0) for e in reg["envs"]),
             "groups_warmup": sum(e.get("timing", {}).get("warmup", 0.0) for e in reg["envs"]),
+            "groups_queued": sum(e.get("timing", {}).get("queued", 0.0) for e in reg["envs"]),
             "groups_total": sum(e.get("timing", {}).get("total", 0.0) for e in reg["envs"])}
 
 
@@ -227,7 +228,8 @@ def measure_size(root: Path, versions: int, envs: int, sample: int, run: Runner,
           f" the compiling env's start {g['first_start']:.2f} s in the run"
           f" (one core, nothing ahead: {g['first_start_one_core'] or 0.0:.2f} s)")
     print(f"    the groups' own clocks: total {g['groups_total']:.2f} s, of which bytecode harvest {g['groups_harvest']:.2f} s,"
-          f" new envs waiting for the first one's compile {g['groups_warmup']:.2f} s"
+          f" new envs waiting for the first one's compile {g['groups_warmup']:.2f} s,"
+          f" waiting for a build or run slot {g['groups_queued']:.2f} s"
           f" and other (expectations, judging) {g['groups_other']:.2f} s")
     print(f"  registry_separate_{tag:<5} {separate['seconds']:8.2f} s  scaled {how} from {separate['measured_calls']}"
           f" calls ({separate['measured_seconds']:.2f} s, {len(reused)} reused an env)")

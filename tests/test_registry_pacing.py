@@ -28,6 +28,32 @@ def test_each_kind_of_slot_admits_workers_groups_and_the_kinds_are_separate() ->
     thread.join()
 
 
+def test_the_time_a_group_waits_for_a_slot_is_told_and_reported_as_queued_not_other() -> None:
+    from envforge.registry.run import timing
+    from envforge.registry.work import GroupOutcome
+
+    pacing, outcome, release = Pacing(1), GroupOutcome(key="k"), threading.Event()
+    with pacing.slot("run", lambda: False, waited=outcome.queued):  # free: (almost) nothing waited
+        pass
+    assert outcome.queued_seconds < 0.1
+
+    def holder() -> None:
+        with pacing.slot("run", lambda: False):
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    time.sleep(0.05)
+    threading.Timer(0.4, release.set).start()
+    with pacing.slot("run", lambda: False, waited=outcome.queued) as got:  # waits for the holder's slot
+        assert got
+    thread.join(5)
+    assert 0.3 < outcome.queued_seconds < 3
+    outcome.total_seconds, outcome.runner_seconds = outcome.queued_seconds + 1.0, 0.75
+    t = timing(outcome)
+    assert t["queued"] == round(outcome.queued_seconds, 3) and t["other"] == 0.25  # the wait is not "other" any more
+
+
 def test_a_group_waiting_for_a_slot_gives_up_when_the_run_is_stopped() -> None:
     pacing, stopped = Pacing(1), threading.Event()
     outcome: list[bool] = []

@@ -72,16 +72,20 @@ class Pacing:
         self._slots = {kind: threading.BoundedSemaphore(workers) for kind in ("build", "run")} if workers else {}
 
     @contextmanager
-    def slot(self, kind: str, stop: Stop) -> Iterator[bool]:
-        """Holds a build or run slot for the block; yields False, holding none, when the run was stopped while waiting."""
+    def slot(self, kind: str, stop: Stop, waited: Callable[[float], None] | None = None) -> Iterator[bool]:
+        """Holds a build or run slot for the block; yields False, holding none, when the run was stopped while waiting.
+        `waited` is told the seconds spent waiting for the slot (a group's `queued` timing: registry/run.timing)."""
         semaphore = self._slots.get(kind)
         if semaphore is None:
             yield True
             return
+        start = time.perf_counter()
         while not semaphore.acquire(timeout=0.2):
             if stop():
                 yield False
                 return
+        if waited is not None:
+            waited(time.perf_counter() - start)
         try:
             yield True
         finally:

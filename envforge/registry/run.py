@@ -58,16 +58,17 @@ def timing(outcome: GroupOutcome) -> dict[str, float]:
     """Where one group's time went, in seconds: resolve (its cached models, at once), build (or
     reuse), runner (all its models in one process), of which models (loads and predicts summed)
     and start_up (the runner's own start: the interpreter, importing mlflow); harvest (a new env's
-    bytecode stored); warmup (a new env waiting for the run's first new env: registry/pacing.py);
-    total (the group, end to end) and other (total less the steps above: reading expectations,
-    judging, the runner's answer)."""
+    bytecode stored); warmup (a new env waiting for the run's first new env: registry/pacing.py); queued
+    (waiting for a build slot and a run slot: --workers of each); total (the group, end to end) and other
+    (total less the steps above: reading expectations, judging, the runner's answer)."""
     start_up = max(0.0, outcome.runner_seconds - outcome.models_seconds)
     steps = (outcome.resolve_seconds + outcome.build_seconds + outcome.runner_seconds + outcome.harvest_seconds
-             + outcome.warmup_seconds)
+             + outcome.warmup_seconds + outcome.queued_seconds)
     return {name: round(value, 3) for name, value in (
         ("resolve", outcome.resolve_seconds), ("build", outcome.build_seconds), ("runner", outcome.runner_seconds),
         ("models", outcome.models_seconds), ("start_up", start_up), ("harvest", outcome.harvest_seconds),
-        ("warmup", outcome.warmup_seconds), ("total", outcome.total_seconds), ("other", max(0.0, outcome.total_seconds - steps)))}
+        ("warmup", outcome.warmup_seconds), ("queued", outcome.queued_seconds), ("total", outcome.total_seconds),
+        ("other", max(0.0, outcome.total_seconds - steps)))}
 
 
 def execute(plan: Plan, options: RegistryOptions, *, executor: str = "local", workers: int | None = None,

@@ -39,9 +39,13 @@ class GroupOutcome:
     models_seconds: float = 0.0    # of which loading and predicting, summed over the models (the rest: start-up)
     harvest_seconds: float = 0.0   # storing a new env's fresh .pyc files for the next env (store/bytecode.py)
     warmup_seconds: float = 0.0    # a new env waiting for the run's first new env to be compiled and harvested (registry/pacing.py)
+    queued_seconds: float = 0.0    # waiting for a build slot and a run slot (registry/pacing.py: --workers of each)
     total_seconds: float = 0.0     # the whole group, from its first resolve to its last verdict
     worker: str = ""
     results: list[tuple[Target, VerifyResult]] = field(default_factory=list)
+
+    def queued(self, seconds: float) -> None:
+        self.queued_seconds += seconds
 
 
 @dataclass
@@ -139,7 +143,7 @@ def _build_and_run(members: list[_Member], options: RegistryOptions, outcome: Gr
         if on_judged:
             on_judged(members[i].target, members[i].result)
 
-    with pacing.slot("run", stop) as slot:
+    with pacing.slot("run", stop, waited=outcome.queued) as slot:
         if not slot:
             return
         start = time.perf_counter()
@@ -159,7 +163,7 @@ def _build(members: list[_Member], options: RegistryOptions, outcome: GroupOutco
     run was stopped first, or when the build failed (each member then has the error)."""
     from envforge.pipeline import open_env
 
-    with pacing.slot("build", stop) as slot:
+    with pacing.slot("build", stop, waited=outcome.queued) as slot:
         if not slot:
             return None
         start = time.perf_counter()
